@@ -1,0 +1,1 @@
+"""Code every SBT service imports: settings, database, events, bus, outbox/inbox, auth, NIP."""

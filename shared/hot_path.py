@@ -1,0 +1,45 @@
+"""What every plain-ASGI hot read path needs (the blocking service's block query, the status service's
+status read): the bearer token, a JSON answer, and the same metrics and access-log entry the FastAPI stack
+would have recorded for the request."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import Scope, Send
+
+from shared.access_log import AccessLog
+from shared.auth import Actor
+from shared.db import utcnow
+from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+JSON = b"application/json"
+
+
+def bearer_token(scope: Scope) -> str | None:
+    header = next((value for name, value in scope["headers"] if name == b"authorization"), None)
+    if header is None or header[:7].lower() != b"bearer ":
+        return None
+    return header[7:].decode("latin-1").strip()
+
+
+async def send_body(send: Send, status: int, body: bytes, content_type: bytes = JSON,
+                    extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *(extra_headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def record(access_log: AccessLog, scope: Scope, *, route: str, status: int, actor: Actor | None,
+           started: float) -> None:
+    elapsed = time.perf_counter() - started
+    method = scope["method"]
+    HTTP_REQUESTS.labels(route, method, str(status)).inc()
+    HTTP_LATENCY.labels(route, method).observe(elapsed)
+    client = scope.get("client")
+    access_log.record({
+        "at": utcnow(), "client_id": actor.client_id if actor else None, "agency": actor.agency if actor else None,
+        "roles": ",".join(sorted(actor.roles)) if actor else None, "method": method, "route": route,
+        "status": status, "client_ip": client[0] if client else None, "trace_id": None,
+        "duration_ms": int(elapsed * 1000),
+    })

