@@ -1,0 +1,1 @@
+"""Blocking: personnel-data blocks and unblocks, and escalation to the President."""

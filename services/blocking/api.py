@@ -1,0 +1,147 @@
+"""The blocking service's routes: the personnel systems' block query, BKN's manual block and unblock, and
+the escalations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, status
+from sqlalchemy.exc import IntegrityError
+
+from services.blocking import blocks, domain
+from services.blocking.models import Block, WatchedCase
+from services.blocking.schemas import (
+    BlockOut,
+    BlockStatus,
+    BulkCheckIn,
+    BulkCheckOut,
+    BulkCheckResult,
+    EscalationList,
+    EscalationOut,
+    ManualBlockIn,
+    ManualUnblockIn,
+    UnblockResult,
+)
+from shared import nip as nip_rules
+from shared.auth import Actor, require
+from shared.problems import Problem
+from shared.service import RuntimeDep
+
+router = APIRouter(prefix="/v1", tags=["blocking"])
+
+CanReadBlocks = Annotated[Actor, Depends(require("block:read"))]
+CanWriteBlocks = Annotated[Actor, Depends(require("block:write"))]
+CanReadEscalations = Annotated[Actor, Depends(require("escalation:read"))]
+NipPath = Annotated[str, Path(max_length=40, description="18-digit NIP")]
+
+
+def _nip(raw: str) -> str:
+    try:
+        return nip_rules.parse(raw).value
+    except nip_rules.InvalidNip as error:
+        raise Problem.field("nip", error.reason) from None
+
+
+def _out(block: Block) -> BlockOut:
+    return BlockOut(block_id=block.block_id, case_id=block.case_id, agency_code=block.agency_code,
+                    cause=block.cause, reason=block.reason, since=block.blocked_at)
+
+
+def _status(nip: str, active: list[Block]) -> BlockStatus:
+    return BlockStatus(nip=nip, blocked=bool(active), since=blocks.since(active), blocks=[_out(b) for b in active])
+
+
+@router.get("/personnel/{nip}/block", response_model=BlockStatus,
+            summary="Is this civil servant's personnel data blocked? (before every promotion or transfer)",
+            responses={422: {"description": "the NIP is invalid"}})
+async def block_status(nip: NipPath, actor: CanReadBlocks, runtime: RuntimeDep) -> BlockStatus:
+    value = _nip(nip)
+    async with runtime.sessions() as session:
+        active = list(await blocks.active_blocks(session, nip=value))
+    return _status(value, active)
+
+
+@router.post("/personnel/blocks/check", response_model=BulkCheckOut,
+             summary="Are these civil servants blocked? Up to 1,000 NIPs at once",
+             responses={422: {"description": "a NIP is invalid (the field names its position)"}})
+async def bulk_check(body: BulkCheckIn, actor: CanReadBlocks, runtime: RuntimeDep) -> BulkCheckOut:
+    """Served from memory by the hot path (services/blocking/hot_path.py) once the block index is loaded;
+    this route answers from the database until then, with the same body."""
+    values = []
+    for position, raw in enumerate(body.nips):
+        try:
+            values.append(nip_rules.parse(raw).value)
+        except nip_rules.InvalidNip as error:
+            raise Problem.field(f"nips.{position}", error.reason) from None
+    async with runtime.sessions() as session:
+        active = await blocks.active_blocks_of(session, nips=set(values))
+    results = [BulkCheckResult(nip=v, blocked=v in active, since=active.get(v)) for v in values]
+    return BulkCheckOut(checked=len(results), blocked=sum(r.blocked for r in results), results=results)
+
+
+@router.post("/personnel/{nip}/block", response_model=BlockOut, status_code=status.HTTP_201_CREATED,
+             summary="Block a civil servant's personnel data by hand (BKN), with a reason",
+             responses={409: {"description": "already blocked for that case (or by hand, outside any case)"},
+                        422: {"description": "a field is invalid"}})
+async def manual_block(nip: NipPath, body: ManualBlockIn, actor: CanWriteBlocks, runtime: RuntimeDep) -> BlockOut:
+    value = _nip(nip)
+    key = domain.active_key(nip=value, case_id=body.case_id)
+    try:
+        async with runtime.transaction() as session:
+            existing = await blocks.active_block_under(session, key)
+            if existing is not None:
+                raise Problem(409, "already blocked", f"block {existing.block_id} is active under {key}")
+            agency_code = body.agency_code
+            if body.case_id and agency_code is None:
+                known = await session.get(WatchedCase, body.case_id)
+                agency_code = known.agency_code if known is not None else None
+            block = await blocks.place(
+                session, runtime, nip=value, case_id=body.case_id, agency_code=agency_code, cause="manual",
+                reason=body.reason, blocked_by=actor.client_id,
+            )
+    except IntegrityError:  # a concurrent block under the same key committed first
+        raise Problem(409, "already blocked", f"a block is already active under {key}") from None
+    return _out(block)
+
+
+@router.post("/personnel/{nip}/unblock", response_model=UnblockResult,
+             summary="Lift a block by hand (BKN), with a reason",
+             responses={404: {"description": "no such block for this NIP"},
+                        409: {"description": "nothing to lift: not blocked, or the block was already lifted"},
+                        422: {"description": "a field is invalid"}})
+async def manual_unblock(nip: NipPath, body: ManualUnblockIn, actor: CanWriteBlocks,
+                         runtime: RuntimeDep) -> UnblockResult:
+    value = _nip(nip)
+    async with runtime.transaction() as session:
+        active = list(await blocks.active_blocks(session, nip=value))
+        if body.block_id is not None:
+            chosen = [b for b in active if b.block_id == body.block_id]
+            if not chosen:
+                known = await session.get(Block, body.block_id)
+                if known is None or known.nip != value:
+                    raise Problem(404, "not found", f"no block {body.block_id} for NIP {value}")
+                raise Problem(409, "already lifted", f"block {body.block_id} was lifted at {known.lifted_at}")
+        else:
+            chosen = active
+            if not chosen:
+                raise Problem(409, "not blocked", f"NIP {value} has no active block")
+        for block in chosen:
+            await blocks.lift(session, runtime, block, cause="manual", reason=body.reason, lifted_by=actor.client_id)
+    return UnblockResult(nip=value, lifted=[b.block_id for b in chosen], blocked=len(chosen) < len(active))
+
+
+@router.get("/escalations", response_model=EscalationList,
+            summary="Escalations to the President: agencies whose PPK left too many cases overdue")
+async def list_escalations(
+    actor: CanReadEscalations,
+    runtime: RuntimeDep,
+    agency: Annotated[str | None, Query(max_length=40, description="only this agency")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EscalationList:
+    async with runtime.sessions() as session:
+        rows = await blocks.escalations(session, agency_code=agency, limit=limit)
+    return EscalationList(escalations=[
+        EscalationOut(escalation_id=r.escalation_id, agency_code=r.agency_code, overdue_case_ids=r.overdue_case_ids,
+                      threshold=r.threshold, raised_at=r.raised_at)
+        for r in rows
+    ])

@@ -1,0 +1,35 @@
+"""The blocking service (port 8004)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from fastapi import FastAPI
+
+from services.blocking import api, handlers
+from services.blocking.block_index import BlockIndex, keep_current
+from services.blocking.hot_path import HotPath
+from services.blocking.models import Base, messaging
+from shared.service import ServiceSpec, create_service_app
+from shared.settings import Settings
+
+SPEC = ServiceSpec(
+    name="blocking",
+    title="SBT blocking",
+    description="Personnel-data blocks: placed when a PPK's follow-up is overdue, lifted when the sanction is "
+    "recorded, and by BKN's hand with a reason; escalation to the President of agencies that leave cases "
+    "overdue. `GET /v1/personnel/{nip}/block` is the personnel systems' question before a promotion or transfer.",
+    metadata=Base.metadata,
+    messaging=messaging,
+    routers=[api.router],
+    handlers=handlers.handlers,
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    index = BlockIndex()
+    spec = dataclasses.replace(SPEC, background=lambda runtime: keep_current(runtime, index))
+    app = create_service_app(spec, settings)
+    # Outermost: the personnel systems' reads skip the general middleware stack (see hot_path.py).
+    app.add_middleware(HotPath, index=index, verifier=app.state.token_verifier, access_log=app.state.access_log)
+    return app

@@ -1,0 +1,79 @@
+"""What blocking consumes: sanction's overdue and follow-up events (and the deadline moves that take a case
+out of the overdue count). Each handler decides within the consumer's transaction; none commits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.blocking import blocks, domain
+from services.blocking.models import WatchedCase
+from shared.messaging.consumer import Handler, Incoming
+from shared.service import Runtime
+
+# Who placed or lifted a block the service decided on its own, in the audit columns.
+AUTOMATIC = "sbt-blocking"
+
+
+def handlers(runtime: Runtime) -> Mapping[str, Handler]:
+    async def on_overdue(session: AsyncSession, event: Incoming) -> None:
+        data = event.data
+        watch = await blocks.lock_agency(session, runtime, data.agency_code) if data.agency_code else None
+        case = await session.get(WatchedCase, data.case_id)
+        if case is not None and case.followed_up:
+            return  # the PPK already acted; a late overdue notice must not block anyone
+        if case is None:
+            case = WatchedCase(case_id=data.case_id, nip=data.nip)
+            session.add(case)
+        case.agency_code = data.agency_code or case.agency_code
+        case.due_date, case.overdue, case.followed_up = data.due_date, True, False
+        case.updated_at = runtime.clock.now()
+        await session.flush()
+        if await blocks.active_block_under(session, domain.case_key(data.case_id)) is None:
+            await blocks.place(
+                session, runtime, nip=data.nip, case_id=data.case_id, agency_code=data.agency_code,
+                cause="overdue", reason=domain.overdue_reason(data.due_date), blocked_by=AUTOMATIC,
+            )
+        if watch is not None:
+            await blocks.review_escalation(session, runtime, watch)
+
+    async def on_followup(session: AsyncSession, event: Incoming) -> None:
+        data = event.data
+        agency_code = data.agency_code or data.recorded_by_agency
+        watch = await blocks.lock_agency(session, runtime, agency_code) if agency_code else None
+        case = await session.get(WatchedCase, data.case_id)
+        if case is None:
+            case = WatchedCase(case_id=data.case_id, nip=data.nip, agency_code=agency_code)
+            session.add(case)
+        case.overdue, case.followed_up, case.updated_at = False, True, runtime.clock.now()
+        await session.flush()
+        block = await blocks.active_block_under(session, domain.case_key(data.case_id))
+        if block is not None:
+            await blocks.lift(session, runtime, block, cause="followup",
+                              reason=domain.followup_reason(data.decree_number), lifted_by=AUTOMATIC)
+        if watch is not None:
+            await blocks.review_escalation(session, runtime, watch)
+
+    async def on_deadline_moved(session: AsyncSession, event: Incoming) -> None:
+        """An extension or a resumed deadline puts the due date in the future again: the case leaves the
+        overdue count (which may re-arm the agency's escalation). A block stays until the follow-up or
+        BKN lifts it: the block answers the PPK's silence, which an extension does not undo."""
+        data = event.data
+        case = await session.get(WatchedCase, data.case_id)
+        if case is None or not case.overdue:
+            if case is not None:
+                case.due_date = data.due_date
+            return
+        watch = await blocks.lock_agency(session, runtime, case.agency_code) if case.agency_code else None
+        case.overdue, case.due_date, case.updated_at = False, data.due_date, runtime.clock.now()
+        await session.flush()
+        if watch is not None:
+            await blocks.review_escalation(session, runtime, watch)
+
+    return {
+        "sbt.followup.overdue.v1": on_overdue,
+        "sbt.followup.recorded.v1": on_followup,
+        "sbt.followup.deadline_extended.v1": on_deadline_moved,
+        "sbt.followup.deadline_resumed.v1": on_deadline_moved,
+    }

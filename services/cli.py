@@ -1,0 +1,154 @@
+"""``sbt``: run, serve, migrate, mint development tokens, generate contracts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from shared.settings import SERVICE_PORTS, get_settings
+
+app = typer.Typer(help="SBT: Sistem Berbagi Terintegrasi, ASN neutrality oversight.", no_args_is_help=True)
+
+
+@app.command()
+def run() -> None:
+    """Bring the whole system up: a NATS server (unless SBT_NATS_URL names one) and every service."""
+    from services.runner import run_system
+
+    raise typer.Exit(run_system(get_settings()))
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="intake | recommendation | sanction | blocking | status")],
+    port: Annotated[int | None, typer.Option(help="defaults to the service's own port")] = None,
+    host: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Run one service in the foreground."""
+    import uvicorn
+
+    from services.registry import create_app
+    from shared.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(service)
+    uvicorn.run(
+        create_app(service, settings),
+        host=host or settings.host,
+        port=port or SERVICE_PORTS[service],
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+@app.command()
+def migrate(services: Annotated[list[str] | None, typer.Argument(help="default: every service")] = None) -> None:
+    """Apply every service's migrations to its own database."""
+    from services.registry import SERVICES
+    from shared.migrations import upgrade
+
+    settings = get_settings()
+    for service in services or SERVICES:
+        upgrade(service, settings.database_url_for(service))
+        typer.echo(f"{service}: migrated")
+
+
+@app.command()
+def token(
+    agency: Annotated[str, typer.Option(help="the client's agency code, e.g. BAWASLU, BKN")],
+    role: Annotated[list[str], typer.Option(help="one or more roles")],
+    ppk_agency: Annotated[str | None, typer.Option(help="for a PPK: the agency code it acts for")] = None,
+    client_id: Annotated[str | None, typer.Option()] = None,
+    ttl: Annotated[int | None, typer.Option(help="seconds")] = None,
+) -> None:
+    """Mint a development bearer token signed with the configured (or development) key."""
+    from shared.auth import mint_token
+
+    typer.echo(
+        mint_token(get_settings(), agency=agency, roles=role, ppk_agency=ppk_agency, client_id=client_id,
+                   ttl_seconds=ttl)
+    )
+
+
+@app.command()
+def contracts(check: Annotated[bool, typer.Option(help="fail if the checked-in files differ")] = False) -> None:
+    """Generate contracts/: JSON Schema per event, OpenAPI per service, AsyncAPI for the stream."""
+    from services.contracts import write_contracts
+
+    drift = write_contracts(check=check)
+    if check and drift:
+        typer.echo("contracts drifted from the code: " + ", ".join(drift), err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    cases: Annotated[int, typer.Option(help="how many cases to report", min=1, max=20000)] = 300,
+    seed: Annotated[int, typer.Option(help="the same seed plays the same scenario")] = 2019,
+    url: Annotated[list[str] | None, typer.Option(help="NAME=URL to reach a service elsewhere than its default "
+                                                       "port, e.g. status=http://10.0.0.5:8005")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=256)] = 16,
+    sweep_days: Annotated[int, typer.Option(help="the late sweep runs as of today + this many days")] = 40,
+) -> None:
+    """Play a national scenario through the running services' REST APIs (start them with `sbt run`)."""
+    import asyncio
+
+    from services.demo import DemoError, default_urls, play
+
+    settings = get_settings()
+    urls = default_urls(settings.host)
+    for item in url or []:
+        name, sep, address = item.partition("=")
+        if not sep or name not in urls:
+            raise typer.BadParameter(f"expected NAME=URL with NAME one of {', '.join(urls)}", param_hint="--url")
+        urls[name] = address
+    try:
+        _tally, _figures, agreed = asyncio.run(
+            play(settings, urls, cases=cases, seed=seed, concurrency=concurrency, sweep_days=sweep_days,
+                 say=typer.echo)
+        )
+    except DemoError as error:
+        typer.echo(f"demo stopped: {error}", err=True)
+        raise typer.Exit(1) from None
+    if not agreed:
+        typer.echo("the figures did not settle to what the scenario did", err=True)
+        raise typer.Exit(1)
+
+
+from services.intake.reference.commands import import_command, seed_app  # noqa: E402
+
+app.command(name="import")(import_command)
+app.add_typer(seed_app, name="seed")
+
+
+from services.ops_cli import ops_app  # noqa: E402 - the operator's commands live in their own module
+
+app.add_typer(ops_app, name="ops")
+
+
+from services.verify_cli import export_command, replay_command, verify_command, witness_command  # noqa: E402
+
+app.command(name="export")(export_command)
+app.command(name="verify")(verify_command)
+app.command(name="witness")(witness_command)
+app.command(name="replay")(replay_command)
+
+
+@app.command("nats-config")
+def nats_config(check: Annotated[bool, typer.Option(help="fail if deploy/nats/auth.conf differs")] = False) -> None:
+    """Generate deploy/nats/auth.conf: one NATS user per service with the subjects it may use."""
+    from shared.nats_permissions import write_auth_conf
+
+    if not write_auth_conf(check=check):
+        typer.echo("deploy/nats/auth.conf drifted from shared/nats_permissions.py", err=True)
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Intake: reports in, cases opened, public receipts."""

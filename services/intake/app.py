@@ -1,0 +1,24 @@
+"""The intake service (port 8001)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.intake import api, handlers, public
+from services.intake.models import Base, messaging
+from shared.service import ServiceSpec, create_service_app
+from shared.settings import Settings
+
+SPEC = ServiceSpec(
+    name="intake",
+    title="SBT intake",
+    description="Reports in, cases opened, public receipts. Every state change and its events commit together.",
+    metadata=Base.metadata,
+    messaging=messaging,
+    routers=[api.router, public.router],
+    handlers=handlers.handlers,
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(SPEC, settings)

@@ -1,0 +1,43 @@
+"""Intake consumes the case events only to know each case's stage for the public complaint check."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake.models import PublicCaseStage
+from shared.events import EVENT_MODELS
+from shared.messaging.consumer import Handler, Incoming
+from shared.status_model import CaseStatus, apply
+
+
+class CaseNotYetKnown(Exception):
+    """An event of a case arrived before the case's opening: retried until the opening is applied."""
+
+
+async def fold_stage(session: AsyncSession, event: Incoming) -> None:
+    envelope = event.envelope
+    if envelope.data.get("case_id") is None:  # e.g. a block made by hand, not arising from a case
+        return
+    row = await session.get(PublicCaseStage, envelope.subject, with_for_update=True)
+    before = CaseStatus.model_validate_json(row.state) if row is not None else None
+    after = apply(before, envelope)
+    if after is None:
+        raise CaseNotYetKnown(f"{envelope.type} for case {envelope.subject} before the case was opened")
+    if after is before:
+        return
+    if row is None:
+        row = PublicCaseStage(case_id=after.case_id)
+        session.add(row)
+    row.stage = after.stage.value
+    row.state = after.model_dump_json()
+    row.last_stream_seq = max(event.stream_seq, row.last_stream_seq or 0)
+
+
+def _is_case_event(model) -> bool:  # noqa: ANN001
+    return "case_id" in model.model_fields
+
+
+def handlers(_runtime) -> Mapping[str, Handler]:  # noqa: ANN001
+    return {event_type: fold_stage for event_type, model in EVENT_MODELS.items() if _is_case_event(model)}

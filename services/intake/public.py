@@ -1,0 +1,65 @@
+"""Intake's public report form: no token, rate-limited per client IP, the reporter's category forced to
+public. The answer is only the complaint number: whether a case already existed is not the public's to know."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, status
+from sqlalchemy import select
+
+from services.intake import reports
+from services.intake.models import PublicCaseStage, Report
+from services.intake.schemas import ComplaintStage, PublicReportAccepted, PublicReportIn
+from shared.auth import Actor, public
+from shared.ids import complaint_ref
+from shared.problems import Problem
+from shared.service import RuntimeDep
+from shared.status_model import Stage
+
+router = APIRouter(prefix="/v1/public", tags=["public"])
+
+Anyone = Annotated[Actor, Depends(public("public:report"))]
+AnyoneChecking = Annotated[Actor, Depends(public("public:complaint"))]
+ComplaintNumber = Annotated[str, Path(min_length=10, max_length=40, pattern=r"^[A-Za-z0-9-]+$",
+                                      examples=["SBT-2024-7K3M-QX9P-2D4F"])]
+
+
+@router.post(
+    "/reports",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PublicReportAccepted,
+    summary="The public report form (no token)",
+    responses={
+        413: {"description": "body too large"},
+        422: {"description": "a field is invalid"},
+        429: {"description": "too many requests from this address; see Retry-After"},
+    },
+)
+async def file_public_report(body: PublicReportIn, actor: Anyone, runtime: RuntimeDep) -> PublicReportAccepted:
+    """Files the report like any other (it joins the open case of the same NIP and election) and returns
+    the complaint number to check its progress with."""
+    result = await reports.file(runtime=runtime, report=body, actor=actor, idempotency_key=None)
+    return PublicReportAccepted(complaint_number=result.accepted.complaint_number)
+
+
+@router.get(
+    "/complaints/{number}",
+    response_model=ComplaintStage,
+    summary="Cek Status Laporan: the stage of the case a complaint number belongs to (no token)",
+    responses={
+        404: {"description": "no report has this complaint number"},
+        422: {"description": "not shaped like a complaint number"},
+        429: {"description": "too many requests from this address; see Retry-After"},
+    },
+)
+async def check_complaint(number: ComplaintNumber, actor: AnyoneChecking, runtime: RuntimeDep) -> ComplaintStage:
+    """Only the stage: not the civil servant, not the case, not who else reported. Numbers carry 60 random
+    bits and the check is rate-limited, so guessing one is hopeless."""
+    async with runtime.sessions() as session:
+        case_id = await session.scalar(select(Report.case_id).where(Report.complaint_ref == complaint_ref(number)))
+        if case_id is None:
+            raise Problem(404, "not found", "no report has this complaint number")
+        stage = await session.scalar(select(PublicCaseStage.stage).where(PublicCaseStage.case_id == case_id))
+    # Until the case's own events come back from the bus (a moment), a filed report awaits verification.
+    return ComplaintStage(stage=Stage(stage) if stage else Stage.AWAITING_VERIFICATION)

@@ -1,0 +1,56 @@
+"""Intake's reference tables. Registered on intake's own ``Base`` so that its migrations own them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Date, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.intake.models import Base
+
+
+class RosterEntry(Base):
+    """One civil servant (about 4.7 million rows). Only the primary key is indexed: the one query is
+    "who is this NIP", and every extra index would slow the bulk import."""
+
+    __tablename__ = "roster"
+
+    nip: Mapped[str] = mapped_column(String(18), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    agency_code: Mapped[str] = mapped_column(String(40))
+    unit: Mapped[str | None] = mapped_column(String(200))
+    position: Mapped[str | None] = mapped_column(String(200))
+    province: Mapped[str | None] = mapped_column(String(100))
+    employment_type: Mapped[str] = mapped_column(String(4))  # "PNS" | "PPPK"
+
+
+class Agency(Base):
+    __tablename__ = "agencies"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(10))  # central | province | regency | city
+    province: Mapped[str | None] = mapped_column(String(100))
+    ppk_title: Mapped[str] = mapped_column(String(200))
+    ppk_name: Mapped[str | None] = mapped_column(String(200))
+
+
+class Election(Base):
+    __tablename__ = "elections"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))  # pemilu | pilkada
+    voting_date: Mapped[dt.date] = mapped_column(Date)
+    regions: Mapped[list[str]] = mapped_column(JSON)
+
+
+class Violation(Base):
+    __tablename__ = "violations"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    category: Mapped[str] = mapped_column(String(12))  # ethics | discipline
+    description: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(String(300))
+    default_sanction: Mapped[str] = mapped_column(String(30))

@@ -1,0 +1,108 @@
+"""Intake's request and response bodies: strict, bounded, and documented in the OpenAPI."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+
+from shared import nip as nip_rules
+from shared.status_model import Stage
+
+
+def _valid_nip(value: str) -> str:
+    try:
+        return nip_rules.parse(value).value
+    except nip_rules.InvalidNip as error:
+        raise ValueError(error.reason) from None
+
+
+def _not_in_future(value: dt.date) -> dt.date:
+    if value > dt.date.today() + dt.timedelta(days=1):  # a day of slack for time zones
+        raise ValueError("must not be in the future")
+    return value
+
+
+NipText = Annotated[str, StringConstraints(max_length=40), AfterValidator(_valid_nip)]
+Code = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_\-]{0,39}$")]
+ElectionCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]+-[0-9]{4}$", max_length=40)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Reporter(Strict):
+    category: Literal["bawaslu", "satgas", "public"] = Field(
+        description="Who reports: Bawaslu (temuan), a task-force agency, or a member of the public."
+    )
+    name: ShortText | None = Field(default=None, description="Kept confidential; never published.")
+    contact: ShortText | None = Field(default=None, description="Kept confidential; never published.")
+
+
+class ReportIn(Strict):
+    nip: NipText = Field(description="18-digit NIP of the civil servant reported; spaces are allowed.",
+                         examples=["19860926 201505 1 001"])
+    agency_code: Code | None = Field(default=None, description="The civil servant's agency (instansi), when known.")
+    election_code: ElectionCode = Field(examples=["PILKADA-2024"])
+    violation_codes: list[Code] = Field(min_length=1, max_length=20, examples=[["ETIK-MEDSOS"]])
+    incident_date: Annotated[dt.date, AfterValidator(_not_in_future)]
+    incident_place: ShortText
+    province: ShortText | None = None
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    evidence_urls: list[HttpUrl] = Field(default_factory=list, max_length=20)
+    reporter: Reporter
+
+
+class ReportAccepted(BaseModel):
+    report_id: str
+    case_id: str
+    complaint_number: str = Field(description="Give this to the reporter: it is the only way to check progress.")
+    case_opened: bool = Field(description="True when this report opened a new case.")
+
+
+class PublicReporter(Reporter):
+    category: Literal["public"] = Field(default="public", description="Always public on the public form.")
+
+
+class PublicReportIn(ReportIn):
+    """The public report form: the same report, the reporter's category forced to ``public``."""
+
+    reporter: PublicReporter = Field(default_factory=PublicReporter)
+
+
+class ComplaintStage(BaseModel):
+    stage: Stage = Field(description="Where the case stands; nothing else about it is public.")
+
+
+class PublicReportAccepted(BaseModel):
+    complaint_number: str = Field(description="Keep it: the only way to check progress (Cek Status Laporan).")
+
+
+class ReporterIdentity(BaseModel):
+    name: str | None = None
+    contact: str | None = None
+
+
+class ReportView(BaseModel):
+    report_id: str
+    case_id: str
+    nip: str
+    agency_code: str | None
+    election_code: str
+    violation_codes: list[str]
+    incident_date: dt.date
+    incident_place: str
+    province: str | None
+    description: str
+    evidence_urls: list[str]
+    reporter_category: str
+    submitted_by_agency: str
+    received_at: dt.datetime
+    reporter_identity: Literal["shown", "withheld", "erased", "none"] = Field(
+        description="shown: in `reporter`; withheld: the caller's roles may not see it; erased: its key was "
+        "destroyed; none: the reporter gave no name or contact."
+    )
+    reporter: ReporterIdentity | None = None

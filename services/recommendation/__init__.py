@@ -1,0 +1,1 @@
+"""Recommendation: verification by the task force, examination and recommendation by the examining authority."""

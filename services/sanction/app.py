@@ -1,0 +1,27 @@
+"""The sanction service (port 8003)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.sanction import api, handlers, sweeps
+from services.sanction.models import Base, messaging
+from shared.service import ServiceSpec, create_service_app
+from shared.settings import Settings
+
+SPEC = ServiceSpec(
+    name="sanction",
+    title="SBT sanction",
+    description="The PPK's follow-up of each recommendation: the decree, the deadline in working days "
+    "(suspension, resumption, extension), early warnings and overdue announcements from a periodic and "
+    "on-demand sweep. Every state change and its events commit together.",
+    metadata=Base.metadata,
+    messaging=messaging,
+    routers=[api.router],
+    handlers=handlers.handlers,
+    background=sweeps.sweep_periodically,
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(SPEC, settings)

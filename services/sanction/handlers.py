@@ -1,0 +1,72 @@
+"""What the sanction service consumes: a recommendation opens the PPK's follow-up obligation and sets its
+deadline; agency registrations give the PPK's title for follow-up lists."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.sanction import domain
+from services.sanction.models import Agency, Followup
+from shared.clock import JAKARTA
+from shared.events.recommendation import RecommendationIssued
+from shared.events.reference import AgencyRegistered
+from shared.events.sanction import DeadlineSet
+from shared.messaging.consumer import Handler, Incoming
+
+log = logging.getLogger("sbt.sanction")
+
+
+def handlers(runtime) -> Mapping[str, Handler]:  # noqa: ANN001 - the Runtime, typed loosely to avoid a cycle
+
+    async def on_recommendation(session: AsyncSession, event: Incoming) -> None:
+        data: RecommendationIssued = event.data  # type: ignore[assignment]
+        if await session.get(Followup, data.case_id) is not None:
+            # One obligation per case: a second recommendation for the same case is kept out, not doubled.
+            log.warning("case %s already has a follow-up obligation; recommendation %s ignored",
+                        data.case_id, data.recommendation_number)
+            return
+        issued_on = data.issued_at.astimezone(JAKARTA).date()
+        working_days = runtime.settings.followup_working_days
+        due = domain.due_date(issued_on, working_days, runtime.calendar)
+        now = runtime.clock.now()
+        session.add(
+            Followup(
+                case_id=data.case_id,
+                nip=data.nip,
+                agency_code=data.agency_code,
+                recommendation_number=data.recommendation_number,
+                category=data.category,
+                recommended_level=data.sanction_level,
+                issued_on=issued_on,
+                working_days=working_days,
+                state=domain.State.PENDING.value,
+                due_date=due,
+                lighter_than_recommended=False,
+                late=False,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        await session.flush()
+        await runtime.outbox.stage(
+            session,
+            DeadlineSet(case_id=data.case_id, nip=data.nip, agency_code=data.agency_code, due_date=due,
+                        working_days=working_days, set_at=now),
+            subject=data.case_id,
+        )
+
+    async def on_agency(session: AsyncSession, event: Incoming) -> None:
+        data: AgencyRegistered = event.data  # type: ignore[assignment]
+        row = await session.get(Agency, data.code)
+        if row is None:
+            session.add(Agency(code=data.code, name=data.name, ppk_title=data.ppk_title, ppk_name=data.ppk_name))
+        else:
+            row.name, row.ppk_title, row.ppk_name = data.name, data.ppk_title, data.ppk_name
+
+    return {
+        RecommendationIssued.event_type: on_recommendation,
+        AgencyRegistered.event_type: on_agency,
+    }

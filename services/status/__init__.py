@@ -1,0 +1,1 @@
+"""Status: the shared read side. One status per civil servant, case timelines, figures."""

@@ -1,0 +1,51 @@
+"""The status service (port 8005)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from fastapi import FastAPI
+
+from services.status import api, handlers, stats_api, worklists_api
+from services.status.dashboard import routes as dashboard
+from services.status.hot_path import StatusHotPath
+from services.status.ledger import api as ledger_api
+from services.status.ledger.service import ledger_of, publish_periodically, with_ledger
+from services.status.models import Base, messaging
+from services.status.read_index import StatusIndex, keep_current
+from shared.service import ServiceSpec, create_service_app
+from shared.settings import Settings, get_settings
+
+SPEC = ServiceSpec(
+    name="status",
+    title="SBT status",
+    description="The shared read side: one status per civil servant, case timelines and figures, "
+    "folded from every case event with the shared pure function `apply`.",
+    metadata=Base.metadata,
+    messaging=messaging,
+    routers=[api.router, stats_api.router, worklists_api.router, dashboard.router, ledger_api.router],
+    # Every logged event is first appended to the ledger, in the same transaction (services/status/ledger).
+    handlers=lambda runtime: with_ledger(ledger_of(runtime).ledger, handlers.handlers(runtime)),
+    background=publish_periodically,
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    poll = settings.status_index_poll_seconds
+    if poll <= 0:
+        return create_service_app(SPEC, settings)
+    index = StatusIndex()
+
+    def with_index(runtime):  # noqa: ANN001, ANN202 - told of every append before the consumer starts
+        ledger_of(runtime).ledger.on_append.append(index.expect)
+        return SPEC.handlers(runtime)
+
+    async def background(runtime) -> None:  # noqa: ANN001
+        await asyncio.gather(publish_periodically(runtime), keep_current(runtime, index, poll))
+
+    app = create_service_app(dataclasses.replace(SPEC, handlers=with_index, background=background), settings)
+    # Outermost: the hot status read skips the general middleware stack (see hot_path.py).
+    app.add_middleware(StatusHotPath, index=index, verifier=app.state.token_verifier, access_log=app.state.access_log)
+    return app

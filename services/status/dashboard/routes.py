@@ -1,0 +1,233 @@
+"""The dashboard's pages: the national overview (funnel, breakdowns, overdue and blocked lists, the latest
+cases), a case page with its timeline, a NIP check, the login form, and a server-sent event stream that
+tells open pages when the read model has moved so they refresh their live part without reloading.
+
+The pages are HTML, not API: they are left out of the OpenAPI contract, but each one still names its
+permission (``viewer(...)``), like every API route."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from pathlib import Path as FilePath
+from typing import Annotated
+from urllib.parse import parse_qs, urlencode
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from services.status.dashboard import charts, queries
+from services.status.dashboard.auth import COOKIE, safe_next, viewer
+from shared import nip as nip_rules
+from shared.auth import Actor, TokenVerifier
+from shared.authz import allowed
+from shared.problems import Problem
+
+HERE = FilePath(__file__).parent
+STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+# How often the one watcher per process looks at the consumer's position while a page is open.
+WATCH_SECONDS = 0.5
+KEEPALIVE_SECONDS = 15.0
+
+templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), enable_async=False
+)
+templates.globals.update(funnel_steps=queries.FUNNEL_STEPS, side_figures=queries.SIDE_FIGURES, charts=charts,
+                         urlencode=urlencode, stage_words=queries.STAGE_WORDS)
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+CanSeeFigures = Annotated[Actor, Depends(viewer("stats:read"))]
+CanSeeCase = Annotated[Actor, Depends(viewer("timeline:read"))]
+CanCheckNip = Annotated[Actor, Depends(viewer("status:read"))]
+Filter = Annotated[str | None, Query(max_length=100)]
+
+
+def _runtime(request: Request):  # noqa: ANN202
+    return request.app.state.runtime
+
+
+def _page(name: str, status: int = 200, **context) -> HTMLResponse:
+    return HTMLResponse(templates.get_template(name).render(**context), status_code=status,
+                        headers={"Cache-Control": "no-store"})
+
+
+def _filters(election: str | None, province: str | None, agency: str | None) -> queries.Filters:
+    return queries.Filters(election or None, province or None, agency or None)
+
+
+class PositionWatch:
+    """One poll of the consumer's committed position per process, shared by every open page: a page waits
+    on it instead of querying the database itself. It polls only while someone is watching."""
+
+    def __init__(self, runtime) -> None:  # noqa: ANN001
+        self.runtime = runtime
+        self.position = -1
+        self.changed = asyncio.Condition()
+        self.watchers = 0
+        self.task: asyncio.Task | None = None
+
+    async def _poll(self) -> None:
+        while self.watchers > 0:
+            with contextlib.suppress(Exception):  # a database hiccup: try again at the next tick
+                async with self.runtime.sessions() as session:
+                    position = await queries.stream_position(session, self.runtime.tables, self.runtime.name)
+                if position != self.position:
+                    self.position = position
+                    async with self.changed:
+                        self.changed.notify_all()
+            await asyncio.sleep(WATCH_SECONDS)
+        self.task = None
+
+    @contextlib.asynccontextmanager
+    async def watching(self):  # noqa: ANN201
+        self.watchers += 1
+        if self.task is None:
+            self.task = asyncio.create_task(self._poll(), name="dashboard-position-watch")
+        try:
+            yield self
+        finally:
+            self.watchers -= 1
+
+    async def wait_beyond(self, position: int, timeout: float) -> int:
+        async with self.changed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait_for(lambda: self.position != position), timeout)
+        return self.position
+
+
+def _watch(request: Request) -> PositionWatch:
+    watch = getattr(request.app.state, "dashboard_watch", None)
+    if watch is None:
+        watch = request.app.state.dashboard_watch = PositionWatch(request.app.state.runtime)
+    return watch
+
+
+@router.get("", response_class=HTMLResponse)
+async def overview(
+    request: Request,
+    actor: CanSeeFigures,
+    election: Filter = None,
+    province: Filter = None,
+    agency: Filter = None,
+    part: Annotated[str | None, Query(pattern="^live$")] = None,
+) -> HTMLResponse:
+    runtime = _runtime(request)
+    filters = _filters(election, province, agency)
+    today = runtime.clock.today()
+    async with runtime.sessions() as session:
+        data = await queries.overview(session, filters, today=today, calendar=runtime.calendar,
+                                      tables=runtime.tables, consumer=runtime.name)
+    context = {"data": data, "filters": filters, "today": today, "actor": actor, "request": request}
+    return _page("_overview_live.html" if part else "overview.html", **context)
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+async def case_page(
+    request: Request,
+    case_id: Annotated[str, Path(max_length=40)],
+    actor: CanSeeCase,
+    part: Annotated[str | None, Query(pattern="^live$")] = None,
+) -> HTMLResponse:
+    runtime = _runtime(request)
+    today = runtime.clock.today()
+    async with runtime.sessions() as session:
+        found = await queries.case_with_timeline(session, case_id)
+        position = await queries.stream_position(session, runtime.tables, runtime.name)
+        declared = await queries.overdue_declared_on(session, [case_id])
+    if found is None:
+        return _page("message.html", 404, actor=actor, title="No such case",
+                     message=f"There is no case {case_id} in the shared status (yet).")
+    state, timeline = found
+    due = dt.date.fromisoformat(state.due_date) if state.due_date else None
+    late = queries.days_late(due, max(today, declared.get(case_id, today)), runtime.calendar)
+    context = {"state": state, "timeline": timeline, "late": late, "today": today, "actor": actor,
+               "position": position}
+    return _page("_case_live.html" if part else "case.html", **context)
+
+
+@router.get("/nip", response_class=HTMLResponse)
+async def check_nip(
+    request: Request, actor: CanCheckNip, nip: Annotated[str, Query(max_length=40)] = ""
+) -> HTMLResponse:
+    runtime = _runtime(request)
+    try:
+        value = nip_rules.parse(nip.replace(" ", "")).value
+    except nip_rules.InvalidNip as error:
+        return _page("nip.html", 422, actor=actor, nip=nip, error=f"nip: {error.reason}", cases=[], blocks=[])
+    async with runtime.sessions() as session:
+        cases, blocks = await queries.cases_of_nip(session, value)
+    return _page("nip.html", actor=actor, nip=value, error=None, cases=cases, blocks=blocks)
+
+
+@router.get("/stream")
+async def stream(request: Request, actor: CanSeeFigures) -> StreamingResponse:
+    """Server-sent events: ``position`` whenever the read model has applied new events."""
+    watch = _watch(request)
+
+    async def events():  # noqa: ANN202
+        async with watch.watching():
+            yield "retry: 2000\n\n"
+            seen = -2  # the watcher starts at -1 (not read yet), so the first real position is always sent
+            while not await request.is_disconnected():
+                position = await watch.wait_beyond(seen, KEEPALIVE_SECONDS)
+                if position == seen:
+                    yield f": keep-alive {int(time.time())}\n\n"
+                    continue
+                seen = position
+                if position >= 0:
+                    yield f"event: position\ndata: {orjson.dumps({'position': position}).decode()}\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.get("/static/{name}")
+async def static(name: Annotated[str, Path(max_length=40)]) -> Response:
+    # Public like the login form: the script and the style hold no data.
+    if name not in STATIC:
+        raise Problem(404, "not found", f"no static file {name}")
+    return Response((HERE / "static" / name).read_bytes(), media_type=STATIC[name],
+                    headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(next: Annotated[str | None, Query(max_length=400)] = None) -> HTMLResponse:  # noqa: A002
+    return _page("login.html", next=safe_next(next), error=None, actor=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    """Takes a bearer token (from ``sbt token`` or the agency's identity provider) and keeps it in an
+    HttpOnly session cookie that expires with the token."""
+    form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+    token = (form.get("token") or [""])[0].strip()
+    target = safe_next((form.get("next") or [None])[0])
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        if not token:
+            raise Problem(422, "token required", "token: paste a bearer token")
+        actor = verifier.verify(token)
+    except Problem as problem:
+        reason = problem.detail if (problem.detail or "").startswith("token:") else f"token: {problem.detail}"
+        return _page("login.html", 401 if token else 422, next=target, error=reason, actor=None)
+    if not allowed("stats:read", actor.roles):
+        return _page("login.html", 403, next=target, actor=None,
+                     error=f"token: roles {sorted(actor.roles)} may not see the dashboard (observer needed)")
+    response = RedirectResponse(target, status_code=303)
+    lifetime = max(int(actor.claims.get("exp", 0) - time.time()), 0)
+    settings = request.app.state.settings
+    response.set_cookie(COOKIE, token, max_age=lifetime, httponly=True, samesite="strict", path="/dashboard",
+                        secure=settings.env == "production")
+    return response
+
+
+@router.post("/logout")
+async def logout() -> Response:
+    response = RedirectResponse("/dashboard/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/dashboard")
+    return response

@@ -1,0 +1,55 @@
+// SBT dashboard: refresh the page's live part when the status service has applied new events.
+// No framework: EventSource for the push, fetch for the fragment, and the server renders everything.
+(function () {
+  "use strict";
+  var live = document.getElementById("live");
+  var badge = document.getElementById("live-state");
+  if (!live || !window.EventSource) { return; }
+
+  function positionOf(element) {
+    var marked = element.querySelector("[data-position]");
+    return marked ? Number(marked.getAttribute("data-position")) : -1;
+  }
+
+  function knownCases() {
+    var seen = {};
+    live.querySelectorAll("tr[data-case]").forEach(function (row) { seen[row.getAttribute("data-case")] = true; });
+    return seen;
+  }
+
+  var pending = false, again = false;
+  function refresh() {
+    if (pending) { again = true; return; }
+    pending = true;
+    var before = knownCases();
+    fetch(live.getAttribute("data-live-url"), { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.text();
+      })
+      .then(function (html) {
+        live.innerHTML = html;
+        live.querySelectorAll("tr[data-case]").forEach(function (row) {
+          if (!before[row.getAttribute("data-case")]) { row.classList.add("fresh"); }
+        });
+        if (badge) { badge.textContent = "live · updated " + new Date().toLocaleTimeString(); }
+      })
+      .catch(function (error) { if (badge) { badge.textContent = "live · refresh failed (" + error.message + ")"; } })
+      .finally(function () {
+        pending = false;
+        if (again) { again = false; refresh(); }
+      });
+  }
+
+  var source = new EventSource("/dashboard/stream");
+  source.addEventListener("open", function () {
+    if (badge) { badge.classList.add("on"); badge.textContent = "live"; }
+  });
+  source.addEventListener("position", function (message) {
+    var position = JSON.parse(message.data).position;
+    if (position !== positionOf(live)) { refresh(); }
+  });
+  source.addEventListener("error", function () {
+    if (badge) { badge.classList.remove("on"); badge.textContent = "reconnecting…"; }
+  });
+})();

@@ -1,0 +1,195 @@
+"""The shared status per civil servant, answered from memory.
+
+Every process keeps each NIP's case summaries and active blocks, loaded from its database at start and
+kept current by following the ledger: every change to the projection is made in the transaction that
+appends the event's leaf, and leaves are appended under the head row's lock, so they become visible in
+leaf order. A refresh reads the leaves past the last one it saw, reloads the cases and blocks they touch,
+and reads the tree last, so the signed checkpoint an answer carries always covers what it shows. The
+checkpoint is signed once per tree size (or is the published one, with its witnesses), not per request.
+
+Freshness: a process that appends a leaf (its consumer, in the open transaction) tells the index the size
+it must reach; until a refresh has seen that size the index is not ``current`` and the database route
+answers instead, so a process never answers older than what it has itself applied. Leaves appended by
+another replica are picked up by the next poll (``poll_seconds``), as any read of a replica would lag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import orjson
+from sqlalchemy import select
+
+from services.status.api import summary_of
+from services.status.ledger.service import current_checkpoint
+from services.status.models import CaseRow, PersonnelBlock
+from services.status.models import ledger as ledger_tables
+from services.status.schemas import ActiveBlock
+from shared.status_model import CaseStatus
+
+log = logging.getLogger("sbt.status.index")
+
+BLOCK_EVENTS = frozenset({"sbt.personnel.blocked.v1", "sbt.personnel.unblocked.v1"})
+# An expected size not seen after this long is dropped: its transaction rolled back (the event is retried
+# or dead-lettered); until then reads took the database route, which is always correct.
+EXPECTATION_SECONDS = 2.0
+
+
+def _case_entry(state: CaseStatus) -> tuple[str | None, bool, str, dict]:
+    # The route's own summary, so both answers are the same.
+    return state.agency_code, state.is_open, state.opened_at, summary_of(state).model_dump(mode="json")
+
+
+def _block_entry(row: PersonnelBlock) -> dict:
+    return ActiveBlock(block_id=row.block_id, case_id=row.case_id, cause=row.cause, reason=row.reason,
+                       since=row.blocked_at).model_dump(mode="json")
+
+
+class StatusIndex:
+    def __init__(self) -> None:
+        self._cases: dict[str, dict[str, tuple]] = {}  # nip -> case_id -> (agency, open, opened_at, summary)
+        self._case_nip: dict[str, str] = {}
+        self._blocks: dict[str, dict[str, tuple[dict, str | None]]] = {}  # nip -> block_id -> (block, blocked_at)
+        self._block_nip: dict[str, str] = {}
+        self._answers: dict[str, bytes] = {}
+        self._tail = b""
+        self.next_leaf = 0
+        self.tree_size = 0
+        self.loaded = False
+        self._expected = 0
+        self._expected_at = 0.0
+        self.wake = asyncio.Event()
+
+    # --- freshness ------------------------------------------------------------------------------------------
+
+    def expect(self, size: int) -> None:
+        """This process is committing a tree of ``size`` leaves: answer from the database until it is seen."""
+        if size > self._expected:
+            self._expected, self._expected_at = size, time.monotonic()
+        self.wake.set()
+
+    @property
+    def current(self) -> bool:
+        if not self.loaded:
+            return False
+        if self.tree_size >= self._expected:
+            return True
+        return time.monotonic() - self._expected_at > EXPECTATION_SECONDS
+
+    # --- answers --------------------------------------------------------------------------------------------
+
+    def answer(self, nip: str, own_agency: str | None = None) -> bytes:
+        """The body of ``GET /v1/asn/{nip}/status`` (AsnStatus); ``own_agency`` scopes it to a PPK's agency."""
+        if own_agency is None:
+            cached = self._answers.get(nip)
+            if cached is None:
+                cached = self._head(nip, None)
+                if nip in self._cases or nip in self._blocks:
+                    self._answers[nip] = cached
+            return cached + self._tail
+        return self._head(nip, own_agency) + self._tail
+
+    def _head(self, nip: str, own_agency: str | None) -> bytes:
+        entries = list(self._cases.get(nip, {}).values())
+        blocks = list(self._blocks.get(nip, {}).values())
+        if own_agency is not None:
+            entries = [e for e in entries if e[0] == own_agency]
+            visible = {e[3]["case_id"] for e in entries}
+            blocks = [b for b in blocks if b[0]["case_id"] in visible]
+        entries.sort(key=lambda e: e[2], reverse=True)
+        entries.sort(key=lambda e: not e[1])  # stable: open first, newest first within each
+        blocks.sort(key=lambda b: (b[1] is not None, b[1] or ""))  # as the database orders blocked_at
+        body = orjson.dumps({"nip": nip, "blocked": bool(blocks), "blocks": [b[0] for b in blocks],
+                             "open_cases": sum(1 for e in entries if e[1]), "cases": [e[3] for e in entries]})
+        return body[:-1] + b","
+
+    # --- keeping current ------------------------------------------------------------------------------------
+
+    def _put_case(self, row: CaseRow) -> None:
+        state = CaseStatus.model_validate_json(row.state)
+        old = self._case_nip.get(row.case_id)
+        if old is not None and old != row.nip:
+            self._cases.get(old, {}).pop(row.case_id, None)
+            self._answers.pop(old, None)
+        self._cases.setdefault(row.nip, {})[row.case_id] = _case_entry(state)
+        self._case_nip[row.case_id] = row.nip
+        self._answers.pop(row.nip, None)
+
+    def _put_block(self, row: PersonnelBlock | None, block_id: str) -> None:
+        old = self._block_nip.pop(block_id, None)
+        if old is not None:
+            blocks = self._blocks.get(old, {})
+            blocks.pop(block_id, None)
+            if not blocks:
+                self._blocks.pop(old, None)
+            self._answers.pop(old, None)
+        if row is not None and row.lifted_at is None:
+            since = row.blocked_at.isoformat() if row.blocked_at else None
+            self._blocks.setdefault(row.nip, {})[block_id] = (_block_entry(row), since)
+            self._block_nip[block_id] = row.nip
+            self._answers.pop(row.nip, None)
+
+    async def refresh(self, runtime) -> None:  # noqa: ANN001 - the status Runtime
+        leaves, events = ledger_tables.leaves, CaseRow.metadata.tables["events"]
+        position_table = runtime.tables.consumer_position
+        async with runtime.sessions() as session:
+            # The order of reads is what makes the answer honest: position first, the tree last.
+            position = int(await session.scalar(select(position_table.c.stream_seq).where(
+                position_table.c.consumer == runtime.name)) or 0)
+            if not self.loaded:
+                self.next_leaf = int(await session.scalar(select(ledger_tables.head.c.tree_size)) or 0)
+                cases = (await session.scalars(select(CaseRow))).all()
+                blocks = (await session.scalars(select(PersonnelBlock).where(PersonnelBlock.lifted_at.is_(None)))).all()
+            else:
+                changed = (await session.execute(
+                    select(leaves.c.leaf_index, events.c.subject, events.c.event_type, events.c.envelope)
+                    .join(events, events.c.stream_seq == leaves.c.stream_seq)
+                    .where(leaves.c.leaf_index >= self.next_leaf).order_by(leaves.c.leaf_index)
+                )).all()
+                case_ids = {row.subject for row in changed if row.event_type not in BLOCK_EVENTS}
+                block_ids = {orjson.loads(row.envelope)["data"]["block_id"] for row in changed
+                             if row.event_type in BLOCK_EVENTS}
+                cases = (await session.scalars(select(CaseRow).where(CaseRow.case_id.in_(case_ids)))).all() \
+                    if case_ids else []
+                blocks = (await session.scalars(select(PersonnelBlock).where(PersonnelBlock.block_id.in_(block_ids)))).all() \
+                    if block_ids else []
+                if changed:
+                    self.next_leaf = changed[-1].leaf_index + 1
+            checkpoint = await current_checkpoint(runtime, session)
+        if not self.loaded:
+            for row in cases:
+                self._put_case(row)
+            for row in blocks:
+                self._put_block(row, row.block_id)
+        else:
+            for row in cases:
+                self._put_case(row)
+            found = {row.block_id: row for row in blocks}
+            for block_id in block_ids:
+                self._put_block(found.get(block_id), block_id)
+        self._tail = (b'"stream_position":' + str(position).encode() + b',"checkpoint":'
+                      + orjson.dumps(checkpoint.model_dump(mode="json")) + b',"proofs":null}')
+        self.tree_size = checkpoint.tree_size
+        self.loaded = True
+
+
+async def keep_current(runtime, index: StatusIndex, poll_seconds: float) -> None:  # noqa: ANN001
+    """Refresh ``index`` whenever this process appends a leaf, and at least every ``poll_seconds``."""
+    while True:
+        index.wake.clear()
+        try:
+            await index.refresh(runtime)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the database route answers meanwhile; try again shortly
+            log.exception("status index: refresh failed")
+            await asyncio.sleep(0.5)
+            continue
+        if not index.current and index.wake.is_set():
+            continue
+        try:
+            await asyncio.wait_for(index.wake.wait(), timeout=poll_seconds)
+        except TimeoutError:
+            pass
