@@ -1,0 +1,212 @@
+"""One benchmark pass on one database (SQLite, or PostgreSQL when SBT_TEST_DATABASE_URL is set), on a real
+system: nats-server and every service as its own process. Prints its rows as JSON on the last line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from tests.bench.wrk import run_wrk
+from tests.harness.database import backend
+from tests.harness.ports import free_port, port_open, wait_for
+from tests.harness.system import SbtSystem
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ["intake", "recommendation", "sanction", "blocking", "status"]
+
+
+def _python(*args: str, env: dict | None = None, check: bool = True) -> tuple[str, float, float]:
+    """Runs a Python module as its own process; returns (stdout, seconds, peak RSS in MiB of children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, check=check, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    peak = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+    return done.stdout, elapsed, peak
+
+
+def _load(*args: str) -> dict:
+    output, _, _ = _python("-m", "tests.bench.load", *args)
+    return json.loads(output.strip().splitlines()[-1])
+
+
+class Rows:
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def add(self, name: str, figure: str, ceiling: str = "", goal: str = "", met: bool | None = None, **extra):
+        row = {"name": name, "figure": figure, "ceiling": ceiling, "goal": goal, "met": met, **extra}
+        self.rows.append(row)
+        print(f"  {name:<48} {figure:<34} {ceiling:<30} {goal}", flush=True)
+
+
+async def _events_logged(system: SbtSystem) -> int:
+    return int(await system.scalar("status", "SELECT count(*) FROM events") or 0)
+
+
+async def run(scale: dict) -> list[dict]:
+    rows = Rows()
+    folder = Path(tempfile.mkdtemp(prefix="sbt-bench-"))
+    system = SbtSystem(folder, SERVICES)
+    await system.start()
+    try:
+        env = {**system.env, "SBT_DATABASE_URL": system.databases.template}
+        reporter = system.token("BAWASLU", "reporter")
+        reader = system.token("BKN", "blocker", "observer")
+
+        # Roster of the configured size, imported into intake (streamed, bounded memory).
+        roster = folder / "roster.csv"
+        _python("-m", "services.cli", "seed", "roster", "--rows", str(scale["roster"]), "--out", str(roster),
+                env=env)
+        _, seconds, peak = _python("-m", "services.cli", "import", "roster", str(roster), env=env)
+        rows.add(f"roster import, {scale['roster']:,} rows", f"{scale['roster'] / seconds:,.0f} rows/s",
+                 goal="bounded memory", met=peak < 1024, peak_mib=round(peak))
+        rows.rows[-1]["figure"] += f", peak {peak:,.0f} MiB"
+
+        # Intake: reports/s with the outbox, against raw JetStream publishes on the same machine.
+        ceiling = _load("publish", "--url", system.nats.url, "--count", str(scale["reports"]))
+        nips_file = folder / "nips.txt"
+        intake = _load("reports", "--url", system["intake"].url, "--token", reporter, "--count",
+                       str(scale["reports"]), "--concurrency", "32", "--nips-out", str(nips_file))
+        rows.add("intake: reports accepted (with outbox)", f"{intake['per_second']:,.0f} reports/s",
+                 f"{ceiling['per_second']:,.0f} raw JetStream publishes/s", "≥ 1,000 reports/s",
+                 intake["per_second"] >= 1000 and intake["failures"] == 0)
+        nips = nips_file.read_text().split()
+        expected = 2 * len(nips)  # one case.opened and one report.received per fresh NIP
+        await _wait_for(lambda: _events_logged(system), expected, 300)
+
+        # Block a tenth of them by hand, so the block query finds both answers.
+        await _block_some(system, nips[: max(1, len(nips) // 10)], system.token("BKN", "blocker"))
+
+        # The hot reads, against a bare ASGI endpoint on the same server settings.
+        ceiling_port = free_port()
+        bare = subprocess.Popen([sys.executable, "-m", "tests.bench.ceiling_app", str(ceiling_port)], cwd=ROOT)
+        try:
+            wait_for(lambda: port_open(ceiling_port), 20, "ceiling app")
+            seconds = scale["wrk_seconds"]
+            bare_get = run_wrk(f"http://127.0.0.1:{ceiling_port}", path="/v1/personnel/{nip}/block", token=reader,
+                               nips=nips, seconds=seconds)
+            bulk_body = orjson.dumps({"nips": nips[:1000]})
+            bare_post = run_wrk(f"http://127.0.0.1:{ceiling_port}", path="/v1/personnel/blocks/check",
+                                token=reader, nips=nips, seconds=seconds, method="POST", body=bulk_body)
+        finally:
+            bare.terminate()
+            bare.wait()
+        ceiling_text = f"{bare_get.requests_per_second:,.0f} req/s, p99 {bare_get.p99_ms:.1f} ms"
+        for name, service, path in [
+            ("is this NIP blocked? GET /v1/personnel/{nip}/block", "blocking", "/v1/personnel/{nip}/block"),
+            ("status read GET /v1/asn/{nip}/status", "status", "/v1/asn/{nip}/status"),
+        ]:
+            result = run_wrk(system[service].url, path=path, token=reader, nips=nips, seconds=seconds)
+            met = (result.requests_per_second >= bare_get.requests_per_second / 2 and result.p99_ms < 20
+                   and result.errors == 0)
+            rows.add(name, f"{result.requests_per_second:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
+                     f"p99 {result.p99_ms:.1f} ms" + (f", {result.errors} errors" if result.errors else ""),
+                     ceiling_text, "≥ ½ ceiling, p99 < 20 ms", met)
+
+        bulk = run_wrk(system["blocking"].url, path="/v1/personnel/blocks/check", token=reader, nips=nips,
+                       seconds=seconds, method="POST", body=bulk_body)
+        nips_per_second = bulk.requests_per_second * 1000
+        rows.add("bulk check, 1,000 NIPs a request", f"{nips_per_second:,.0f} NIPs/s, p99 {bulk.p99_ms:.1f} ms"
+                 + (f", {bulk.errors} errors" if bulk.errors else ""),
+                 f"{bare_post.requests_per_second * 1000:,.0f} NIPs/s (bare, same body)", "≥ 100,000 NIPs/s",
+                 nips_per_second >= 100_000 and bulk.errors == 0)
+
+        # Propagation: report accepted -> applied by the status service, at a steady 50 reports/s.
+        paced = _load("reports", "--url", system["intake"].url, "--token", reporter, "--count",
+                      str(scale["paced"]), "--concurrency", "8", "--rate", "50")
+        latencies = await _propagation(system, since_events=await _events_logged(system) - 0, paced=paced)
+        rows.add("propagation: report -> status", f"p50 {latencies[0]:.1f} ms, p99 {latencies[1]:.1f} ms",
+                 goal="p99 < 100 ms", met=latencies[1] < 100)
+
+        # Replay: rebuild the status projection (and its ledger) from the stream into fresh tables.
+        events = await _events_logged(system)
+        output, seconds, _ = _python("-m", "services.cli", "replay", "--into",
+                                     f"sqlite+aiosqlite:///{folder / 'replay.db'}", "--batch", "1000", env=env,
+                                     check=False)
+        same = "OK: the replay reproduces" in output
+        rows.add(f"replay of the status projection, {events:,} events", f"{events / seconds:,.0f} events/s"
+                 + ("" if same else " (state hash DIFFERENT)"), goal="≥ 20,000 events/s, same state hash",
+                 met=events / seconds >= 20_000 and same)
+    finally:
+        await system.stop()
+    return rows.rows
+
+
+async def _wait_for(count, expected: int, timeout: float) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await count() >= expected:
+            return
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"only {await count()} of {expected} events arrived")
+
+
+async def _block_some(system: SbtSystem, nips: list[str], token: str) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=system["blocking"].url, headers={"Authorization": f"Bearer {token}"},
+                                 timeout=30) as client:
+        semaphore = asyncio.Semaphore(16)
+
+        async def block(nip: str) -> None:
+            async with semaphore:
+                response = await client.post(f"/v1/personnel/{nip}/block", json={"reason": "Uji beban: blokir manual."})
+                response.raise_for_status()
+
+        await asyncio.gather(*(block(nip) for nip in nips))
+
+
+async def _propagation(system: SbtSystem, since_events: int, paced: dict) -> tuple[float, float]:
+    """From intake's outbox (staged, in the report's transaction) to the status inbox (applied)."""
+    await asyncio.sleep(1)
+    from sqlalchemy import text
+
+    from shared.db import create_engine
+
+    async def fetch(service: str, query: str) -> dict[str, float]:
+        engine = create_engine(system.databases.url(service))
+        try:
+            async with engine.connect() as connection:
+                return {row[0]: row[1] for row in (await connection.execute(text(query))).all()}
+        finally:
+            await engine.dispose()
+
+    staged = await fetch("intake", "SELECT event_id, created_at FROM outbox ORDER BY id DESC LIMIT "
+                         f"{paced['count'] * 2}")
+    applied = await fetch("status", "SELECT event_id, applied_at FROM inbox")
+    from shared.db import UtcDateTime  # noqa: F401 - the columns come back as text on SQLite
+
+    def moment(value) -> float:  # noqa: ANN001
+        import datetime as dt
+
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.timestamp()
+
+    delays = sorted((moment(applied[e]) - moment(t)) * 1000 for e, t in staged.items() if e in applied)
+    return delays[len(delays) // 2], delays[int(len(delays) * 0.99) - 1]
+
+
+def main() -> None:
+    scale = json.loads(os.environ.get("SBT_BENCH_SCALE", "{}")) or {
+        "roster": 1_000_000, "reports": 5_000, "paced": 500, "wrk_seconds": 10,
+    }
+    print(f"benchmarks on {backend()}", flush=True)
+    rows = asyncio.run(run(scale))
+    print(json.dumps({"backend": backend(), "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()

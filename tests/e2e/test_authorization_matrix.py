@@ -1,0 +1,248 @@
+"""The authorisation matrix: every endpoint x every role (and no token) x own agency / other agency.
+
+The role dimension is read from the code itself (each route's permission and the one table in
+shared/authz.py), so a new endpoint is covered the moment it lands: a role without the permission must
+get 403, a role with it must get past authorisation (any answer but 401/403), no token must get 401, and
+the public endpoints must answer without one. The agency dimension is data (``SCOPED``): real cases in
+agency A, read and acted on by callers of agency A and of agency B. Add a row when an endpoint is scoped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import nats
+import pytest
+from fastapi.routing import APIRoute
+
+from services.registry import SERVICES, create_app
+from shared.authz import PERMISSIONS, ROLES, allowed
+from shared.events import GENESIS_HASH, Envelope, nats_subject
+from shared.events.envelope import utc_now_text
+from shared.events.recommendation import RecommendationIssued
+from shared.ids import new_id
+from shared.settings import Settings
+from tests.e2e.reports import random_nip, report_body
+from tests.harness.ports import eventually
+
+pytestmark = pytest.mark.e2e
+
+OWN, OTHER = "PEMPROV-JABAR", "PEMKOT-BANDUNG"
+CALLER_ROLES = [role for role in ROLES if role != "public"]
+
+
+# -- the role dimension, read from the routes ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Endpoint:
+    service: str
+    method: str
+    path: str
+    permission: str
+    int_params: frozenset[str]
+
+
+def _api_routes(routes):
+    for route in routes:
+        original = getattr(route, "original_router", None)
+        if original is not None:
+            yield from _api_routes(original.routes)
+        elif isinstance(route, APIRoute):
+            yield route
+
+
+def _permission(dependant) -> str | None:
+    for dependency in dependant.dependencies:
+        found = getattr(dependency.call, "permission", None) or _permission(dependency)
+        if found:
+            return found
+    return None
+
+
+def endpoints(tmp_path) -> list[Endpoint]:
+    found = []
+    for service in SERVICES:
+        app = create_app(service, Settings(env="test", data_dir=tmp_path))
+        for route in _api_routes(app.routes):
+            permission = _permission(route.dependant)
+            if permission is None:  # health, metrics: open by design, checked by the contract test
+                continue
+            int_params = frozenset(p.name for p in route.dependant.path_params
+                                   if getattr(p.field_info, "annotation", None) is int)
+            for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+                found.append(Endpoint(service, method, route.path, permission, int_params))
+    return found
+
+
+def _fill(endpoint: Endpoint, agency: str, nip: str) -> str:
+    def value(match: re.Match) -> str:
+        name = match.group(1)
+        if name in endpoint.int_params:
+            return "1"
+        if name == "nip":
+            return nip
+        if name in ("code", "agency", "agency_code"):
+            return agency
+        return "01JMATRIX0000000000000000"
+
+    return re.sub(r"\{([a-z_]+)(?::[a-z]+)?\}", value, endpoint.path)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status_code: int
+    text: str
+
+
+async def _call(system, endpoint: Endpoint, token: str | None, agency: str, nip: str) -> Answer:
+    """Only the status and the start of the body: some answers stream (an export, live updates)."""
+    async with system.client(endpoint.service, token) as client:
+        body = {} if endpoint.method in ("POST", "PUT", "PATCH") else None
+        async with client.stream(endpoint.method, _fill(endpoint, agency, nip), json=body) as response:
+            if response.headers.get("content-type", "").startswith("text/event-stream"):
+                return Answer(response.status_code, "")
+            first = b""
+            async for chunk in response.aiter_bytes():
+                first += chunk
+                if len(first) > 300:
+                    break
+            return Answer(response.status_code, first.decode(errors="replace"))
+
+
+# -- the agency dimension, as data ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scoped:
+    """One cell of the agency dimension: ``role`` of ``agency`` calls ``method path``; expected status."""
+
+    what: str
+    service: str
+    method: str
+    path: str  # may use {case_id}, {nip}, {report_id}, {own}
+    role: str
+    agency: str
+    expected: int | tuple[int, ...]
+    body: dict | None = None
+    # For status reads that answer 200 either way: how many of the case's rows the caller may see.
+    visible_cases: int | None = None
+
+
+FOLLOWUP = {"decree_number": "800/1/BKD/2024", "decree_date": "2024-11-20", "sanction_level": "moderate",
+            "effective_from": "2024-11-21"}
+
+SCOPED = [
+    Scoped("a PPK reads its own civil servant's status", "status", "GET", "/v1/asn/{nip}/status", "ppk", OWN, 200,
+           visible_cases=1),
+    Scoped("a PPK of another agency sees nothing of it", "status", "GET", "/v1/asn/{nip}/status", "ppk", OTHER, 200,
+           visible_cases=0),
+    Scoped("a national observer sees it", "status", "GET", "/v1/asn/{nip}/status", "observer", OTHER, 200,
+           visible_cases=1),
+    Scoped("a PPK reads its own case's timeline", "status", "GET", "/v1/cases/{case_id}/timeline", "ppk", OWN, 200),
+    Scoped("not another agency's", "status", "GET", "/v1/cases/{case_id}/timeline", "ppk", OTHER, 404),
+    Scoped("a PPK reads its own worklist", "status", "GET", "/v1/agencies/{own}/cases", "ppk", OWN, 200),
+    Scoped("not another agency's worklist", "status", "GET", "/v1/agencies/{own}/cases", "ppk", OTHER, 403),
+    Scoped("a PPK reads its own follow-up obligation", "sanction", "GET", "/v1/followups/{case_id}", "ppk", OWN, 200),
+    Scoped("not another agency's", "sanction", "GET", "/v1/followups/{case_id}", "ppk", OTHER, 403),
+    Scoped("a PPK of another agency cannot record the follow-up", "sanction", "POST", "/v1/cases/{case_id}/followup",
+           "ppk", OTHER, 403, body=FOLLOWUP),
+    Scoped("nor list another agency's follow-ups", "sanction", "GET", f"/v1/followups?agency={OWN}", "ppk",
+           OTHER, 403),
+    Scoped("a reporter reads the report it filed", "intake", "GET", "/v1/reports/{report_id}", "reporter",
+           "BAWASLU", 200),
+    Scoped("not another agency's report", "intake", "GET", "/v1/reports/{report_id}", "reporter", "KPU", 404),
+    # Last: the rightful PPK acts, after every refusal above changed nothing.
+    Scoped("the case's own PPK records the follow-up", "sanction", "POST", "/v1/cases/{case_id}/followup", "ppk",
+           OWN, 201, body=FOLLOWUP),
+]
+
+
+async def _publish_recommendation(system, case_id: str, nip: str) -> None:
+    """As the recommendation service would (its own chain), so the sanction service opens a deadline."""
+    data = RecommendationIssued(
+        case_id=case_id, recommendation_number="REK-2024-000001", nip=nip, agency_code=OWN, category="discipline",
+        sanction_level="moderate", legal_basis="PP 94/2021 pasal 5 huruf n", examining_authority="BKN",
+        issued_at=dt.datetime(2024, 11, 18, 3, tzinfo=dt.UTC),
+    )
+    envelope = Envelope(id=new_id(), source="/sbt/recommendation", type=data.event_type, time=utc_now_text(),
+                        subject=case_id, data=data.model_dump(mode="json")).chained(1, GENESIS_HASH)
+    connection = await nats.connect(system.nats.url)  # the test-only ops user
+    try:
+        await connection.jetstream().publish(nats_subject(RecommendationIssued),
+                                             envelope.model_dump_json(exclude_none=True).encode(),
+                                             headers={"Nats-Msg-Id": envelope.id})
+    finally:
+        await connection.close()
+
+
+async def test_every_endpoint_by_every_role_and_agency(make_system, tmp_path):
+    table = endpoints(tmp_path)
+    assert len({(e.service, e.path) for e in table}) >= 20
+    system = await make_system(*SERVICES, extra_env={"SBT_PUBLIC_BURST": "100000",
+                                                      "SBT_CLOCK_FIXED": "2024-11-25T03:00:00+00:00"})
+    nip = random_nip()
+
+    wrong: list[str] = []
+    cells = 0
+    for endpoint in table:
+        public = allowed(endpoint.permission, {"public"})
+        if not public:
+            response = await _call(system, endpoint, None, OWN, nip)
+            cells += 1
+            # 401, or for the browser dashboard a redirect to its sign-in page: either way, nothing served.
+            if response.status_code not in (401, 303):
+                wrong.append(f"{endpoint.method} {endpoint.service}{endpoint.path} without a token: "
+                             f"{response.status_code}")
+        for role in CALLER_ROLES:
+            for agency in (OWN, OTHER):
+                token = system.token(agency, role, ppk_agency=OWN if role == "ppk" else None)
+                response = await _call(system, endpoint, token, OWN, nip)
+                cells += 1
+                may = public or allowed(endpoint.permission, {role})
+                got = response.status_code
+                if (not may and got != 403) or (may and got in (401, 403) and not _scoped_refusal(role, agency)):
+                    wrong.append(f"{endpoint.method} {endpoint.service}{endpoint.path} as {role} of {agency}: "
+                                 f"expected {'allow' if may else '403'}, got {got} {response.text[:200]}")
+    assert not wrong, f"{len(wrong)} of {cells} cells wrong:\n" + "\n".join(wrong)
+
+    # The agency dimension, on a real case of agency OWN that awaits its PPK.
+    async with system.client("intake", system.token("BAWASLU", "reporter")) as client:
+        filed = (await client.post("/v1/reports", json=report_body(nip, agency_code=OWN))).json()
+    case_id, report_id = filed["case_id"], filed["report_id"]
+    await _publish_recommendation(system, case_id, nip)
+
+    async def awaiting_ppk():
+        async with system.client("sanction", system.token("BKN", "admin")) as client:
+            return (await client.get(f"/v1/followups/{case_id}")).status_code == 200
+
+    await eventually(awaiting_ppk, 20, "the follow-up obligation in the sanction service")
+    async with system.client("status", system.token("BKN", "observer")) as client:
+        await eventually(lambda: _has_case(client, nip), 20, "the case in the status")
+
+    for row in SCOPED:
+        path = row.path.format(case_id=case_id, nip=nip, report_id=report_id, own=OWN)
+        token = system.token(row.agency, row.role, ppk_agency=row.agency if row.role == "ppk" else None)
+        async with system.client(row.service, token) as client:
+            response = await client.request(row.method, path, json=row.body)
+        expected = row.expected if isinstance(row.expected, tuple) else (row.expected,)
+        assert response.status_code in expected, f"{row.what}: {response.status_code} {response.text[:300]}"
+        if row.visible_cases is not None:
+            assert len(response.json()["cases"]) == row.visible_cases, row.what
+            assert row.visible_cases or not response.json()["blocked"], row.what
+
+
+def _scoped_refusal(role: str, agency: str) -> bool:
+    """A PPK token acting for OWN is refused on OTHER's data by the scope, not by the role: that is the
+    agency dimension, asserted row by row in SCOPED on real data."""
+    return role == "ppk" and agency == OTHER
+
+
+async def _has_case(client, nip: str) -> bool:  # noqa: ANN001
+    response = await client.get(f"/v1/asn/{nip}/status")
+    return response.status_code == 200 and bool(response.json()["cases"])
+
+
+def test_every_permission_in_the_table_is_granted_to_known_roles_only():
+    for permission, roles in PERMISSIONS.items():
+        assert roles <= set(ROLES), permission

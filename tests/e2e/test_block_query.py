@@ -1,0 +1,67 @@
+"""The personnel systems' question, answered from memory by every replica of the blocking service: its own
+writes at once, the other replica's as soon as the event reaches it, and the same contract as the API."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.e2e.reports import random_nip
+from tests.harness.ports import eventually
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_every_replica_answers_blocks_from_memory_with_the_api_contract(make_system):
+    system = await make_system("blocking")
+    other = system.add_replica("blocking")
+    blocker = {"Authorization": f"Bearer {system.token('BKN', 'blocker')}"}
+    nip, free = random_nip(), random_nip()
+
+    async with httpx.AsyncClient(headers=blocker, timeout=10) as client:
+        one, two = system["blocking"].url, other.url
+
+        async def blocked_on(base: str, who: str) -> bool:
+            return (await client.get(f"{base}/v1/personnel/{who}/block")).json()["blocked"]
+
+        placed = await client.post(f"{one}/v1/personnel/{nip}/block", json={"reason": "Uji: blokir manual BKN."})
+        assert placed.status_code == 201, placed.text
+        # The replica that placed it answers at once; the other learns it from the stream.
+        answer = (await client.get(f"{one}/v1/personnel/{nip}/block")).json()
+        assert answer["blocked"] is True and answer["blocks"][0]["reason"] == "Uji: blokir manual BKN."
+        assert answer["since"] == answer["blocks"][0]["since"]
+        await eventually(lambda: blocked_on(two, nip), 10, "the other replica sees the block")
+
+        bulk = await client.post(f"{two}/v1/personnel/blocks/check", json={"nips": [free, nip, free]})
+        assert bulk.status_code == 200
+        assert bulk.json()["blocked"] == 1
+        assert [r["blocked"] for r in bulk.json()["results"]] == [False, True, False]
+
+        lifted = await client.post(f"{two}/v1/personnel/{nip}/unblock", json={"reason": "Uji: PPK sudah bertindak."})
+        assert lifted.status_code == 200, lifted.text
+
+        async def unblocked_on_one() -> bool:
+            return not await blocked_on(one, nip)
+
+        await eventually(unblocked_on_one, 10, "the first replica sees the unblock")
+
+        # Bad input and bad callers get the same answers as everywhere else.
+        bad = await client.get(f"{one}/v1/personnel/198609262015051000/block")
+        assert bad.status_code == 422 and bad.json()["errors"] == [
+            {"field": "nip", "reason": "serial must be 001 to 999, got 000"}
+        ]
+        bad_bulk = await client.post(f"{one}/v1/personnel/blocks/check", json={"nips": [free, "123"]})
+        assert bad_bulk.status_code == 422 and bad_bulk.json()["errors"][0]["field"] == "nips.1"
+        too_many = await client.post(f"{one}/v1/personnel/blocks/check", json={"nips": [free] * 1001})
+        assert too_many.status_code == 422
+        unknown_field = await client.post(f"{one}/v1/personnel/blocks/check", json={"nips": [free], "x": 1})
+        assert unknown_field.status_code == 422
+
+    async with httpx.AsyncClient(timeout=10) as anonymous:
+        refused = await anonymous.get(f"{system['blocking'].url}/v1/personnel/{nip}/block")
+        assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+        reporter = {"Authorization": f"Bearer {system.token('BAWASLU', 'reporter')}"}
+        forbidden = await anonymous.get(f"{system['blocking'].url}/v1/personnel/{nip}/block", headers=reporter)
+        assert forbidden.status_code == 403
+        metrics = (await anonymous.get(f"{system['blocking'].url}/metrics")).text
+        assert 'route="/v1/personnel/{nip}/block"' in metrics

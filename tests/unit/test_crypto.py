@@ -1,0 +1,74 @@
+"""Envelope encryption: one data key per secret, wrapped under a rotating master key; erasure by key loss."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shared.crypto import CryptoError, Keyring, decode_master_key, new_master_key, open_sealed, seal
+from shared.settings import Settings
+
+
+def _keyring(**keys: str) -> Keyring:
+    current = next(iter(keys))
+    return Keyring(current, {kid: decode_master_key(k) for kid, k in keys.items()})
+
+
+@given(st.binary(max_size=2000), st.text(max_size=40))
+def test_a_sealed_value_opens_only_with_its_data_key_and_context(plaintext, context):
+    keyring = _keyring(k1=new_master_key())
+    data_key, wrapped = keyring.new_data_key(context)
+    sealed = seal(data_key, plaintext, context)
+    assert open_sealed(keyring.unwrap(wrapped, context), sealed, context) == plaintext
+    with pytest.raises(CryptoError):
+        open_sealed(data_key, sealed, context + "x")
+    with pytest.raises(CryptoError):
+        keyring.unwrap(wrapped, context + "x")
+
+
+def test_each_secret_gets_its_own_data_key_and_nonce():
+    keyring = _keyring(k1=new_master_key())
+    key_a, wrapped_a = keyring.new_data_key("r1")
+    key_b, wrapped_b = keyring.new_data_key("r1")
+    assert key_a != key_b and wrapped_a != wrapped_b
+    assert seal(key_a, b"same", "r1") != seal(key_a, b"same", "r1")
+
+
+def test_tampering_with_the_ciphertext_or_the_wrapped_key_is_detected():
+    keyring = _keyring(k1=new_master_key())
+    data_key, wrapped = keyring.new_data_key("r1")
+    sealed = seal(data_key, b"Siti Rahmawati", "r1")
+    version, nonce, body = sealed.split(".")
+    flipped = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1]
+    with pytest.raises(CryptoError):
+        open_sealed(data_key, ".".join([version, nonce, flipped]), "r1")
+    for broken in ("", "v1.k1", "v2.k1.AAAA.AAAA", "not-a-key", "v1.k1.!!.??"):
+        with pytest.raises(CryptoError):
+            keyring.unwrap(broken, "r1")
+
+
+def test_the_master_key_rotates_without_a_flag_day():
+    old, new = new_master_key(), new_master_key()
+    before = Keyring.from_settings(Settings(master_key=old, master_key_id="k1"))
+    data_key, wrapped = before.new_data_key("r1")
+    sealed = seal(data_key, b"secret", "r1")
+
+    after = Keyring.from_settings(Settings(master_key=new, master_key_id="k2", master_keys_retired={"k1": old}))
+    assert open_sealed(after.unwrap(wrapped, "r1"), sealed, "r1") == b"secret"
+    rewrapped = after.rewrap(wrapped, "r1")
+    assert after.key_id_of(rewrapped) == "k2"
+
+    # Once every data key is re-wrapped, the old master key can go.
+    retired = Keyring.from_settings(Settings(master_key=new, master_key_id="k2"))
+    assert open_sealed(retired.unwrap(rewrapped, "r1"), sealed, "r1") == b"secret"
+    with pytest.raises(CryptoError, match="not configured"):
+        retired.unwrap(wrapped, "r1")
+
+
+def test_development_makes_one_master_key_and_production_demands_one(tmp_path):
+    first = Keyring.from_settings(Settings(data_dir=tmp_path))
+    second = Keyring.from_settings(Settings(data_dir=tmp_path))
+    assert first == second and first.current_id == "dev"
+    with pytest.raises(ValueError, match="SBT_MASTER_KEY"):
+        Settings(env="production", jwt_public_keys={"k": "pem"})
+    with pytest.raises(ValueError, match="32 bytes"):
+        Keyring.from_settings(Settings(master_key="c2hvcnQ"))
