@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from shared.settings import SERVICE_PORTS, get_settings
+from shared.settings import get_settings
 
 app = typer.Typer(help="SBT: Sistem Berbagi Terintegrasi, ASN neutrality oversight.", no_args_is_help=True)
 
@@ -36,7 +36,7 @@ def serve(
     uvicorn.run(
         create_app(service, settings),
         host=host or settings.host,
-        port=port or SERVICE_PORTS[service],
+        port=port or settings.service_port(service),
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,
@@ -98,7 +98,7 @@ def demo(
     from services.demo import DemoError, default_urls, play
 
     settings = get_settings()
-    urls = default_urls(settings.host)
+    urls = default_urls(settings.host, settings.port_offset)
     for item in url or []:
         name, sep, address = item.partition("=")
         if not sep or name not in urls:

@@ -379,8 +379,8 @@ class Scenario:
         self.tally.manual_blocks = int("block_id" in placed)
 
 
-def default_urls(host: str = "127.0.0.1") -> dict[str, str]:
-    return {name: f"http://{host}:{port}" for name, port in SERVICE_PORTS.items()}
+def default_urls(host: str = "127.0.0.1", port_offset: int = 0) -> dict[str, str]:
+    return {name: f"http://{host}:{port + port_offset}" for name, port in SERVICE_PORTS.items()}
 
 
 def render(tally: Tally, figures: dict, baseline: dict[str, int], say: Callable[[str], None] = print) -> bool:

@@ -29,7 +29,7 @@ TokenOpt = Annotated[str | None, typer.Option(envvar="SBT_TOKEN", help="an admin
 def service_url(service: str, url: str | None = None) -> str:
     if service not in SERVICE_PORTS:
         raise typer.BadParameter(f"unknown service {service!r}; known: {', '.join(SERVICE_PORTS)}")
-    return url or os.environ.get(f"SBT_{service.upper()}_URL") or f"http://{get_settings().host}:{SERVICE_PORTS[service]}"
+    return url or os.environ.get(f"SBT_{service.upper()}_URL") or f"http://{get_settings().host}:{get_settings().service_port(service)}"
 
 
 def admin_token(token: str | None) -> str:

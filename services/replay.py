@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
 
 import orjson
 from sqlalchemy import Table, select
@@ -123,10 +122,10 @@ async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size
     handlers = _handlers(settings)
     engine = create_engine(into_url)
     sessions = sessionmaker(engine)
-    options: dict[str, Any] = {"servers": [s.strip() for s in settings.nats_url.split(",")]}
-    if settings.nats_user:
-        options.update(user=settings.nats_user, password=settings.nats_password)
-    connection = await nats.connect(**options)
+    from shared.nats_login import connect_options
+    from shared.nats_permissions import OPS_USER
+
+    connection = await nats.connect(**connect_options(settings, OPS_USER))
     started = time.perf_counter()
     try:
         if position:

@@ -76,10 +76,10 @@ async def export_from_stream(settings: Settings, out: Path) -> dict[str, int]:
     from shared.events.catalog import SUBJECT_PREFIX
 
     counts = {"events": 0, "checkpoints": 0}
-    options: dict[str, Any] = {"servers": [s.strip() for s in settings.nats_url.split(",")]}
-    if settings.nats_user:
-        options.update(user=settings.nats_user, password=settings.nats_password)
-    connection = await nats.connect(**options)
+    from shared.nats_login import connect_options
+    from shared.nats_permissions import OPS_USER
+
+    connection = await nats.connect(**connect_options(settings, OPS_USER))
     try:
         js = connection.jetstream()
         last = (await js.stream_info(settings.stream_name)).state.last_seq

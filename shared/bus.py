@@ -13,7 +13,7 @@ from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError
 
 from shared.events.catalog import SUBJECT_PREFIX
-from shared.nats_permissions import inbox_prefix
+from shared.nats_login import connect_options
 from shared.settings import Settings
 
 log = logging.getLogger("sbt.bus")
@@ -31,8 +31,10 @@ class Bus:
         self._retry: asyncio.Task | None = None
 
     async def connect(self) -> None:
-        options = dict(
-            servers=[s.strip() for s in self.settings.nats_url.split(",")],
+        # Each service logs in as its own user, replies coming to that user's own inbox prefix, so no
+        # service can read another's consumer deliveries (shared/nats_permissions.py).
+        options = connect_options(self.settings, self.name)
+        options.update(
             name=f"sbt-{self.name}",
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,
@@ -40,11 +42,6 @@ class Bus:
             connect_timeout=2,
             error_cb=self._on_error,
         )
-        if self.settings.nats_user:
-            # Replies come to this service's own inbox prefix, the only one its NATS user may subscribe to,
-            # so no service can read another's consumer deliveries (shared/nats_permissions.py).
-            options.update(user=self.settings.nats_user, password=self.settings.nats_password,
-                           inbox_prefix=inbox_prefix(self.settings.nats_user))
         self._options = options
         try:
             await self._connect_once()

@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     # May contain "{service}"; without it, "_<service>" is appended to the database name so that every
     # service still has a database of its own.
     database_url: str | None = None
+    # Unset, the services use the embedded NATS that `make run` starts on its own port (never 4222).
     nats_url: str = f"nats://127.0.0.1:{EMBEDDED_NATS_PORT}"
+    embedded_nats_port: int = Field(default=EMBEDDED_NATS_PORT, ge=1, le=65535)
     # Credentials of this service's NATS user, when the server enforces per-service permissions.
     nats_user: str | None = None
     nats_password: str | None = None
@@ -62,6 +64,8 @@ class Settings(BaseSettings):
     jwt_ttl_seconds: int = 3600
 
     host: str = "127.0.0.1"
+    # Added to every service's port (SERVICE_PORTS), to run a second system beside the first on one machine.
+    port_offset: int = Field(default=0, ge=0, le=50000)
 
     # Envelope encryption of reporter identities (shared/crypto.py): the current master key (base64,
     # 32 bytes) and its id; retired keys (id -> key) still unwrap old data keys until they are re-wrapped.
@@ -113,6 +117,19 @@ class Settings(BaseSettings):
     # The task force's target for verifying a report (7 days in the 2024 procedure); shown, not enforced.
     verification_target_days: int = Field(default=7, ge=1, le=90)
     verification_target_in_working_days: bool = False
+
+    @model_validator(mode="after")
+    def _embedded_nats_by_default(self) -> "Settings":
+        if "nats_url" not in self.model_fields_set:
+            self.nats_url = self.embedded_nats_url
+        return self
+
+    @property
+    def embedded_nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.embedded_nats_port}"
+
+    def service_port(self, service: str) -> int:
+        return SERVICE_PORTS[service] + self.port_offset
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":

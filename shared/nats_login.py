@@ -1,0 +1,67 @@
+"""Which NATS user a process connects as.
+
+A deployment gives every service its own user (``SBT_NATS_USER`` / ``SBT_NATS_PASSWORD``; what each user
+may do is in ``shared/nats_permissions.py``). The embedded system of ``make run`` makes those passwords
+itself, once, and keeps them in ``<data dir>/nats/credentials.json`` (readable by its owner only), so that
+a service or an operator's command (``sbt verify``, ``sbt replay``) started beside it finds its login
+without any set-up. That file is used only for the embedded server's own address.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from shared.nats_permissions import OPS_USER, inbox_prefix, service_users
+from shared.settings import Settings
+
+CREDENTIALS_FILE = Path("nats") / "credentials.json"
+
+
+def credentials_path(settings: Settings) -> Path:
+    return settings.data_dir / CREDENTIALS_FILE
+
+
+def embedded_credentials(settings: Settings, *, create: bool = False) -> dict[str, str] | None:
+    """user -> password of the embedded server; made on first use when ``create``, kept across restarts
+    (a new user, e.g. a service added since, gets a password of its own)."""
+    path = credentials_path(settings)
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if not create:
+        return known or None
+    wanted = [*service_users(), OPS_USER]
+    if all(user in known for user in wanted):
+        return known
+    known = {**{user: secrets.token_urlsafe(24) for user in wanted}, **known}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(known, handle, indent=2)
+    return known
+
+
+def login(settings: Settings, user: str) -> tuple[str, str] | None:
+    """(user, password) to connect with: the configured login, else the embedded server's login of
+    ``user``, else none (a server without authorization)."""
+    if settings.nats_user:
+        return settings.nats_user, settings.nats_password or ""
+    if settings.nats_url != settings.embedded_nats_url:
+        return None
+    known = embedded_credentials(settings)
+    if known and user in known:
+        return user, known[user]
+    return None
+
+
+def connect_options(settings: Settings, user: str) -> dict[str, Any]:
+    """nats-py ``connect`` arguments for ``user``: servers, and the login with the user's own inbox prefix,
+    the only reply subjects that user may subscribe to."""
+    options: dict[str, Any] = {"servers": [s.strip() for s in settings.nats_url.split(",")]}
+    found = login(settings, user)
+    if found is not None:
+        name, password = found
+        options.update(user=name, password=password, inbox_prefix=inbox_prefix(name))
+    return options
