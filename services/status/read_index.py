@@ -135,6 +135,11 @@ class StatusIndex:
         leaves, events = ledger_tables.leaves, CaseRow.metadata.tables["events"]
         position_table = runtime.tables.consumer_position
         async with runtime.sessions() as session:
+            if session.bind.dialect.name == "postgresql":
+                # One snapshot for every read below: under READ COMMITTED each statement would see later
+                # commits than the one before, and a case could show beside a position that predates it.
+                # (SQLite: one connection per process, whose transaction is a snapshot already.)
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             # The order of reads is what makes the answer honest: position first, the tree last.
             position = int(await session.scalar(select(position_table.c.stream_seq).where(
                 position_table.c.consumer == runtime.name)) or 0)
