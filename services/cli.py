@@ -137,13 +137,17 @@ app.command(name="replay")(replay_command)
 
 
 @app.command("nats-config")
-def nats_config(check: Annotated[bool, typer.Option(help="fail if deploy/nats/auth.conf differs")] = False) -> None:
-    """Generate deploy/nats/auth.conf: one NATS user per service with the subjects it may use."""
-    from shared.nats_permissions import write_auth_conf
+def nats_config(check: Annotated[bool, typer.Option(help="fail if a shipped file differs")] = False) -> None:
+    """Generate the NATS users and permissions (deploy/nats/auth.conf, deploy/k8s/nats-auth.yaml)."""
+    from shared.nats_config import drifted, write_all
 
-    if not write_auth_conf(check=check):
-        typer.echo("deploy/nats/auth.conf drifted from shared/nats_permissions.py", err=True)
-        raise typer.Exit(1)
+    if check:
+        stale = drifted()
+        if stale:
+            typer.echo(f"drifted from shared/nats_permissions.py: {', '.join(p.name for p in stale)}", err=True)
+            raise typer.Exit(1)
+        return
+    write_all()
 
 
 def main() -> None:

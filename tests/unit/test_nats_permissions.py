@@ -1,11 +1,12 @@
 """The NATS permissions as data: each service publishes only its own events and owns only its consumer."""
 
 from shared.events import EVENT_MODELS, nats_subject
-from shared.nats_permissions import render_auth_conf, service_permissions, service_users, write_auth_conf
+from shared.nats_config import drifted
+from shared.nats_permissions import render_auth_conf, service_permissions, service_users
 
 
-def test_the_checked_in_nats_auth_config_matches_the_code():
-    assert write_auth_conf(check=True), "run `sbt nats-config` and commit deploy/nats/auth.conf"
+def test_the_checked_in_nats_auth_configs_match_the_code():
+    assert drifted() == [], "run `sbt nats-config` and commit deploy/nats/auth.conf and deploy/k8s/nats-auth.yaml"
 
 
 def _matches(pattern: str, subject: str) -> bool:
