@@ -37,6 +37,7 @@ access_lines = structlog.get_logger("sbt.access")
 
 TABLE_NAME = "access_log"
 _MAX_BUFFER = 10_000
+_CHUNK = 200
 
 
 def access_log_table(metadata: MetaData) -> Table:
@@ -123,12 +124,19 @@ class AccessLog:
         if not self._buffer or self._sessions is None or self.table is None:
             return
         batch, self._buffer = self._buffer, []
-        try:
-            async with self._sessions.begin() as session:
-                await session.execute(insert(self.table), batch)
-        except Exception:  # noqa: BLE001 - retry on the next tick; the log lines already hold them
-            log.warning("access log: could not write %d entries, retrying", len(batch))
-            self._buffer[:0] = batch[: _MAX_BUFFER - len(self._buffer)]
+        # In small transactions with a pause between them: preparing thousands of rows at once holds the
+        # event loop for tens of milliseconds, which every request waiting behind it would pay.
+        for start in range(0, len(batch), _CHUNK):
+            chunk = batch[start:start + _CHUNK]
+            try:
+                async with self._sessions.begin() as session:
+                    await session.execute(insert(self.table), chunk)
+            except Exception:  # noqa: BLE001 - retry on the next tick
+                rest = batch[start:]
+                log.warning("access log: could not write %d entries, retrying", len(rest))
+                self._buffer[:0] = rest[: _MAX_BUFFER - len(self._buffer)]
+                return
+            await asyncio.sleep(0)
 
 
 _UNLOGGED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})

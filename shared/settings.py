@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     public_burst: int = Field(default=10, ge=1)
 
     # Access log rows are written in batches so that a busy read path does not pay a write per request.
-    access_log_flush_seconds: float = 0.5
+    access_log_flush_seconds: float = 0.2
 
     # The status service's verifiable ledger (shared/ledger): the log's id, the Ed25519 key that signs its
     # checkpoints (PEM; unset outside production means a key made under SBT_DATA_DIR), how often a checkpoint
