@@ -68,9 +68,11 @@ async def run(scale: dict) -> list[dict]:
         _python("-m", "services.cli", "seed", "roster", "--rows", str(scale["roster"]), "--out", str(roster),
                 env=env)
         _, seconds, peak = _python("-m", "services.cli", "import", "roster", str(roster), env=env)
-        rows.add(f"roster import, {scale['roster']:,} rows", f"{scale['roster'] / seconds:,.0f} rows/s",
-                 goal="bounded memory", met=peak < 1024, peak_mib=round(peak))
-        rows.rows[-1]["figure"] += f", peak {peak:,.0f} MiB"
+        # The goal is the national roster, 4.7 million rows, in under 2 minutes with bounded memory.
+        rows.add(f"roster import, {scale['roster']:,} rows",
+                 f"{scale['roster'] / seconds:,.0f} rows/s, {seconds:,.0f} s, peak {peak:,.0f} MiB",
+                 goal="4.7 million rows < 2 min, bounded memory",
+                 met=peak < 1024 and seconds * 4_700_000 / scale["roster"] < 120, peak_mib=round(peak))
 
         # Intake: reports/s with the outbox, against raw JetStream publishes on the same machine.
         ceiling = _load("publish", "--url", system.nats.url, "--count", str(scale["reports"]))
@@ -201,7 +203,7 @@ async def _propagation(system: SbtSystem, since_events: int, paced: dict) -> tup
 
 def main() -> None:
     scale = json.loads(os.environ.get("SBT_BENCH_SCALE", "{}")) or {
-        "roster": 1_000_000, "reports": 5_000, "paced": 500, "wrk_seconds": 10,
+        "roster": 4_700_000, "reports": 5_000, "paced": 500, "wrk_seconds": 10,
     }
     print(f"benchmarks on {backend()}", flush=True)
     rows = asyncio.run(run(scale))
