@@ -21,7 +21,7 @@ def run() -> None:
 
 @app.command()
 def serve(
-    service: Annotated[str, typer.Argument(help="intake | recommendation | sanction | blocking | status")],
+    service: Annotated[str, typer.Argument(help="intake | recommendation | sanction | blocking | status | identity")],
     port: Annotated[int | None, typer.Option(help="defaults to the service's own port")] = None,
     host: Annotated[str | None, typer.Option()] = None,
 ) -> None:
@@ -126,6 +126,11 @@ app.add_typer(seed_app, name="seed")
 from services.ops_cli import ops_app  # noqa: E402 - the operator's commands live in their own module
 
 app.add_typer(ops_app, name="ops")
+
+
+from services.identity.commands import client_app  # noqa: E402 - agency clients, on the identity database
+
+app.add_typer(client_app, name="client")
 
 
 from services.verify_cli import export_command, replay_command, verify_command, witness_command  # noqa: E402

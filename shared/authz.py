@@ -13,10 +13,11 @@ ROLES: dict[str, str] = {
     "ppk": "records follow-ups for the civil servants of its own agency",
     "blocker": "blocks and unblocks personnel data (BKN)",
     "observer": "reads statuses and figures (task-force agencies)",
-    "admin": "manages reference data, replays and dead letters",
+    "admin": "manages reference data, replays, dead letters and agency clients",
     "personnel": "a personnel system (e.g. SIASN) asking whether a NIP is blocked before a promotion or transfer",
     "witness": "another agency's ledger witness: co-signs the status ledger's checkpoints",
-    "public": "anyone, without a token: the public report form and the complaint-number check (rate-limited)",
+    "public": "anyone, without a token: the public report form, the complaint-number check, the token endpoint "
+              "and the key set (rate-limited)",
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -46,6 +47,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # No token: every caller holds the "public" role on these, rate-limited per client IP.
     "public:report": frozenset({"public"}),
     "public:complaint": frozenset({"public"}),
+    # The identity service. The token endpoint takes no bearer token: the client authenticates with its own
+    # id and secret (failures rate-limited per client IP); the key set is what integrators verify against.
+    "oauth:token": frozenset({"public"}),
+    "jwks:read": frozenset({"public"}),
+    "client:read": frozenset({"admin"}),
+    "client:write": frozenset({"admin"}),
     "ops:read": frozenset({"admin"}),
     "ops:write": frozenset({"admin"}),
 }

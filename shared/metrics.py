@@ -136,6 +136,8 @@ class MetricsMiddleware:
 
 async def refresh_gauges(runtime: Runtime) -> None:
     """Measure the state gauges now; a dependency that does not answer leaves its gauge as it was."""
+    if runtime.bus is None:  # a service without the bus has no outbox, consumer or dead letters to measure
+        return
     BUS_CONNECTED.set(1 if runtime.bus.connected else 0)
     with contextlib.suppress(Exception):
         count, oldest = await runtime.relay.backlog()

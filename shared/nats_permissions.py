@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from shared.events.catalog import SUBJECT_PREFIX
-from shared.settings import SERVICE_PORTS
+from shared.settings import SERVICE_PORTS, SERVICES_WITHOUT_BUS
 
 OPS_USER = "ops"
 AUTH_CONF = Path(__file__).resolve().parent.parent / "deploy" / "nats" / "auth.conf"
@@ -33,7 +33,8 @@ OWN_EVENT_FEEDS: dict[str, list[str]] = {"blocking": [f"{SUBJECT_PREFIX}.blockin
 
 
 def service_users() -> list[str]:
-    return list(SERVICE_PORTS)
+    """One NATS user per service that uses the bus; a service without events (identity) gets none."""
+    return [service for service in SERVICE_PORTS if service not in SERVICES_WITHOUT_BUS]
 
 
 def inbox_prefix(user: str) -> str:

@@ -49,6 +49,17 @@ class RateLimiter:
         self.clock = clock
         self._buckets: OrderedDict[tuple[str, str], _Bucket] = OrderedDict()
 
+    def peek(self, group: str, client: str) -> Decision:
+        """Whether ``client`` has budget left, without spending any: for limits that count only failures
+        (the token endpoint), checked before the attempt and spent by ``check`` when it fails."""
+        bucket = self._buckets.get((group, client))
+        if bucket is None:
+            return Decision(True, remaining=self.burst)
+        tokens = min(float(self.burst), bucket.tokens + (self.clock() - bucket.updated) * self.rate)
+        if tokens >= 1.0:
+            return Decision(True, remaining=int(tokens))
+        return Decision(False, retry_after=max(1, math.ceil((1.0 - tokens) / self.rate)))
+
     def check(self, group: str, client: str) -> Decision:
         now = self.clock()
         key = (group, client)

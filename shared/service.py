@@ -1,7 +1,9 @@
 """What every service process has in common: the runtime (database, bus, outbox relay, consumer) and the
 FastAPI app around it, with health checks, problem bodies, a body-size limit and trace propagation.
 
-A service supplies a ``ServiceSpec``: its name, its tables, its routers and its event handlers.
+A service supplies a ``ServiceSpec``: its name, its tables, its routers and its event handlers. A service
+that publishes and consumes no events (``uses_bus=False``, e.g. identity) runs without the bus: no NATS
+connection, outbox relay, consumer or dead-letter endpoints, and its /readyz checks only its database.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from shared.metrics import install_metrics
 from shared.migrations import upgrade
 from shared.observability import continue_trace
 from shared.problems import BodySizeLimit, install_problem_handlers, problem_response
-from shared.settings import Settings, get_settings
+from shared.settings import SERVICES_WITHOUT_BUS, Settings, get_settings
 
 log = logging.getLogger("sbt.service")
 
@@ -44,7 +46,8 @@ class ServiceSpec:
     title: str
     description: str
     metadata: MetaData
-    messaging: MessagingTables
+    # The outbox, inbox and dead-letter tables; None for a service that does not use the bus.
+    messaging: MessagingTables | None = None
     routers: list[APIRouter] = field(default_factory=list)
     # Built with the runtime, because handlers that emit events need its outbox.
     handlers: Callable[["Runtime"], Mapping[str, Handler]] = lambda _runtime: {}
@@ -52,6 +55,15 @@ class ServiceSpec:
     # started after migrations and the bus, cancelled on shutdown.
     background: Callable[["Runtime"], Awaitable[None]] | None = None
     version: str = "1.0.0"
+    # False for a service that publishes and consumes no events; it must then be listed in
+    # SERVICES_WITHOUT_BUS, which is what keeps a NATS user from being made for it.
+    uses_bus: bool = True
+
+    def __post_init__(self) -> None:
+        if self.uses_bus == (self.name in SERVICES_WITHOUT_BUS):
+            raise ValueError(f"{self.name}: uses_bus={self.uses_bus} disagrees with SERVICES_WITHOUT_BUS")
+        if self.uses_bus and self.messaging is None:
+            raise ValueError(f"{self.name}: a service on the bus needs its messaging tables")
 
 
 class Runtime:
@@ -67,10 +79,19 @@ class Runtime:
         self.tables = spec.messaging
         self.clock = clock_from_settings(settings.clock_fixed)
         self.calendar = WorkingCalendar(settings.extra_days_off)
-        self.bus = Bus(settings, spec.name)
-        self.outbox = Outbox(spec.messaging, spec.name, clock=self.clock.now)
         # Per-process parts a service adds for itself (e.g. blocking's in-memory block index).
         self.extensions: dict[str, object] = {}
+        self._tasks: list[asyncio.Task] = []
+        self.bus: Bus | None = None
+        self.outbox: Outbox | None = None
+        self.relay: Relay | None = None
+        self.consumer: Consumer | None = None
+        if spec.uses_bus:
+            self._wire_bus(spec, settings)
+
+    def _wire_bus(self, spec: ServiceSpec, settings: Settings) -> None:
+        self.bus = Bus(settings, spec.name)
+        self.outbox = Outbox(spec.messaging, spec.name, clock=self.clock.now)
         self.relay = Relay(
             sessions=self.sessions,
             tables=spec.messaging,
@@ -95,17 +116,23 @@ class Runtime:
             if handlers
             else None
         )
-        self._tasks: list[asyncio.Task] = []
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: commits on success, rolls back on error, then wakes the relay."""
         async with self.sessions.begin() as session:
             yield session
-        self.relay.wake()
+        if self.relay is not None:
+            self.relay.wake()
 
     async def start(self) -> None:
         await asyncio.to_thread(upgrade, self.name, self.database_url)
+        if self.bus is not None:
+            await self._start_bus()
+        if self.spec.background is not None:
+            self._tasks.append(asyncio.create_task(self.spec.background(self), name=f"{self.name}-background"))
+
+    async def _start_bus(self) -> None:
         await self.bus.connect()
         if self.bus.connected:
             with contextlib.suppress(Exception):
@@ -113,11 +140,10 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         if self.consumer is not None:
             self._tasks.append(asyncio.create_task(self.consumer.run(), name=f"{self.name}-consumer"))
-        if self.spec.background is not None:
-            self._tasks.append(asyncio.create_task(self.spec.background(self), name=f"{self.name}-background"))
 
     async def stop(self) -> None:
-        self.relay.stop()
+        if self.relay is not None:
+            self.relay.stop()
         if self.consumer is not None:
             self.consumer.stop()
         for task in self._tasks:
@@ -125,7 +151,8 @@ class Runtime:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        await self.bus.close()
+        if self.bus is not None:
+            await self.bus.close()
         await self.engine.dispose()
 
     async def database_ready(self) -> bool:
@@ -196,11 +223,15 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": spec.name}
 
-    @app.get("/readyz", tags=["health"], summary="The database and the bus are reachable",
+    ready_summary = "The database and the bus are reachable" if spec.uses_bus else "The database is reachable"
+
+    @app.get("/readyz", tags=["health"], summary=ready_summary,
              responses={503: {"description": "a dependency is unreachable"}})
     async def readyz(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
-        checks = {"database": await runtime.database_ready(), "bus": runtime.bus.connected}
+        checks = {"database": await runtime.database_ready()}
+        if runtime.bus is not None:
+            checks["bus"] = runtime.bus.connected
         if all(checks.values()):
             return JSONResponse({"status": "ready", "checks": checks})
         failing = ", ".join(name for name, ok in checks.items() if not ok)
@@ -208,7 +239,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
 
     # Outermost, so that it also counts what the inner middlewares answer (413, 401 of the access log).
     install_metrics(app, spec.name)
-    app.include_router(ops.router)
+    if spec.uses_bus:  # dead letters, outbox backlog and consumer lag exist only on the bus
+        app.include_router(ops.router)
     for router in spec.routers:
         app.include_router(router)
     return app

@@ -20,7 +20,12 @@ SERVICE_PORTS: dict[str, int] = {
     "sanction": 8003,
     "blocking": 8004,
     "status": 8005,
+    "identity": 8006,
 }
+
+# Services that publish and consume no events: no NATS user, no outbox, and /readyz checks only their
+# database (shared/service.py, shared/nats_permissions.py).
+SERVICES_WITHOUT_BUS: frozenset[str] = frozenset({"identity"})
 
 # The embedded NATS listens on its own port so that it never collides with a NATS already on 4222.
 EMBEDDED_NATS_PORT = 4322
@@ -62,6 +67,13 @@ class Settings(BaseSettings):
     jwt_private_key: str | None = None
     jwt_key_id: str = "dev"
     jwt_ttl_seconds: int = 3600
+    # Tokens the identity service issues to agency clients (POST /oauth/token): short-lived, because a
+    # revoked client keeps using a token it already holds until that token expires.
+    client_token_ttl_seconds: int = Field(default=900, ge=60, le=86400)
+    # Failed client authentications at the token endpoint, per client IP: a token bucket of this many
+    # failures refilled per minute; past it, 429 with Retry-After (right secrets included) until it refills.
+    token_failure_rate_per_minute: int = Field(default=10, ge=1)
+    token_failure_burst: int = Field(default=10, ge=1)
 
     host: str = "127.0.0.1"
     # Added to every service's port (SERVICE_PORTS), to run a second system beside the first on one machine.

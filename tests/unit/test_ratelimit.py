@@ -51,3 +51,16 @@ def test_memory_stays_bounded_under_many_addresses():
     for index in range(1000):
         limiter.check("complaint", f"10.0.{index // 256}.{index % 256}")
     assert len(limiter) == 100
+
+
+def test_peek_tells_whether_a_client_is_over_budget_without_spending_any():
+    clock = Clock()
+    limiter = RateLimiter(rate_per_minute=6, burst=2, clock=clock)  # one token every 10 s
+    assert all(limiter.peek("token", "1.2.3.4").allowed for _ in range(5))
+    limiter.check("token", "1.2.3.4")
+    limiter.check("token", "1.2.3.4")
+    refused = limiter.peek("token", "1.2.3.4")
+    assert not refused.allowed and refused.retry_after == 10
+    assert limiter.peek("token", "5.6.7.8").allowed
+    clock.now = 10.0
+    assert limiter.peek("token", "1.2.3.4").allowed

@@ -1,0 +1,30 @@
+"""The identity service (port 8006): agency clients and the tokens they exchange their credentials for.
+
+It publishes and consumes no events, so it runs without the bus; it signs tokens with the configured key
+(SBT_JWT_PRIVATE_KEY / SBT_JWT_KEY_ID) and refuses to start when no service would trust that key.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.identity import api, keys, oauth
+from services.identity.models import Base
+from shared.service import ServiceSpec, create_service_app
+from shared.settings import Settings, get_settings
+
+SPEC = ServiceSpec(
+    name="identity",
+    title="SBT identity",
+    description="Machine identity: agency clients exchange their id and secret for a short-lived bearer token "
+                "(OAuth2 client credentials); the trusted public keys are published as a JWK set.",
+    metadata=Base.metadata,
+    routers=[oauth.router, api.router],
+    uses_bus=False,
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    keys.check_signing_key_is_trusted(settings)
+    return create_service_app(SPEC, settings)
