@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, Boolean, Date, Index, Integer, String, Text, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.status.ledger.tables import ledger_tables
+from shared.access_log import access_log_table
 from shared.db import UtcDateTime
 from shared.messaging.tables import messaging_tables
 
@@ -86,3 +87,6 @@ class PersonnelBlock(Base):
 
 messaging = messaging_tables(Base.metadata)
 ledger = ledger_tables(Base.metadata)
+# Who read which route, when and from where: status reads are most of SBT's traffic, so they are
+# attributable like every other request (GET /v1/ops/access-log).
+access_log = access_log_table(Base.metadata)
