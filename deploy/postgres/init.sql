@@ -4,3 +4,4 @@ CREATE DATABASE sbt_recommendation;
 CREATE DATABASE sbt_sanction;
 CREATE DATABASE sbt_blocking;
 CREATE DATABASE sbt_status;
+CREATE DATABASE sbt_identity;
