@@ -96,9 +96,10 @@ def backlog(
 ) -> None:
     """Outbox backlog (count, age of the oldest), consumer lag and open dead letters of each service."""
     from services.registry import SERVICES
+    from shared.settings import SERVICES_WITHOUT_BUS
 
     rows = []
-    for name in service or SERVICES:
+    for name in service or [s for s in SERVICES if s not in SERVICES_WITHOUT_BUS]:
         try:
             rows.append(_call("GET", name, "/v1/ops/backlog", url=None, token=token))
         except typer.Exit:
