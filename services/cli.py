@@ -28,13 +28,13 @@ def serve(
     """Run one service in the foreground."""
     import uvicorn
 
-    from services.registry import create_app
+    from services.registry import create_asgi
     from shared.logs import configure_logging
 
     settings = get_settings()
     configure_logging(service)
     uvicorn.run(
-        create_app(service, settings),
+        create_asgi(service, settings),
         host=host or settings.host,
         port=port or settings.service_port(service),
         log_config=None,

@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     index = BlockIndex()
     spec = dataclasses.replace(SPEC, background=lambda runtime: keep_current(runtime, index))
     app = create_service_app(spec, settings)
-    # Outermost: the personnel systems' reads skip the general middleware stack (see hot_path.py).
-    app.add_middleware(HotPath, index=index, verifier=app.state.token_verifier, access_log=app.state.access_log)
+    # In front of the whole app: the personnel systems' reads skip the middleware stack (see hot_path.py).
+    verifier, access_log = app.state.token_verifier, app.state.access_log
+    app.state.front_door = lambda inner: HotPath(inner, index=index, verifier=verifier, access_log=access_log)
     return app

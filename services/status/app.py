@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await asyncio.gather(publish_periodically(runtime), keep_current(runtime, index, poll))
 
     app = create_service_app(dataclasses.replace(SPEC, handlers=with_index, background=background), settings)
-    # Outermost: the hot status read skips the general middleware stack (see hot_path.py).
-    app.add_middleware(StatusHotPath, index=index, verifier=app.state.token_verifier, access_log=app.state.access_log)
+    # In front of the whole app: the hot status read skips the middleware stack (see hot_path.py).
+    verifier, access_log = app.state.token_verifier, app.state.access_log
+    app.state.front_door = lambda inner: StatusHotPath(inner, index=index, verifier=verifier, access_log=access_log)
     return app
