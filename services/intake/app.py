@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.intake import api, handlers, public
+from services.intake.filing import run_filer
 from services.intake.models import Base, messaging
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings
@@ -17,6 +18,7 @@ SPEC = ServiceSpec(
     messaging=messaging,
     routers=[api.router, public.router],
     handlers=handlers.handlers,
+    background=run_filer,
 )
 
 

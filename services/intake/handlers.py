@@ -1,4 +1,7 @@
-"""Intake consumes the case events only to know each case's stage for the public complaint check."""
+"""Intake consumes the case events of the other services only to know each case's stage for the public
+complaint check. Its own events (case opened, report received) are folded into that stage in the very
+transaction that files the report (services/intake/filing.py), so intake never waits for them to come back
+from the bus, and never spends a consumer's work on what it already knows."""
 
 from __future__ import annotations
 
@@ -40,4 +43,8 @@ def _is_case_event(model) -> bool:  # noqa: ANN001
 
 
 def handlers(_runtime) -> Mapping[str, Handler]:  # noqa: ANN001
-    return {event_type: fold_stage for event_type, model in EVENT_MODELS.items() if _is_case_event(model)}
+    return {
+        event_type: fold_stage
+        for event_type, model in EVENT_MODELS.items()
+        if _is_case_event(model) and model.producer != "intake"
+    }

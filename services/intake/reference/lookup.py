@@ -3,6 +3,7 @@ a civil servant belongs to."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -20,8 +21,16 @@ class Routing:
     nip_in_roster: bool | None
 
 
+@dataclass(frozen=True)
+class RosterRow:
+    """What routing needs of a roster entry."""
+
+    agency_code: str
+    province: str | None
+
+
 def route(
-    entry: RosterEntry | None, *, roster_loaded: bool, agency_code: str | None, province: str | None
+    entry: RosterEntry | RosterRow | None, *, roster_loaded: bool, agency_code: str | None, province: str | None
 ) -> Routing:
     if entry is not None:
         return Routing(agency_code=entry.agency_code, province=province or entry.province, nip_in_roster=True)
@@ -33,14 +42,28 @@ def route(
 _loaded_rosters: set[str] = set()
 
 
+async def roster_entries(session: AsyncSession, nips: Iterable[str]) -> tuple[dict[str, RosterRow], bool]:
+    """The roster's rows for ``nips`` (one query for a whole group of reports), and whether a roster is
+    loaded at all."""
+    roster = RosterEntry.__table__
+    wanted = sorted(set(nips))
+    rows = (
+        await session.execute(
+            select(roster.c.nip, roster.c.agency_code, roster.c.province).where(roster.c.nip.in_(wanted))
+        )
+    ).all() if wanted else []
+    entries = {row.nip: RosterRow(row.agency_code, row.province) for row in rows}
+    database = str(session.bind.url) if session.bind is not None else ""
+    loaded = bool(entries) or database in _loaded_rosters
+    if not loaded:
+        loaded = await session.scalar(select(roster.c.nip).limit(1)) is not None
+    if loaded:
+        _loaded_rosters.add(database)
+    return entries, loaded
+
+
 async def route_report(
     session: AsyncSession, *, nip: str, agency_code: str | None, province: str | None
 ) -> Routing:
-    entry = await session.get(RosterEntry, nip)
-    database = str(session.bind.url) if session.bind is not None else ""
-    loaded = entry is not None or database in _loaded_rosters
-    if not loaded:
-        loaded = await session.scalar(select(RosterEntry.nip).limit(1)) is not None
-    if loaded:
-        _loaded_rosters.add(database)
-    return route(entry, roster_loaded=loaded, agency_code=agency_code, province=province)
+    entries, loaded = await roster_entries(session, [nip])
+    return route(entries.get(nip), roster_loaded=loaded, agency_code=agency_code, province=province)

@@ -1,0 +1,357 @@
+"""Group commit: the reports that arrive while one transaction commits are filed together in the next.
+
+Filed one by one, a report costs a transaction of its own: a handful of statements and a commit, and on
+SQLite, whose one connection a transaction holds throughout, every other request waits for all of it.
+Under load those per-transaction costs, not the reports, are the work. The filer therefore takes every
+report waiting and files them in one transaction, with one statement per table for the whole group.
+
+What does not change: each request answers only once its own report is committed; a report on the same
+NIP and election joins the case opened by an earlier one, in this group or before; an Idempotency-Key
+used again (in this group or before) gets the first answer, or 422 with another body. A group that fails
+on a race (another replica opening the same case, or filing under the same key) is simply tried again,
+reading what the other wrote; a group that keeps failing is split, each report in a transaction of its
+own, so that one bad report fails alone and never takes the others down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake import reporter_identity
+from services.intake.domain import open_case_key, request_fingerprint
+from services.intake.models import Case, IdempotencyRecord, PublicCaseStage, Report
+from services.intake.reference.lookup import roster_entries, route
+from services.intake.schemas import ReportAccepted, ReportIn
+from shared.auth import Actor
+from shared.db import utcnow
+from shared.events import Envelope
+from shared.events.intake import CaseOpened, ReportReceived
+from shared.ids import complaint_ref, new_complaint_number, new_id
+from shared.observability import current_traceparent
+from shared.problems import Problem
+from shared.service import Runtime
+from shared.status_model import CaseStatus, apply
+
+log = structlog.get_logger("sbt.intake.filing")
+
+# A race with another transaction (see above) makes a group fail on a unique index, or on PostgreSQL
+# possibly on a deadlock; running it again then finds what the other one wrote.
+_ATTEMPTS = 3
+# Bounded so that one transaction stays short and its statements' parameter lists stay small.
+MAX_GROUP = 256
+_EXTENSION = "report_filer"
+
+_cases = Case.__table__
+_reports = Report.__table__
+_idempotency = IdempotencyRecord.__table__
+_stages = PublicCaseStage.__table__
+
+
+@dataclass
+class Filed:
+    accepted: ReportAccepted
+    replayed: bool
+
+
+@dataclass
+class Submission:
+    """One report, with everything that needs no database worked out in the request itself."""
+
+    report: ReportIn
+    actor: Actor
+    idempotency_key: str | None
+    fingerprint: str
+    report_id: str
+    case_id: str  # the id of the case it opens, if it opens one
+    complaint_number: str
+    received_at: dt.datetime
+    sealed: reporter_identity.SealedIdentity | None
+    traceparent: str | None
+    future: asyncio.Future = field(repr=False)
+
+    @classmethod
+    def prepare(cls, runtime: Runtime, report: ReportIn, actor: Actor, idempotency_key: str | None) -> Submission:
+        now = utcnow()
+        report_id = new_id()
+        return cls(
+            report=report,
+            actor=actor,
+            idempotency_key=idempotency_key,
+            fingerprint=request_fingerprint(report.model_dump(mode="json")),
+            report_id=report_id,
+            case_id=new_id(),
+            complaint_number=new_complaint_number(now.year),
+            received_at=now,
+            sealed=reporter_identity.seal_identity(
+                reporter_identity.keyring(runtime.settings),
+                report_id,
+                report.reporter.model_dump(exclude={"category"}, exclude_none=True),
+            ),
+            traceparent=current_traceparent(),
+            future=asyncio.get_running_loop().create_future(),
+        )
+
+    @property
+    def key(self) -> tuple[str, str] | None:
+        return (self.actor.client_id, self.idempotency_key) if self.idempotency_key else None
+
+
+Outcome = Filed | Exception
+
+
+class ReportFiler:
+    """Files submitted reports in groups; one task runs the transactions, requests wait for theirs."""
+
+    def __init__(self, runtime: Runtime, max_group: int = MAX_GROUP) -> None:
+        self.runtime = runtime
+        self.max_group = max_group
+        self._waiting: list[Submission] = []
+        self._wake = asyncio.Event()
+        self._running = False
+
+    async def file(self, submission: Submission) -> Filed:
+        if not self._running:  # no filer task (e.g. before start-up finished): file it on its own
+            await self._file_group([submission])
+        else:
+            self._waiting.append(submission)
+            self._wake.set()
+        return await submission.future
+
+    async def run(self) -> None:
+        self._running = True
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self._waiting:
+                    group, self._waiting = self._waiting[: self.max_group], self._waiting[self.max_group :]
+                    await self._file_group(group)
+        finally:
+            self._running = False
+            for submission in self._waiting:
+                _resolve(submission, Problem(503, "service stopping", "try again", headers={"Retry-After": "1"}))
+            self._waiting = []
+
+    async def _file_group(self, group: list[Submission]) -> None:
+        error: Exception | None = None
+        for _attempt in range(_ATTEMPTS):
+            try:
+                outcomes = await self._commit(group)
+            except DBAPIError as failure:  # a race, a deadlock, or a value the database refused
+                error = failure
+                continue
+            except asyncio.CancelledError:
+                for submission in group:
+                    _resolve(submission, Problem(503, "service stopping", "try again", headers={"Retry-After": "1"}))
+                raise
+            except Exception as failure:  # noqa: BLE001 - answered to the requests below, never lost
+                error = failure
+                break
+            for submission, outcome in zip(group, outcomes, strict=True):
+                _resolve(submission, outcome)
+            return
+        if len(group) == 1:
+            _resolve(group[0], error)
+            return
+        log.warning("report group failed; filing its reports one by one", reports=len(group), error=str(error))
+        for submission in group:
+            await self._file_group([submission])
+
+    async def _commit(self, group: list[Submission]) -> list[Outcome]:
+        """Files the group in one transaction; the outcomes hold once it has committed."""
+        async with self.runtime.transaction() as session:
+            earlier = await _earlier_answers(session, [s.key for s in group if s.key])
+            outcomes: list[Outcome | None] = [None] * len(group)
+            fresh: list[int] = []
+            first_with_key: dict[tuple[str, str], int] = {}
+            for i, submission in enumerate(group):
+                key = submission.key
+                if key in earlier:
+                    outcomes[i] = _replay(submission, *earlier[key])
+                elif key is not None and key in first_with_key:
+                    continue  # answered like the first one with this key, below
+                else:
+                    if key is not None:
+                        first_with_key[key] = i
+                    fresh.append(i)
+            accepted = await self._write(session, [group[i] for i in fresh])
+            for i, answer in zip(fresh, accepted, strict=True):
+                outcomes[i] = Filed(answer, replayed=False)
+            for i, submission in enumerate(group):
+                if outcomes[i] is None:
+                    first = first_with_key[submission.key]
+                    outcomes[i] = _replay(submission, group[first].fingerprint, accepted[fresh.index(first)])
+        return outcomes  # type: ignore[return-value] - every slot is filled above
+
+    async def _write(self, session: AsyncSession, group: Sequence[Submission]) -> list[ReportAccepted]:
+        if not group:
+            return []
+        outbox = self.runtime.outbox
+        entries, roster_loaded = await roster_entries(session, (s.report.nip for s in group))
+        open_keys = sorted({open_case_key(s.report.nip, s.report.election_code) for s in group})
+        cases = {
+            row.open_key: _CaseRef(row.id, row.agency_code, row.province)
+            for row in await session.execute(
+                select(_cases.c.open_key, _cases.c.id, _cases.c.agency_code, _cases.c.province)
+                .where(_cases.c.open_key.in_(open_keys))
+            )
+        }
+        new_cases, reports, envelopes, answers, idempotency = [], [], [], [], []
+        for s in group:
+            report = s.report
+            routing = route(entries.get(report.nip), roster_loaded=roster_loaded,
+                            agency_code=report.agency_code, province=report.province)
+            open_key = open_case_key(report.nip, report.election_code)
+            case = cases.get(open_key)
+            opened = case is None
+            if case is None:
+                case = cases[open_key] = _CaseRef(s.case_id, routing.agency_code, routing.province)
+                new_cases.append({
+                    "id": case.id, "nip": report.nip, "election_code": report.election_code,
+                    "agency_code": case.agency_code, "province": case.province, "open_key": open_key,
+                    "opened_at": s.received_at,
+                })
+                envelopes.append(outbox.envelope(
+                    CaseOpened(
+                        case_id=case.id, nip=report.nip, election_code=report.election_code,
+                        agency_code=case.agency_code, province=case.province, first_report_id=s.report_id,
+                        opened_at=s.received_at, nip_in_roster=routing.nip_in_roster,
+                    ),
+                    subject=case.id, traceparent=s.traceparent,
+                ))
+            row = {
+                "id": s.report_id,
+                "case_id": case.id,
+                "complaint_ref": complaint_ref(s.complaint_number),
+                "nip": report.nip,
+                "agency_code": routing.agency_code or case.agency_code,
+                "election_code": report.election_code,
+                "violation_codes": list(report.violation_codes),
+                "incident_date": report.incident_date,
+                "incident_place": report.incident_place,
+                "province": routing.province,
+                "description": report.description,
+                "evidence_urls": [str(url) for url in report.evidence_urls],
+                "reporter_category": report.reporter.category,
+                "reporter_identity_sealed": s.sealed.sealed if s.sealed else None,
+                "reporter_identity_key": s.sealed.wrapped_key if s.sealed else None,
+                "submitted_by_client": s.actor.client_id,
+                "submitted_by_agency": s.actor.agency,
+                "received_at": s.received_at,
+            }
+            reports.append(row)
+            envelopes.append(outbox.envelope(
+                ReportReceived(
+                    report_id=s.report_id, case_id=case.id, nip=report.nip, agency_code=row["agency_code"],
+                    election_code=report.election_code, violation_codes=row["violation_codes"],
+                    incident_date=report.incident_date, incident_place=report.incident_place,
+                    province=row["province"], description=report.description, evidence_urls=row["evidence_urls"],
+                    reporter_category=row["reporter_category"], complaint_ref=row["complaint_ref"],
+                    received_at=s.received_at, nip_in_roster=routing.nip_in_roster,
+                    reporter_identity_sealed=row["reporter_identity_sealed"],
+                ),
+                subject=case.id, traceparent=s.traceparent,
+            ))
+            answer = ReportAccepted(report_id=s.report_id, case_id=case.id, complaint_number=s.complaint_number,
+                                    case_opened=opened)
+            answers.append(answer)
+            if s.key is not None:
+                idempotency.append({
+                    "client_id": s.actor.client_id, "key": s.idempotency_key, "request_hash": s.fingerprint,
+                    "status_code": 201, "response": answer.model_dump(mode="json"), "created_at": s.received_at,
+                })
+        if new_cases:
+            await session.execute(insert(_cases), new_cases)
+        await session.execute(insert(_reports), reports)
+        await _fold_public_stage(session, envelopes)
+        await outbox.stage_envelopes(session, envelopes)
+        if idempotency:
+            await session.execute(insert(_idempotency), idempotency)
+        return answers
+
+
+@dataclass(frozen=True)
+class _CaseRef:
+    id: str
+    agency_code: str | None
+    province: str | None
+
+
+async def _earlier_answers(
+    session: AsyncSession, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[str, ReportAccepted]]:
+    """(request fingerprint, answer) already given under each (client, Idempotency-Key)."""
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(_idempotency.c.client_id, _idempotency.c.key, _idempotency.c.request_hash, _idempotency.c.response)
+        .where(tuple_(_idempotency.c.client_id, _idempotency.c.key).in_(sorted(set(keys))))
+    )
+    return {(row.client_id, row.key): (row.request_hash, ReportAccepted.model_validate(row.response)) for row in rows}
+
+
+def _replay(submission: Submission, fingerprint: str, answer: ReportAccepted) -> Outcome:
+    if fingerprint != submission.fingerprint:
+        return Problem.field("Idempotency-Key", "already used with a different request body")
+    return Filed(answer, replayed=True)
+
+
+async def _fold_public_stage(session: AsyncSession, envelopes: list[Envelope]) -> None:
+    """The public complaint check's stage of every case these events touch, folded with the shared
+    ``apply`` in the filing transaction (the consumer folds the other services' events on top)."""
+    case_ids = sorted({envelope.subject for envelope in envelopes})
+    known = {
+        row.case_id: CaseStatus.model_validate_json(row.state)
+        for row in await session.execute(
+            select(_stages.c.case_id, _stages.c.state).where(_stages.c.case_id.in_(case_ids))
+            .order_by(_stages.c.case_id).with_for_update()
+        )
+    }
+    states: dict[str, CaseStatus | None] = dict(known)
+    for envelope in envelopes:
+        states[envelope.subject] = apply(states.get(envelope.subject), envelope)
+    new = [
+        {"case_id": case_id, "stage": state.stage.value, "state": state.model_dump_json(), "last_stream_seq": 0}
+        for case_id, state in states.items() if case_id not in known and state is not None
+    ]
+    changed = [
+        {"row_id": case_id, "stage": state.stage.value, "state": state.model_dump_json()}
+        for case_id, state in states.items() if case_id in known and state is not None
+    ]
+    if new:
+        await session.execute(insert(_stages), new)
+    if changed:
+        await session.execute(
+            update(_stages).where(_stages.c.case_id == bindparam("row_id"))
+            .values(stage=bindparam("stage"), state=bindparam("state")),
+            changed,
+        )
+
+
+def _resolve(submission: Submission, outcome: Outcome | None) -> None:
+    if submission.future.done():  # the request went away (its client disconnected)
+        return
+    if isinstance(outcome, Filed):
+        submission.future.set_result(outcome)
+    else:
+        submission.future.set_exception(outcome or RuntimeError("report not filed"))
+
+
+def filer(runtime: Runtime) -> ReportFiler:
+    found = runtime.extensions.get(_EXTENSION)
+    if found is None:
+        found = runtime.extensions[_EXTENSION] = ReportFiler(runtime)
+    return found  # type: ignore[return-value]
+
+
+async def run_filer(runtime: Runtime) -> None:
+    """Intake's background work: the filer's transactions, for as long as the service runs."""
+    await filer(runtime).run()
