@@ -55,6 +55,7 @@ async def get(session: AsyncSession, *, client_id: str) -> Client | None:
 async def revoke(session: AsyncSession, *, client_id: str, revoked_by: str, now: dt.datetime) -> Client:
     """Refuses new tokens to the client from now on; tokens it already holds run out on their own
     (SBT_CLIENT_TOKEN_TTL_SECONDS)."""
+    _known_shape(client_id)
     changed = await session.execute(
         update(Client).where(Client.client_id == client_id, Client.revoked_at.is_(None))
         .values(revoked_at=now, revoked_by=revoked_by[:100])
@@ -64,6 +65,7 @@ async def revoke(session: AsyncSession, *, client_id: str, revoked_by: str, now:
 
 async def rotate_secret(session: AsyncSession, *, client_id: str, now: dt.datetime) -> tuple[Client, str]:
     """A new secret; the previous one stops working when this transaction commits."""
+    _known_shape(client_id)
     secret = credentials.new_secret()
     secret_hash = await asyncio.to_thread(credentials.hash_secret, secret)
     changed = await session.execute(
@@ -71,6 +73,11 @@ async def rotate_secret(session: AsyncSession, *, client_id: str, now: dt.dateti
         .values(secret_hash=secret_hash, secret_rotated_at=now)
     )
     return await _changed_or_refused(session, client_id, changed.rowcount), secret
+
+
+def _known_shape(client_id: str) -> None:
+    if not _CLIENT_ID.match(client_id):
+        raise ClientNotFound(client_id)
 
 
 async def _changed_or_refused(session: AsyncSession, client_id: str, rowcount: int) -> Client:
