@@ -40,6 +40,9 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,
+        # Behind the gateway every request comes from the gateway: the client's own address (per-IP rate
+        # limits, the access log) is read from X-Forwarded-For, trusted only from these addresses.
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

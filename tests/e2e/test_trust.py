@@ -197,3 +197,30 @@ async def test_public_endpoints_hold_under_a_burst_and_every_request_is_in_the_a
     # The route template is logged, never the path: no complaint number, no NIP.
     assert number not in orjson.dumps(page).decode() and nip not in orjson.dumps(page).decode()
     _assert_no_leak(system["intake"].log_text(), "the intake log")
+
+
+async def test_behind_the_gateway_limits_and_logs_apply_to_the_forwarded_client_and_only_a_trusted_proxy_is_believed(
+        make_system):
+    # The gateway is 127.0.0.1 here (SBT_FORWARDED_ALLOW_IPS' default); 127.0.0.2 is anyone else.
+    system = await make_system("intake", extra_env={"SBT_PUBLIC_BURST": "3", "SBT_PUBLIC_RATE_PER_MINUTE": "1"})
+    missing = "/v1/public/complaints/SBT-2024-0000-0000-0000"
+
+    async def burst(client: httpx.AsyncClient, forwarded_for: str) -> list[int]:
+        answers = [await client.get(missing, headers={"X-Forwarded-For": forwarded_for}) for _ in range(5)]
+        return [r.status_code for r in answers]
+
+    async with system.client("intake") as gateway:
+        # Two clients behind the gateway have a budget each: one exhausting its own leaves the other's.
+        assert await burst(gateway, "203.0.113.7") == [404, 404, 404, 429, 429]
+        assert await burst(gateway, "203.0.113.8") == [404, 404, 404, 429, 429]
+    async with httpx.AsyncClient(base_url=system["intake"].url, timeout=10,
+                                 transport=httpx.AsyncHTTPTransport(local_address="127.0.0.2")) as stranger:
+        # Anyone else claiming a fresh address is not believed: its own address counts, whatever it claims.
+        codes = [(await stranger.get(missing, headers={"X-Forwarded-For": f"198.51.100.{i}"})).status_code
+                 for i in range(5)]
+    assert codes == [404, 404, 404, 429, 429]
+
+    async with system.client("intake", system.token("SBT", "admin")) as admin:
+        entries = (await admin.get("/v1/ops/access-log", params={"limit": 100})).json()["entries"]
+    seen = {e["client_ip"] for e in entries if e["route"] == "/v1/public/complaints/{number}"}
+    assert seen == {"203.0.113.7", "203.0.113.8", "127.0.0.2"}
