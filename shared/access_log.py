@@ -72,17 +72,25 @@ def client_ip(request: Request) -> str | None:
 
 
 def entry_for(request: Request, status: int, started: float) -> dict:
-    actor = getattr(request.state, "actor", None)
+    return entry(
+        actor=getattr(request.state, "actor", None), method=request.method, route=route_template(request),
+        status=status, client_ip=client_ip(request), trace_id=trace_id_of(current_traceparent()), started=started,
+    )
+
+
+def entry(*, actor: object | None, method: str, route: str, status: int, client_ip: str | None,
+          trace_id: str | None, started: float) -> dict:
+    """One access entry; also for a plain-ASGI path in front of the app (intake's report filing)."""
     return {
         "at": utcnow(),
         "client_id": getattr(actor, "client_id", None),
         "agency": getattr(actor, "agency", None),
         "roles": ",".join(sorted(getattr(actor, "roles", ()) or ())) or None,
-        "method": request.method[:10],
-        "route": route_template(request)[:200],
+        "method": method[:10],
+        "route": route[:200],
         "status": status,
-        "client_ip": client_ip(request),
-        "trace_id": trace_id_of(current_traceparent()),
+        "client_ip": client_ip,
+        "trace_id": trace_id,
         "duration_ms": int((time.perf_counter() - started) * 1000),
     }
 

@@ -12,8 +12,13 @@ from pathlib import Path
 from sqlalchemy import DateTime, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Session
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
 
@@ -81,11 +86,15 @@ class UtcDateTime(TypeDecorator):
         return value.astimezone(dt.UTC)
 
 
+def upsert_insert(session: AsyncSession, table: Table):  # noqa: ANN201 - the dialect's own Insert
+    """An INSERT of the session's database that can say ON CONFLICT (PostgreSQL and SQLite both can)."""
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
 async def insert_ignoring_duplicates(session: AsyncSession, table: Table, values: dict) -> None:
     """INSERT that does nothing when the key exists (ON CONFLICT DO NOTHING on both databases)."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    module = postgresql if dialect == "postgresql" else sqlite
-    await session.execute(module.insert(table).values(**values).on_conflict_do_nothing())
+    await session.execute(upsert_insert(session, table).values(**values).on_conflict_do_nothing())
 
 
 def on_commit(session: AsyncSession, callback: Callable[[], None]) -> None:

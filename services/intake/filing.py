@@ -28,10 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.intake import reporter_identity
 from services.intake.domain import open_case_key, request_fingerprint
 from services.intake.models import Case, IdempotencyRecord, PublicCaseStage, Report
-from services.intake.reference.lookup import roster_entries, route
+from services.intake.reference.lookup import Routing, roster_entries, route
 from services.intake.schemas import ReportAccepted, ReportIn
 from shared.auth import Actor
-from shared.db import utcnow
+from shared.db import upsert_insert, utcnow
 from shared.events import Envelope
 from shared.events.intake import CaseOpened, ReportReceived
 from shared.ids import complaint_ref, new_complaint_number, new_id
@@ -47,6 +47,9 @@ log = structlog.get_logger("sbt.intake.filing")
 _ATTEMPTS = 3
 # Bounded so that one transaction stays short and its statements' parameter lists stay small.
 MAX_GROUP = 256
+# Groups committing at once on PostgreSQL: enough to keep the disk busy, well within the connection pool
+# (which the relay, the consumer and the reads share).
+_CONCURRENT_GROUPS = 4
 _EXTENSION = "report_filer"
 
 _cases = Case.__table__
@@ -108,14 +111,23 @@ Outcome = Filed | Exception
 
 
 class ReportFiler:
-    """Files submitted reports in groups; one task runs the transactions, requests wait for theirs."""
+    """Files submitted reports in groups; the filer's tasks run the transactions, requests wait for theirs.
 
-    def __init__(self, runtime: Runtime, max_group: int = MAX_GROUP) -> None:
+    On PostgreSQL several groups commit at once (each on a connection of its own, so that one group's
+    commit, waiting for the disk, does not hold up the next); on SQLite, whose one connection every
+    transaction takes in turn, one at a time, and whatever arrives meanwhile joins the next group.
+    """
+
+    def __init__(self, runtime: Runtime, max_group: int = MAX_GROUP, concurrent_groups: int | None = None) -> None:
         self.runtime = runtime
         self.max_group = max_group
+        if concurrent_groups is None:
+            concurrent_groups = 1 if runtime.engine.dialect.name == "sqlite" else _CONCURRENT_GROUPS
+        self.concurrent_groups = concurrent_groups
         self._waiting: list[Submission] = []
         self._wake = asyncio.Event()
         self._running = False
+        self._groups: set[asyncio.Task] = set()
 
     async def file(self, submission: Submission) -> Filed:
         if not self._running:  # no filer task (e.g. before start-up finished): file it on its own
@@ -127,18 +139,31 @@ class ReportFiler:
 
     async def run(self) -> None:
         self._running = True
+        slots = asyncio.Semaphore(self.concurrent_groups)
         try:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
                 while self._waiting:
+                    await slots.acquire()
                     group, self._waiting = self._waiting[: self.max_group], self._waiting[self.max_group :]
-                    await self._file_group(group)
+                    task = asyncio.create_task(self._group_in_slot(group, slots))
+                    self._groups.add(task)
+                    task.add_done_callback(self._groups.discard)
         finally:
             self._running = False
+            for task in list(self._groups):
+                task.cancel()
+            await asyncio.gather(*self._groups, return_exceptions=True)
             for submission in self._waiting:
-                _resolve(submission, Problem(503, "service stopping", "try again", headers={"Retry-After": "1"}))
+                _resolve(submission, _stopping())
             self._waiting = []
+
+    async def _group_in_slot(self, group: list[Submission], slots: asyncio.Semaphore) -> None:
+        try:
+            await self._file_group(group)
+        finally:
+            slots.release()
 
     async def _file_group(self, group: list[Submission]) -> None:
         error: Exception | None = None
@@ -150,7 +175,7 @@ class ReportFiler:
                 continue
             except asyncio.CancelledError:
                 for submission in group:
-                    _resolve(submission, Problem(503, "service stopping", "try again", headers={"Retry-After": "1"}))
+                    _resolve(submission, _stopping())
                 raise
             except Exception as failure:  # noqa: BLE001 - answered to the requests below, never lost
                 error = failure
@@ -196,29 +221,18 @@ class ReportFiler:
             return []
         outbox = self.runtime.outbox
         entries, roster_loaded = await roster_entries(session, (s.report.nip for s in group))
-        open_keys = sorted({open_case_key(s.report.nip, s.report.election_code) for s in group})
-        cases = {
-            row.open_key: _CaseRef(row.id, row.agency_code, row.province)
-            for row in await session.execute(
-                select(_cases.c.open_key, _cases.c.id, _cases.c.agency_code, _cases.c.province)
-                .where(_cases.c.open_key.in_(open_keys))
-            )
-        }
-        new_cases, reports, envelopes, answers, idempotency = [], [], [], [], []
-        for s in group:
+        routings = [
+            route(entries.get(s.report.nip), roster_loaded=roster_loaded, agency_code=s.report.agency_code,
+                  province=s.report.province)
+            for s in group
+        ]
+        cases, opened_by = await _open_cases(session, group, routings)
+        reports, envelopes, answers, idempotency = [], [], [], []
+        for s, routing in zip(group, routings, strict=True):
             report = s.report
-            routing = route(entries.get(report.nip), roster_loaded=roster_loaded,
-                            agency_code=report.agency_code, province=report.province)
-            open_key = open_case_key(report.nip, report.election_code)
-            case = cases.get(open_key)
-            opened = case is None
-            if case is None:
-                case = cases[open_key] = _CaseRef(s.case_id, routing.agency_code, routing.province)
-                new_cases.append({
-                    "id": case.id, "nip": report.nip, "election_code": report.election_code,
-                    "agency_code": case.agency_code, "province": case.province, "open_key": open_key,
-                    "opened_at": s.received_at,
-                })
+            case = cases[open_case_key(report.nip, report.election_code)]
+            opened = opened_by.get(case.id) is s
+            if opened:
                 envelopes.append(outbox.envelope(
                     CaseOpened(
                         case_id=case.id, nip=report.nip, election_code=report.election_code,
@@ -268,14 +282,53 @@ class ReportFiler:
                     "client_id": s.actor.client_id, "key": s.idempotency_key, "request_hash": s.fingerprint,
                     "status_code": 201, "response": answer.model_dump(mode="json"), "created_at": s.received_at,
                 })
-        if new_cases:
-            await session.execute(insert(_cases), new_cases)
         await session.execute(insert(_reports), reports)
-        await _fold_public_stage(session, envelopes)
+        await _fold_public_stage(session, envelopes, opened=set(opened_by))
         await outbox.stage_envelopes(session, envelopes)
         if idempotency:
             await session.execute(insert(_idempotency), idempotency)
         return answers
+
+
+async def _open_cases(
+    session: AsyncSession, group: Sequence[Submission], routings: Sequence[Routing]
+) -> tuple[dict[str, _CaseRef], dict[str, Submission]]:
+    """The open case of every NIP and election in the group, by open key, opening those that have none;
+    and which submission opened each new case (the first one on its NIP and election).
+
+    One INSERT ... ON CONFLICT DO NOTHING tries to open them all; only the keys it did not insert, cases
+    opened before (or at this moment by another replica, whose commit PostgreSQL waits for), are read.
+    Rows go in key order, so two replicas' groups never wait on each other in a cycle.
+    """
+    candidates: dict[str, tuple[Submission, Routing]] = {}
+    for submission, routing in zip(group, routings, strict=True):
+        candidates.setdefault(open_case_key(submission.report.nip, submission.report.election_code),
+                              (submission, routing))
+    rows = [
+        {"id": s.case_id, "nip": s.report.nip, "election_code": s.report.election_code,
+         "agency_code": routing.agency_code, "province": routing.province, "open_key": key, "opened_at": s.received_at}
+        for key, (s, routing) in sorted(candidates.items())
+    ]
+    inserted = set(
+        (await session.execute(
+            upsert_insert(session, _cases).on_conflict_do_nothing(index_elements=["open_key"])
+            .returning(_cases.c.open_key),
+            rows,
+        )).scalars()
+    )
+    cases, opened_by = {}, {}
+    for key in inserted:
+        submission, routing = candidates[key]
+        cases[key] = _CaseRef(submission.case_id, routing.agency_code, routing.province)
+        opened_by[submission.case_id] = submission
+    existing = sorted(set(candidates) - inserted)
+    if existing:
+        for row in await session.execute(
+            select(_cases.c.open_key, _cases.c.id, _cases.c.agency_code, _cases.c.province)
+            .where(_cases.c.open_key.in_(existing))
+        ):
+            cases[row.open_key] = _CaseRef(row.id, row.agency_code, row.province)
+    return cases, opened_by
 
 
 @dataclass(frozen=True)
@@ -304,17 +357,18 @@ def _replay(submission: Submission, fingerprint: str, answer: ReportAccepted) ->
     return Filed(answer, replayed=True)
 
 
-async def _fold_public_stage(session: AsyncSession, envelopes: list[Envelope]) -> None:
+async def _fold_public_stage(session: AsyncSession, envelopes: list[Envelope], *, opened: set[str]) -> None:
     """The public complaint check's stage of every case these events touch, folded with the shared
-    ``apply`` in the filing transaction (the consumer folds the other services' events on top)."""
-    case_ids = sorted({envelope.subject for envelope in envelopes})
+    ``apply`` in the filing transaction (the consumer folds the other services' events on top). A case
+    opened in this transaction has no stage yet; only the others' are read (and locked)."""
+    earlier = sorted({envelope.subject for envelope in envelopes} - opened)
     known = {
         row.case_id: CaseStatus.model_validate_json(row.state)
         for row in await session.execute(
-            select(_stages.c.case_id, _stages.c.state).where(_stages.c.case_id.in_(case_ids))
+            select(_stages.c.case_id, _stages.c.state).where(_stages.c.case_id.in_(earlier))
             .order_by(_stages.c.case_id).with_for_update()
         )
-    }
+    } if earlier else {}
     states: dict[str, CaseStatus | None] = dict(known)
     for envelope in envelopes:
         states[envelope.subject] = apply(states.get(envelope.subject), envelope)
@@ -334,6 +388,10 @@ async def _fold_public_stage(session: AsyncSession, envelopes: list[Envelope]) -
             .values(stage=bindparam("stage"), state=bindparam("state")),
             changed,
         )
+
+
+def _stopping() -> Problem:
+    return Problem(503, "service stopping", "try again", headers={"Retry-After": "1"})
 
 
 def _resolve(submission: Submission, outcome: Outcome | None) -> None:

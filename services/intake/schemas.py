@@ -24,10 +24,17 @@ def _not_in_future(value: dt.date) -> dt.date:
     return value
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold NUL: refused here, naming the field, on every database alike.
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
 NipText = Annotated[str, StringConstraints(max_length=40), AfterValidator(_valid_nip)]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_\-]{0,39}$")]
 ElectionCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]+-[0-9]{4}$", max_length=40)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), AfterValidator(_no_nul)]
 
 
 class Strict(BaseModel):
@@ -51,7 +58,8 @@ class ReportIn(Strict):
     incident_date: Annotated[dt.date, AfterValidator(_not_in_future)]
     incident_place: ShortText
     province: ShortText | None = None
-    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000),
+                           AfterValidator(_no_nul)]
     evidence_urls: list[HttpUrl] = Field(default_factory=list, max_length=20)
     reporter: Reporter
 

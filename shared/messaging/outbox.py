@@ -36,6 +36,7 @@ event_log = structlog.get_logger("sbt.events")
 
 LEASE_NAME = "outbox-relay"
 LEASE_SECONDS = 10.0
+COALESCE_SECONDS = 0.005
 
 
 class Outbox:
@@ -132,6 +133,10 @@ class Relay:
                 await self.drain()
             except Exception:  # noqa: BLE001 - the relay must outlive any single failure
                 log.exception("outbox relay failed; retrying at the next sweep")
+            # Let the commits of the next few milliseconds gather: woken by every commit under load, the
+            # relay would pay its fixed statements for a handful of events each time (and on SQLite hold
+            # the one connection the writers need).
+            await asyncio.sleep(COALESCE_SECONDS)
 
     def stop(self) -> None:
         self._stopped = True
