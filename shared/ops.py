@@ -225,7 +225,7 @@ async def post_replay_all(actor: CanWriteOps, runtime: OpsRuntime) -> ReplayRepo
              summary="Replay one dead letter through the consumer's handler",
              responses={404: {"description": "no such dead letter"}, 409: {"description": "already replayed"}})
 async def post_replay_one(
-    dead_letter_id: Annotated[int, Path(ge=1)], actor: CanWriteOps, runtime: OpsRuntime
+    dead_letter_id: Annotated[int, Path(ge=1, le=2**63 - 1)], actor: CanWriteOps, runtime: OpsRuntime
 ) -> ReplayOutcome:
     return await replay(runtime, dead_letter_id)
 
