@@ -412,4 +412,6 @@ def filer(runtime: Runtime) -> ReportFiler:
 
 async def run_filer(runtime: Runtime) -> None:
     """Intake's background work: the filer's transactions, for as long as the service runs."""
+    # The master key is read (in development, made) once at start-up rather than by the first report.
+    reporter_identity.keyring(runtime.settings)
     await filer(runtime).run()
