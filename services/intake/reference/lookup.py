@@ -60,10 +60,3 @@ async def roster_entries(session: AsyncSession, nips: Iterable[str]) -> tuple[di
     if loaded:
         _loaded_rosters.add(database)
     return entries, loaded
-
-
-async def route_report(
-    session: AsyncSession, *, nip: str, agency_code: str | None, province: str | None
-) -> Routing:
-    entries, loaded = await roster_entries(session, [nip])
-    return route(entries.get(nip), roster_loaded=loaded, agency_code=agency_code, province=province)
