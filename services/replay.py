@@ -2,31 +2,42 @@
 with the live one.
 
 The live database is read first, in one transaction: its consumer position and its state hash. The stream
-is then replayed up to that very position through the status service's own handlers (ledger included),
-committing per batch of hundreds of events, into a fresh database. Equal hashes mean the live projection is
+is then replayed up to that very position, into a fresh database, through the status service's own
+admission rules and its own applier (services/status/applying.py: chain checks, ledger, read model). No one
+else writes the fresh tables, so the applier keeps the ledger, the chain heads and the cases in memory for
+the whole run, folds every event there with the shared pure ``apply``, and writes what changed once per
+batch of hundreds to thousands of events, in one transaction. Equal hashes mean the live projection is
 exactly what the events give; a difference is named per table.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import gc
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from types import SimpleNamespace
+from typing import Any
 
 import orjson
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from shared.db import create_engine, is_postgres, sessionmaker
-from shared.events import EVENT_MODELS, Envelope
+from shared.events import Envelope
 from shared.events.catalog import producer_of_subject
-from shared.messaging.consumer import Consumer, Incoming, UntrustedEvent
+from shared.messaging.consumer import Consumer, UntrustedEvent
 from shared.settings import Settings
 
 # Columns that record when this database did something, not what the events say.
 VOLATILE_COLUMNS = frozenset({"updated_at", "created_at", "applied_at", "received_at"})
+# How long the stream may stay silent before the live position is reached.
+STREAM_SILENCE_SECONDS = 10.0
+# Case statuses a replay keeps in memory between batches; beyond it they are read back from the fresh tables.
+CASES_KEPT = 100_000
 # Tables that are not a projection of the events: delivery bookkeeping, and checkpoints signed at times
 # of the live service's choosing.
 NOT_PROJECTIONS = frozenset({"outbox", "producer_head", "relay_lease", "inbox", "consumer_position",
@@ -42,13 +53,20 @@ def projection_tables() -> list[Table]:
 
 async def state_hashes(session: AsyncSession) -> dict[str, str]:
     """SHA-256 per projection table over its rows in primary-key order (volatile columns left out)."""
+    # Read in the session's own thread of control, a partition at a time: awaiting row by row would cost a
+    # context switch per row, and the tables hold millions.
+    return await session.run_sync(_state_hashes)
+
+
+def _state_hashes(session: Session) -> dict[str, str]:
     hashes = {}
     for table in projection_tables():
         columns = [c for c in table.columns if c.name not in VOLATILE_COLUMNS]
         digest = hashlib.sha256()
-        result = await session.stream(select(*columns).order_by(*table.primary_key.columns))
-        async for row in result:
-            digest.update(orjson.dumps(list(row), default=str) + b"\n")
+        result = session.execute(select(*columns).order_by(*table.primary_key.columns),
+                                 execution_options={"yield_per": 10_000})
+        for rows in result.partitions():
+            digest.update(b"".join([orjson.dumps(list(row), default=str) + b"\n" for row in rows]))
         hashes[str(table.name)] = digest.hexdigest()
     return hashes
 
@@ -100,58 +118,43 @@ class ReplayResult:
         return sorted(name for name in self.live if self.live[name] != self.replayed.get(name))
 
 
-def _handlers(settings: Settings) -> dict:
-    from services.status.app import SPEC
-
-    # The status handlers need only what a runtime offers them here: its settings (the ledger's log id).
-    return dict(SPEC.handlers(SimpleNamespace(settings=settings, name="status")))
-
-
 async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size: int = 500,
                  progress: Callable[[int, int], None] | None = None) -> ReplayResult:
-    import asyncio
-
     import nats
 
-    from shared.events.catalog import SUBJECT_PREFIX
+    from services.status.applying import Applier
+    from services.status.ledger.store import Ledger
+    from services.status.models import ledger as ledger_tables
     from shared.migrations import upgrade
 
     position, live = await live_snapshot(live_url)
     result = ReplayResult(position=position, live=live)
     await asyncio.to_thread(upgrade, "status", into_url)
-    handlers = _handlers(settings)
+    ledger = Ledger(ledger_tables, log_id=settings.ledger_log_id)
     engine = create_engine(into_url)
     sessions = sessionmaker(engine)
-    from shared.nats_login import connect_options
-    from shared.nats_permissions import OPS_USER
-
-    connection = await nats.connect(**connect_options(settings, OPS_USER))
+    options: dict[str, Any] = {"servers": [s.strip() for s in settings.nats_url.split(",")]}
+    if settings.nats_user:
+        options.update(user=settings.nats_user, password=settings.nats_password)
+    connection = await nats.connect(**options)
     started = time.perf_counter()
     try:
         if position:
-            js = connection.jetstream()
-            subscription = await js.subscribe(f"{SUBJECT_PREFIX}.>", stream=settings.stream_name,
-                                              ordered_consumer=True, pending_msgs_limit=100_000)
-            # The live consumer's own admission rules (valid envelope and hash, source matching the subject).
-            gate = Consumer(name="status", sessions=sessions, tables=_messaging(), bus=None, handlers=handlers)
-            batch: list[tuple[int, Envelope]] = []
-            seq = 0
-            while seq < position:
-                msg = await subscription.next_msg(timeout=10)
-                seq = msg.metadata.sequence.stream
-                try:
-                    envelope, _ = gate.decode(msg)
-                except UntrustedEvent as error:
-                    if producer_of_subject(msg.subject) != "status":  # its own checkpoints are not leaves
-                        result.skipped.append(f"stream {seq}: refused as the live consumer does: {error}")
-                else:
-                    batch.append((seq, envelope))
-                if len(batch) >= batch_size or seq >= position:
-                    await _apply_batch(sessions, handlers, batch, result)
-                    batch = []
-                    if progress:
-                        progress(seq, position)
-            await subscription.unsubscribe()
+            # Reading and admitting the next batch goes on while this one is written: the database does its
+            # part of a write in its own thread.
+            batches: asyncio.Queue = asyncio.Queue(maxsize=2)
+            reader = asyncio.create_task(_read(connection, settings, ledger, position, batch_size, batches, result))
+            try:
+                applier = Applier.fresh(ledger, max_cases_kept=CASES_KEPT)
+                with _collecting_rarely():
+                    while (item := await batches.get()) is not None:
+                        reached, batch = item
+                        applier = await _apply_batch(sessions, ledger, applier, batch, result)
+                        if progress:
+                            progress(reached, position)
+                await reader  # raises what stopped the reading, if anything did
+            finally:
+                reader.cancel()
         result.seconds = time.perf_counter() - started
         async with sessions() as session:
             result.replayed = await state_hashes(session)
@@ -161,26 +164,107 @@ async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size
     return result
 
 
-async def _apply_batch(sessions, handlers: dict, batch: list[tuple[int, Envelope]], result: ReplayResult) -> None:  # noqa: ANN001
+async def _read(connection, settings: Settings, ledger, position: int, batch_size: int,  # noqa: ANN001
+                batches, result: ReplayResult) -> None:  # noqa: ANN001 - an asyncio.Queue
+    """Put (stream position reached, admitted events) on ``batches`` up to ``position``, then None.
+
+    Messages come to a callback (awaiting them one by one would cost a task each); while the batches wait
+    to be applied, the callback waits too, and the ordered consumer's flow control holds the stream back."""
+    from services.status.handlers import handlers
+    from shared.events.catalog import SUBJECT_PREFIX
+
+    loop = asyncio.get_running_loop()
+    # The live consumer's own admission rules (valid envelope and hash, source matching the subject).
+    gate = Consumer(name="status", sessions=None, tables=_messaging(), bus=None, handlers=handlers(ledger))
+    batch: list[tuple[int, Envelope]] = []
+    reached, heard = 0, loop.time()
+    finished = loop.create_future()
+
+    async def on_message(msg) -> None:  # noqa: ANN001 - a nats Msg
+        nonlocal batch, reached, heard
+        heard = loop.time()
+        try:
+            seq = msg.metadata.sequence.stream
+            if finished.done() or seq <= reached:  # past the live position, or delivered again
+                return
+            reached = seq
+            try:
+                envelope, _ = gate.decode(msg)
+            except UntrustedEvent as error:
+                if producer_of_subject(msg.subject) != "status":  # its own checkpoints are not leaves
+                    result.skipped.append(f"stream {seq}: refused as the live consumer does: {error}")
+            else:
+                batch.append((seq, envelope))
+            if len(batch) >= batch_size or seq >= position:
+                await batches.put((seq, batch))
+                batch, heard = [], loop.time()
+            if seq >= position:
+                finished.set_result(None)
+        except Exception as error:  # noqa: BLE001 - the replay stops with it
+            if not finished.done():
+                finished.set_exception(error)
+
+    try:
+        subscription = await connection.jetstream().subscribe(
+            f"{SUBJECT_PREFIX}.>", stream=settings.stream_name, ordered_consumer=True, cb=on_message,
+            pending_msgs_limit=100_000)
+        try:
+            while not finished.done():
+                await asyncio.wait([finished], timeout=1)
+                if not batches.full() and not finished.done() and loop.time() - heard > STREAM_SILENCE_SECONDS:
+                    raise TimeoutError(f"the stream stopped at {reached}, before the live position {position}")
+            finished.result()
+        finally:
+            await subscription.unsubscribe()
+    finally:
+        await batches.put(None)
+
+
+@contextlib.contextmanager
+def _collecting_rarely() -> Iterator[None]:
+    """A replay makes millions of short-lived objects while it keeps a growing set of case statuses: with
+    the default thresholds the cyclic garbage collector would scan that set again and again, for nothing
+    (statuses hold no cycles). What exists before the run is set aside, and collections come less often."""
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
+async def _apply_batch(sessions, ledger, applier, batch: list[tuple[int, Envelope]],  # noqa: ANN001
+                       result: ReplayResult):  # noqa: ANN202 - the Applier to go on with
+    """Apply ``batch`` in one transaction, as the live consumer does; returns the applier to go on with."""
+    from services.status.applying import Applier, ParkedEvents
+    from services.status.projection import Projection
+
     if not batch:
-        return
-    try:  # the whole batch in one transaction, as the live consumer does
+        return applier
+    try:
         async with sessions.begin() as session:
-            for seq, envelope in batch:
-                await _apply(session, handlers, seq, envelope)
+            await _apply_all(session, applier, batch)
         result.applied += len(batch)
-        return
+        return applier
     except Exception:  # noqa: BLE001 - isolate the event the live service also refused
         pass
+    # What the applier held in memory went with the transaction: each event now reads what it needs from
+    # the database, as the live consumer's fall-back does, and the run goes on from what is stored.
     for seq, envelope in batch:
         try:
             async with sessions.begin() as session:
-                await _apply(session, handlers, seq, envelope)
+                await _apply_all(session, await Applier.begin(session, ledger, [envelope]), [(seq, envelope)])
             result.applied += 1
         except Exception as error:  # noqa: BLE001
             result.skipped.append(f"stream {seq}: {envelope.type} {envelope.id}: {type(error).__name__}: {error}")
+    async with sessions.begin() as session:
+        return Applier(await ledger.appender(session), ParkedEvents(ledger.tables), Projection(max_cases_kept=CASES_KEPT))
 
 
-async def _apply(session: AsyncSession, handlers: dict, seq: int, envelope: Envelope) -> None:
-    data = EVENT_MODELS[envelope.type].model_validate(envelope.data)
-    await handlers[envelope.type](session, Incoming(envelope, data, seq))
+async def _apply_all(session: AsyncSession, applier, batch: list[tuple[int, Envelope]]) -> None:  # noqa: ANN001
+    await applier.load(session, [envelope for _, envelope in batch])
+    for seq, envelope in batch:
+        await applier.apply(session, envelope, seq, hash_checked=True)  # the gate checked every hash
+    await applier.flush(session)

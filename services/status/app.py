@@ -11,7 +11,7 @@ from services.status import api, handlers, stats_api, worklists_api
 from services.status.dashboard import routes as dashboard
 from services.status.hot_path import StatusHotPath
 from services.status.ledger import api as ledger_api
-from services.status.ledger.service import ledger_of, publish_periodically, with_ledger
+from services.status.ledger.service import ledger_of, publish_periodically
 from services.status.models import Base, messaging
 from services.status.read_index import StatusIndex, keep_current
 from shared.service import ServiceSpec, create_service_app
@@ -25,8 +25,9 @@ SPEC = ServiceSpec(
     metadata=Base.metadata,
     messaging=messaging,
     routers=[api.router, stats_api.router, worklists_api.router, dashboard.router, ledger_api.router],
-    # Every logged event is first appended to the ledger, in the same transaction (services/status/ledger).
-    handlers=lambda runtime: with_ledger(ledger_of(runtime).ledger, handlers.handlers(runtime)),
+    # A batch of events at a time: each appended to the ledger and folded into the read model, in one
+    # transaction (services/status/applying.py).
+    handlers=lambda runtime: handlers.handlers(ledger_of(runtime).ledger),
     background=publish_periodically,
 )
 

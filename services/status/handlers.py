@@ -1,77 +1,36 @@
-"""The status service consumes every case event: it logs it and folds it into the case's status with the
-shared pure ``apply``."""
+"""The status service consumes every case event: it checks it against its producer's chain, makes it the
+ledger's next leaf, logs it and folds it into its case's status with the shared pure ``apply``, a whole
+batch at a time, in one transaction (services/status/applying.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.status import blocks, stats
-from services.status.models import CaseRow, LoggedEvent
-from shared.db import utcnow
-from shared.events import EVENT_MODELS, Envelope
-from shared.messaging.consumer import Handler, Incoming
-from shared.status_model import CaseStatus, apply
+from services.status.applying import Applier
+from services.status.ledger.service import NOT_LOGGED
+from services.status.ledger.store import Ledger
+from services.status.projection import Projection
+from shared.events import EVENT_MODELS
+from shared.messaging.consumer import BatchHandlers, Incoming
+
+# Every event, but the ledger's own checkpoint announcements.
+CONSUMED = frozenset(EVENT_MODELS) - NOT_LOGGED
+
+
+def handlers(ledger: Ledger) -> BatchHandlers:
+    async def apply_batch(session: AsyncSession, events: list[Incoming]) -> None:
+        applier = await Applier.begin(session, ledger, [event.envelope for event in events])
+        for event in events:
+            # The consumer admitted each event only after checking its content against its hash.
+            await applier.apply(session, event.envelope, event.stream_seq, hash_checked=True)
+        await applier.flush(session)
+
+    return BatchHandlers(CONSUMED, apply_batch, prepare=ledger.lock)
 
 
 async def record(session: AsyncSession, event: Incoming) -> None:
-    envelope, stream_seq = event.envelope, event.stream_seq
-    case_id = envelope.data.get("case_id")
-    if case_id is not None and case_id != envelope.subject:
-        # An event about one case filed under another would corrupt both timelines.
-        raise ValueError(f"event {envelope.id}: subject {envelope.subject} is not its case {case_id}")
-    session.add(
-        LoggedEvent(
-            stream_seq=stream_seq,
-            event_id=envelope.id,
-            event_type=envelope.type,
-            producer=envelope.producer,
-            producerseq=envelope.producerseq or 0,
-            subject=envelope.subject,
-            time=envelope.time,
-            hash=envelope.hash or "",
-            prevhash=envelope.prevhash or "",
-            envelope=envelope.model_dump_json(exclude_none=True),
-        )
-    )
-    await blocks.project(session, envelope)
-    row = await session.get(CaseRow, envelope.subject, with_for_update=True)
-    if row is None or stream_seq > row.last_stream_seq:
-        before = CaseStatus.model_validate_json(row.state) if row is not None else None
-        after = apply(before, envelope)
-    else:
-        # Replicas sharing the consumer may apply a case's events out of stream order: fold the case
-        # again from its logged events in stream order, so the result never depends on who was first.
-        before, after = None, await _refold(session, envelope.subject)
-    if after is None or after is before:
-        return
-    if row is None:
-        row = CaseRow(case_id=after.case_id)
-        session.add(row)
-    row.nip = after.nip
-    row.election_code = after.election_code
-    row.agency_code = after.agency_code
-    row.province = after.province
-    row.stage = after.stage.value
-    row.state = after.model_dump_json()
-    for column, value in stats.columns_of(after).items():
-        setattr(row, column, value)
-    row.last_stream_seq = max(stream_seq, row.last_stream_seq or 0)
-    row.updated_at = utcnow()
-
-
-async def _refold(session: AsyncSession, subject: str) -> CaseStatus | None:
-    await session.flush()
-    documents = await session.scalars(
-        select(LoggedEvent.envelope).where(LoggedEvent.subject == subject).order_by(LoggedEvent.stream_seq)
-    )
-    status = None
-    for document in documents:
-        status = apply(status, Envelope.model_validate_json(document))
-    return status
-
-
-def handlers(_runtime) -> Mapping[str, Handler]:  # noqa: ANN001
-    return {event_type: record for event_type in EVENT_MODELS}
+    """Log one event and fold it into the read model, outside the ledger (for tests of the read model)."""
+    projection = Projection()
+    await projection.load(session, [event.envelope])
+    await projection.record(session, event.envelope, event.stream_seq)
+    await projection.flush(session)

@@ -189,21 +189,28 @@ def append(size: int, leaf: bytes, edge: Sequence[bytes]) -> tuple[list[tuple[in
     """Append ``leaf`` to a tree of ``size`` whose frontier hashes are ``edge`` (as ``frontier(size)`` orders
     them). Returns the perfect nodes that now exist ``(level, index, hash)``, including the new leaf at level
     0, the new frontier hashes, and the new root."""
-    levels = [level for level, _ in frontier(size)]
-    if len(levels) != len(edge):
-        raise ValueError(f"a tree of size {size} has {len(levels)} frontier nodes, got {len(edge)}")
-    stack = list(zip(levels, edge, strict=True))
-    new_nodes = [(0, size, leaf_hash(leaf))]
-    current_level, current, index = 0, new_nodes[0][2], size
-    while stack and stack[-1][0] == current_level:
-        _, left = stack.pop()
-        current = node_hash(left, current)
-        current_level += 1
-        index >>= 1
-        new_nodes.append((current_level, index, current))
-    stack.append((current_level, current))
-    hashes = [h for _, h in stack]
+    new_nodes, hashes = extend(size, leaf, edge)
     return new_nodes, hashes, fold_root(hashes)
+
+
+def extend(size: int, leaf: bytes, edge: Sequence[bytes]) -> tuple[list[tuple[int, int, bytes]], list[bytes]]:
+    """``append`` without the root: a run of appends needs the root once, at its end (``fold_root``), and
+    folding it costs a hash per level of the tree.
+
+    The frontier has one perfect subtree per set bit of ``size``; the new leaf merges with as many of the
+    smallest ones as ``size`` has trailing set bits."""
+    if len(edge) != size.bit_count():
+        raise ValueError(f"a tree of size {size} has {size.bit_count()} frontier nodes, got {len(edge)}")
+    hashes = list(edge)
+    current = leaf_hash(leaf)
+    new_nodes = [(0, size, current)]
+    level, index, rest = 0, size, size
+    while rest & 1:
+        current = node_hash(hashes.pop(), current)
+        level, index, rest = level + 1, index >> 1, rest >> 1
+        new_nodes.append((level, index, current))
+    hashes.append(current)
+    return new_nodes, hashes
 
 
 def fold_root(edge: Sequence[bytes]) -> bytes:

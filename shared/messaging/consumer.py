@@ -1,17 +1,23 @@
 """The idempotent consumer: a durable, explicit-ack JetStream pull consumer whose effects and whose
 record of applied event ids commit in one transaction.
 
-A redelivered event is found in the inbox, acked and skipped. An event that keeps failing is moved to the
-dead-letter table (with the error) after ``max_deliver`` attempts, and acked: it is never silently lost,
-and operators can list and replay it. An event that cannot be trusted (bad envelope, hash mismatch, or a
-``source`` that is not the producer in its subject) is dead-lettered at once.
+Events are applied a batch at a time: what one fetch brings (up to ``batch_size``), in stream order, in one
+transaction with their inbox rows and the consumer's position, then acked together. A service whose
+handlers can take a whole batch at once (``BatchHandlers``: the status service's projection and ledger) is
+given the batch; the others' handlers are called event by event inside the same transaction.
+
+A redelivered event is found in the inbox, acked and skipped. If a batch fails, its events are applied again
+one per transaction, so that one bad event does not hold back the others. An event that keeps failing is
+moved to the dead-letter table (with the error) after ``max_deliver`` attempts, and acked: it is never
+silently lost, and operators can list and replay it. An event that cannot be trusted (bad envelope, hash
+mismatch, or a ``source`` that is not the producer in its subject) is dead-lettered at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import nats.errors
@@ -29,6 +35,7 @@ from shared import metrics
 from shared.bus import Bus
 from shared.db import insert_ignoring_duplicates, utcnow
 from shared.events import EVENT_MODELS, Envelope, EventData, nats_subject, producer_of_subject
+from shared.ledger.chain import hash_is_valid
 from shared.messaging.tables import MessagingTables
 from shared.observability import continue_trace, trace_id_of
 
@@ -48,6 +55,42 @@ class Incoming:
 
 
 Handler = Callable[[AsyncSession, Incoming], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, list[Incoming]], Awaitable[None]]
+Prepare = Callable[[AsyncSession], Awaitable[None]]
+
+# Event ids per inbox query: far below any database's limit on bound parameters.
+_INBOX_CHUNK = 500
+
+
+class BatchHandlers(Mapping[str, Handler]):
+    """Handlers that apply a whole batch of events at once, in stream order, in the caller's transaction.
+
+    Still a mapping of event type to handler, so the consumer subscribes to and admits exactly these types,
+    and whatever applies a single event (an operator replaying a dead letter) applies it as a batch of one.
+    ``prepare`` runs first in every transaction, before the inbox is read: a lock taken there makes replicas
+    sharing the consumer see each other's committed batches.
+    """
+
+    def __init__(self, event_types: Iterable[str], apply: BatchHandler, *, prepare: Prepare | None = None) -> None:
+        self.event_types = frozenset(event_types)
+        self.apply = apply
+        self.prepare = prepare
+
+    def __getitem__(self, event_type: str) -> Handler:
+        if event_type not in self.event_types:
+            raise KeyError(event_type)
+        return self._apply_one
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self.event_types))
+
+    def __len__(self) -> int:
+        return len(self.event_types)
+
+    async def _apply_one(self, session: AsyncSession, event: Incoming) -> None:
+        if self.prepare is not None:
+            await self.prepare(session)
+        await self.apply(session, [event])
 
 
 class UntrustedEvent(Exception):
@@ -59,6 +102,15 @@ class Delivery:
     msg: Msg
     stream_seq: int
     attempts: int
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A delivery whose event passed the consumer's admission checks."""
+
+    delivery: Delivery
+    envelope: Envelope
+    data: EventData
 
 
 class Consumer:
@@ -83,6 +135,10 @@ class Consumer:
         self.tables = tables
         self.bus = bus
         self.handlers = dict(handlers)
+        if isinstance(handlers, BatchHandlers):
+            self._apply_batch, self._prepare = handlers.apply, handlers.prepare
+        else:
+            self._apply_batch, self._prepare = self._apply_each, None
         self.batch_size = batch_size
         self.max_deliver = max_deliver
         self.retry_delay = retry_delay
@@ -142,46 +198,51 @@ class Consumer:
         self._stopped = True
 
     async def _next_batch(self, subscription) -> list[Msg]:  # noqa: ANN001
-        """Wait for the first message, then take what is already waiting, up to a batch.
+        """Up to a batch of what is waiting, as soon as there is anything at all.
 
-        A single long-polling fetch of a whole batch would hold the first message until the batch fills
-        or the poll expires (up to a second): at a quiet moment, every event would wait that long.
+        The pull request asks for a whole batch without holding it back: the server answers at once with the
+        messages already waiting, or with the first one to arrive, so a quiet moment costs an event no wait
+        and a backlog is taken ``batch_size`` at a time.
         """
-        msgs = await subscription.fetch(1, timeout=1.0)
-        if self.batch_size > 1:
-            try:
-                msgs += await subscription.fetch(self.batch_size - 1, timeout=0.02)
-            except (nats.errors.TimeoutError, TimeoutError):
-                pass
-        return msgs
+        return await subscription.fetch(self.batch_size, timeout=1.0)
 
     async def process(self, msgs: list[Msg]) -> None:
-        deliveries = [Delivery(m, m.metadata.sequence.stream, m.metadata.num_delivered) for m in msgs]
+        deliveries = sorted((Delivery(m, m.metadata.sequence.stream, m.metadata.num_delivered) for m in msgs),
+                            key=lambda delivery: delivery.stream_seq)
         for delivery in deliveries:
             if delivery.attempts > 1:
                 metrics.EVENTS_REDELIVERED.labels(metrics.event_type_of_subject(delivery.msg.subject)).inc()
+        admitted: list[Admitted] = []
+        for delivery in deliveries:
+            try:
+                admitted.append(Admitted(delivery, *self.decode(delivery.msg)))
+            except UntrustedEvent as error:  # retrying cannot help, and it must not fail the others
+                await self._dead_letter(delivery, error)
+        if not admitted:
+            return
         # Fast path: the whole batch in one transaction.
         try:
             async with self.sessions.begin() as session:
-                applied = [await self._apply(session, delivery) for delivery in deliveries]
-                await self._advance_position(session, deliveries)
-        except Exception:  # noqa: BLE001 - fall back to one event per transaction to isolate the bad one
-            await self._process_one_by_one(deliveries)
+                applied = await self._apply_all(session, admitted)
+                await self._advance_position(session, [a.delivery for a in admitted])
+        except Exception as error:  # noqa: BLE001 - fall back to one event per transaction to isolate the bad one
+            if len(admitted) > 1:
+                log.info("consumer %s: a batch of %d failed (%s); applying its events one by one", self.name,
+                         len(admitted), error)
+            await self._process_one_by_one(admitted)
             return
         self._committed()
-        self.observe(deliveries, applied)
-        for delivery in deliveries:
-            await delivery.msg.ack()
+        self.observe([a.delivery for a in admitted], applied)
+        for item in admitted:
+            await item.delivery.msg.ack()
 
-    async def _process_one_by_one(self, deliveries: list[Delivery]) -> None:
-        for delivery in deliveries:
+    async def _process_one_by_one(self, admitted: list[Admitted]) -> None:
+        for item in admitted:
+            delivery = item.delivery
             try:
                 async with self.sessions.begin() as session:
-                    applied = await self._apply(session, delivery)
+                    (applied,) = await self._apply_all(session, [item])
                     await self._advance_position(session, [delivery])
-            except UntrustedEvent as error:
-                await self._dead_letter(delivery, error)
-                continue
             except Exception as error:  # noqa: BLE001
                 if isinstance(error, IntegrityError) and await self._already_applied(delivery):
                     # A replica sharing this consumer applied it first (a redelivery raced the first
@@ -230,23 +291,51 @@ class Consumer:
             )
 
     async def _apply(self, session: AsyncSession, delivery: Delivery) -> Envelope | None:
-        """Apply one event in ``session``; returns its envelope, or None when it had been applied before."""
-        envelope, data = self.decode(delivery.msg)
+        """Apply one delivery in ``session``; returns its envelope, or None when it had been applied before."""
+        (applied,) = await self._apply_all(session, [Admitted(delivery, *self.decode(delivery.msg))])
+        return applied
+
+    async def _apply_all(self, session: AsyncSession, admitted: list[Admitted]) -> list[Envelope | None]:
+        """Apply admitted events (in stream order) in ``session``, with their inbox rows; per event, its
+        envelope, or None when it had been applied before (or comes twice in this batch)."""
+        if self._prepare is not None:
+            await self._prepare(session)
+        seen = await self._in_inbox(session, [item.envelope.id for item in admitted])
+        fresh: list[Admitted] = []
+        results: list[Envelope | None] = []
+        for item in admitted:
+            if item.envelope.id in seen:
+                results.append(None)
+                continue
+            seen.add(item.envelope.id)
+            fresh.append(item)
+            results.append(item.envelope)
+        if not fresh:
+            return results
+        await self._apply_batch(session, [Incoming(i.envelope, i.data, i.delivery.stream_seq) for i in fresh])
+        applied_at = utcnow()
+        await session.execute(insert(self.tables.inbox), [
+            {"consumer": self.name, "event_id": i.envelope.id, "stream_seq": i.delivery.stream_seq,
+             "applied_at": applied_at} for i in fresh
+        ])
+        self.applied += len(fresh)
+        return results
+
+    async def _apply_each(self, session: AsyncSession, events: list[Incoming]) -> None:
+        """The batch handler of a service whose handlers take one event at a time."""
+        for event in events:
+            continue_trace(event.envelope.traceparent)
+            await self.handlers[event.envelope.type](session, event)
+
+    async def _in_inbox(self, session: AsyncSession, event_ids: list[str]) -> set[str]:
         inbox = self.tables.inbox
-        seen = await session.scalar(
-            select(inbox.c.event_id).where(inbox.c.consumer == self.name, inbox.c.event_id == envelope.id)
-        )
-        if seen is not None:
-            return None
-        continue_trace(envelope.traceparent)
-        await self.handlers[envelope.type](session, Incoming(envelope, data, delivery.stream_seq))
-        await session.execute(
-            insert(inbox).values(
-                consumer=self.name, event_id=envelope.id, stream_seq=delivery.stream_seq, applied_at=utcnow()
-            )
-        )
-        self.applied += 1
-        return envelope
+        seen: set[str] = set()
+        for start in range(0, len(event_ids), _INBOX_CHUNK):
+            chunk = event_ids[start:start + _INBOX_CHUNK]
+            seen.update(await session.scalars(
+                select(inbox.c.event_id).where(inbox.c.consumer == self.name, inbox.c.event_id.in_(chunk))
+            ))
+        return seen
 
     def decode(self, msg: Msg) -> tuple[Envelope, EventData]:
         try:
@@ -261,7 +350,7 @@ class Consumer:
         model = EVENT_MODELS.get(envelope.type)
         if model is None or model.producer != envelope.producer or nats_subject(model) != msg.subject:
             raise UntrustedEvent(f"{envelope.type} is not an event {envelope.producer} publishes on {msg.subject}")
-        if not envelope.hash_is_valid():
+        if not hash_is_valid(envelope):
             raise UntrustedEvent(f"hash mismatch for event {envelope.id}")
         if envelope.type not in self.handlers:
             raise UntrustedEvent(f"{self.name} has no handler for {envelope.type}")

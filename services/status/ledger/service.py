@@ -1,13 +1,13 @@
-"""The ledger's use cases in the status service: append on every logged event, publish checkpoints
-(periodically and on demand), accept witnesses' co-signatures, and attach a signed checkpoint and inclusion
-proofs to what the read side answers."""
+"""The ledger's use cases in the status service: publish checkpoints (periodically and on demand), dead-letter
+events parked too long, accept witnesses' co-signatures, and attach a signed checkpoint and inclusion proofs
+to what the read side answers. Appending every logged event is services/status/applying.py."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
@@ -19,11 +19,8 @@ from services.status.ledger.signer import Signer, signer_from_settings, witness_
 from services.status.ledger.store import CHAIN_BREAKS, Ledger
 from services.status.ledger.tables import LedgerTables
 from shared.db import utcnow
-from shared.events import EVENT_MODELS, Envelope, nats_subject
 from shared.events.ledger import LedgerCheckpoint
 from shared.ledger import checkpoint as cp
-from shared.ledger.chain import ChainBreak, Finding
-from shared.messaging.consumer import Handler, Incoming
 
 log = logging.getLogger("sbt.ledger")
 
@@ -53,78 +50,15 @@ def ledger_of(runtime) -> LedgerRuntime:  # noqa: ANN001 - shared.service.Runtim
     return existing
 
 
-def with_ledger(ledger: Ledger, handlers: Mapping[str, Handler]) -> dict[str, Handler]:
-    """Each handler, with its event appended to the ledger in the same transaction, in chain order.
-
-    The ledger's head row is locked first: the one lock every status transaction takes before any case row,
-    so replicas queue on it instead of deadlocking. An event that arrives before its producer's previous one
-    (replicas sharing the consumer take events in turns) is parked, not applied, and applied with its leaf
-    as soon as the predecessor lands; ``sweep_parked`` dead-letters it if the predecessor never comes. A
-    fork, a broken link or a bad hash raises ``ChainBreak``: retried, then dead-lettered. Nothing is skipped.
-    """
-    inner_handlers = {t: h for t, h in handlers.items() if t not in NOT_LOGGED}
-
-    async def apply(session: AsyncSession, event: Incoming) -> None:
-        await inner_handlers[event.envelope.type](session, event)
-        await ledger.append(session, event.envelope, event.stream_seq)
-        await _drain(session, ledger, inner_handlers, event.envelope)
-
-    async def handler(session: AsyncSession, event: Incoming) -> None:
-        await ledger.lock(session)
-        finding = await ledger.check(session, event.envelope)
-        if finding is not None and finding.kind == "gap":
-            # An event its handler refuses outright is judged by that now, not held as a gap.
-            savepoint = await session.begin_nested()
-            try:
-                await inner_handlers[event.envelope.type](session, event)
-            finally:
-                await savepoint.rollback()
-            await _park(session, ledger.tables, event, finding)
-            return
-        await apply(session, event)
-
-    return {event_type: handler for event_type in inner_handlers}
-
-
-async def _park(session: AsyncSession, tables: LedgerTables, event: Incoming, finding: Finding) -> None:
-    envelope, parked = event.envelope, tables.parked
-    other = await session.scalar(select(parked.c.event_id).where(
-        parked.c.producer == envelope.producer, parked.c.producerseq == envelope.producerseq))
-    if other is not None and other != envelope.id:
-        raise ChainBreak(Finding("fork", envelope.producer, envelope.producerseq, None, envelope.id,
-                                 f"{envelope.producer} #{envelope.producerseq}: events {other} and {envelope.id} "
-                                 "both claim this place"))
-    await session.execute(insert(parked).values(
-        producer=envelope.producer, producerseq=envelope.producerseq, stream_seq=event.stream_seq,
-        event_id=envelope.id, nats_subject=nats_subject(EVENT_MODELS[envelope.type]),
-        envelope=envelope.model_dump_json(exclude_none=True), reason=finding.detail, parked_at=utcnow(),
-    ))
-    log.warning("ledger: parked stream %s until its predecessor arrives: %s", event.stream_seq, finding.detail)
-
-
-async def _drain(session: AsyncSession, ledger: Ledger, handlers: Mapping[str, Handler], last: Envelope) -> None:
-    """Apply the parked successors of ``last`` that now continue its producer's chain."""
-    parked = ledger.tables.parked
-    seq = last.producerseq or 0
-    while True:
-        row = (await session.execute(select(parked).where(
-            parked.c.producer == last.producer, parked.c.producerseq == seq + 1))).one_or_none()
-        if row is None:
-            return
-        envelope = Envelope.model_validate_json(row.envelope)
-        await session.execute(delete(parked).where(parked.c.event_id == row.event_id))
-        event = Incoming(envelope, EVENT_MODELS[envelope.type].model_validate(envelope.data), row.stream_seq)
-        await handlers[envelope.type](session, event)
-        await ledger.append(session, envelope, row.stream_seq)
-        seq += 1
-
-
 async def sweep_parked(runtime, *, older_than: dt.timedelta) -> int:  # noqa: ANN001
     """Dead-letter parked events whose predecessor has not come for ``older_than``: a real gap in a chain.
     Their inbox entry goes too, so an operator's replay applies them once the gap is mended."""
     parts = ledger_of(runtime)
     parked, tables = parts.ledger.tables.parked, runtime.tables
     async with runtime.transaction() as session:
+        # Under the lock the consumer's transactions take: a parked event is either still parked when a
+        # batch reads it (and applied there) or dead-lettered here, never both.
+        await parts.ledger.lock(session)
         rows = (await session.execute(
             select(parked).where(parked.c.parked_at < utcnow() - older_than).order_by(parked.c.stream_seq)
         )).all()

@@ -9,14 +9,14 @@ from collections.abc import Callable, Iterable
 
 import orjson
 from prometheus_client import Counter
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.status.ledger.tables import LedgerTables
 from shared.db import insert_ignoring_duplicates
 from shared.events import Envelope
 from shared.ledger import merkle
 from shared.ledger.chain import ChainBreak, ChainHead, Finding, check_next
-from services.status.ledger.tables import LedgerTables
 
 log = logging.getLogger("sbt.ledger")
 
@@ -41,7 +41,7 @@ class Ledger:
     async def lock(self, session: AsyncSession) -> None:
         """Take the head row's lock, making the row first if the ledger is empty: every status transaction
         queues here (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers), so whether an event
-        continues its chain, or waits parked for its predecessor, is decided one event at a time."""
+        continues its chain, or waits parked for its predecessor, is decided one transaction at a time."""
         t = self.tables.head
         locked = select(t.c.tree_size).where(t.c.log_id == self.log_id).with_for_update()
         if (await session.execute(locked)).one_or_none() is None:
@@ -49,51 +49,20 @@ class Ledger:
                                                           "root_hash": merkle.EMPTY_ROOT.hex(), "frontier": "[]"})
             await session.execute(locked)
 
-    async def check(self, session: AsyncSession, envelope: Envelope) -> Finding | None:
-        """Whether ``envelope`` continues its producer's chain as logged so far."""
-        t = self.tables.producers
-        producer = (await session.execute(select(t).where(t.c.producer == envelope.producer))).one_or_none()
-        return check_next(ChainHead(producer.producerseq, producer.hash) if producer else None, envelope)
+    async def appender(self, session: AsyncSession, producers: Iterable[str] = ()) -> Appender:
+        """The tree and the chains of ``producers`` as this transaction sees them, for appends in memory.
 
-    async def append(self, session: AsyncSession, envelope: Envelope, stream_seq: int) -> int:
-        """Check ``envelope`` continues its producer's chain, then make it the next leaf; returns its index.
+        Takes the head row's lock: what it read stays true until the transaction ends, so nothing needs to
+        be read again per event."""
+        await self.lock(session)
+        head = (await session.execute(select(self.tables.head).where(self.tables.head.c.log_id == self.log_id))).one()
+        appender = Appender(self, size=head.tree_size, edge=[bytes.fromhex(h) for h in orjson.loads(head.frontier)])
+        await appender.load_producers(session, producers)
+        return appender
 
-        Raises ``ChainBreak`` (nothing written) if it does not: the consumer retries it, then dead-letters it."""
-        t = self.tables
-        head = (
-            await session.execute(select(t.head).where(t.head.c.log_id == self.log_id).with_for_update())
-        ).one_or_none()
-        producer = (
-            await session.execute(select(t.producers).where(t.producers.c.producer == envelope.producer))
-        ).one_or_none()
-        finding = check_next(ChainHead(producer.producerseq, producer.hash) if producer else None, envelope)
-        if finding is not None:
-            CHAIN_BREAKS.labels(envelope.producer, finding.kind).inc()
-            log.error("ledger: chain break at stream %s: %s", stream_seq, finding.detail)
-            raise ChainBreak(finding)
-
-        size = head.tree_size if head else 0
-        edge = [bytes.fromhex(h) for h in orjson.loads(head.frontier)] if head else []
-        nodes, edge, root = merkle.append(size, bytes.fromhex(envelope.hash or ""), edge)
-        await session.execute(
-            insert(t.leaves).values(leaf_index=size, stream_seq=stream_seq, event_id=envelope.id,
-                                    event_hash=envelope.hash)
-        )
-        await session.execute(insert(t.nodes), [{"level": lv, "idx": ix, "hash": h.hex()} for lv, ix, h in nodes])
-        state = {"tree_size": size + 1, "root_hash": root.hex(), "frontier": orjson.dumps([h.hex() for h in edge]).decode()}
-        if head is None:
-            await session.execute(insert(t.head).values(log_id=self.log_id, **state))
-        else:
-            await session.execute(update(t.head).where(t.head.c.log_id == self.log_id).values(**state))
-        chain = {"producerseq": envelope.producerseq, "hash": envelope.hash, "event_id": envelope.id}
-        if producer is None:
-            await session.execute(insert(t.producers).values(producer=envelope.producer, **chain))
-        else:
-            await session.execute(update(t.producers).where(t.producers.c.producer == envelope.producer).values(**chain))
-        LEAVES_APPENDED.inc()
-        for listener in self.on_append:
-            listener(size + 1)
-        return size
+    def fresh_appender(self) -> Appender:
+        """An appender over an empty ledger that no one else writes (a replay into fresh tables)."""
+        return Appender(self, size=0, edge=[], head_stored=False, every_producer_known=True)
 
     # --- reading -------------------------------------------------------------------------------------------
 
@@ -137,3 +106,103 @@ class Ledger:
 
     async def consistency_proof(self, session: AsyncSession, first: int, second: int) -> list[bytes]:
         return await self._compute(session, lambda node: merkle.consistency_proof(first, second, node))
+
+
+class Appender:
+    """Appends to the tree and checks producers' chains in memory, then writes the new leaves, nodes, head
+    and chain heads with one statement per table (``flush``).
+
+    The live consumer makes one per transaction (under the head row's lock); a replay into fresh tables
+    keeps one for its whole run, since no one else writes there, and flushes it with every commit.
+    """
+
+    def __init__(self, ledger: Ledger, *, size: int, edge: list[bytes], head_stored: bool = True,
+                 every_producer_known: bool = False) -> None:
+        self.ledger = ledger
+        self.size = size
+        self.edge = edge
+        self.head_stored = head_stored
+        # producer -> its chain's head (None: no event of it logged yet); only producers loaded or appended.
+        self.heads: dict[str, ChainHead | None] = {}
+        self._stored_producers: set[str] = set()
+        self._every_producer_known = every_producer_known
+        self._changed_producers: dict[str, str] = {}  # producer -> event id of its new head
+        self._leaves: list[dict] = []
+        self._nodes: list[dict] = []
+
+    async def load_producers(self, session: AsyncSession, producers: Iterable[str]) -> None:
+        wanted = sorted(set(producers) - self.heads.keys())
+        if not wanted or self._every_producer_known:
+            self.heads.update({producer: None for producer in wanted})
+            return
+        t = self.ledger.tables.producers
+        rows = (await session.execute(select(t).where(t.c.producer.in_(wanted)))).all()
+        found = {row.producer: ChainHead(row.producerseq, row.hash) for row in rows}
+        self._stored_producers.update(found)
+        self.heads.update({producer: found.get(producer) for producer in wanted})
+
+    def check(self, envelope: Envelope, *, hash_checked: bool = False) -> Finding | None:
+        """Whether ``envelope`` continues its producer's chain as logged so far (its producer loaded)."""
+        return check_next(self.heads[envelope.producer], envelope, hash_checked=hash_checked)
+
+    def append(self, envelope: Envelope, stream_seq: int, *, hash_checked: bool = False) -> int:
+        """Check ``envelope`` continues its producer's chain, then make it the next leaf; returns its index.
+
+        Raises ``ChainBreak`` (nothing changed) if it does not."""
+        finding = self.check(envelope, hash_checked=hash_checked)
+        if finding is not None:
+            CHAIN_BREAKS.labels(envelope.producer, finding.kind).inc()
+            log.error("ledger: chain break at stream %s: %s", stream_seq, finding.detail)
+            raise ChainBreak(finding)
+        index = self.size
+        nodes, self.edge = merkle.extend(index, bytes.fromhex(envelope.hash or ""), self.edge)
+        self._leaves.append({"leaf_index": index, "stream_seq": stream_seq, "event_id": envelope.id,
+                             "event_hash": envelope.hash})
+        self._nodes.extend({"level": level, "idx": idx, "hash": h.hex()} for level, idx, h in nodes)
+        self.size = index + 1
+        self.heads[envelope.producer] = ChainHead(envelope.producerseq or 0, envelope.hash or "")
+        self._changed_producers[envelope.producer] = envelope.id
+        return index
+
+    @property
+    def pending(self) -> int:
+        """Leaves appended since the last flush."""
+        return len(self._leaves)
+
+    async def flush(self, session: AsyncSession) -> None:
+        """Write what was appended since the last flush, in the caller's transaction (and the head row of
+        fresh tables, as the live consumer's first transaction makes it even if nothing was appended)."""
+        if not self._leaves and self.head_stored:
+            return
+        t, ledger = self.ledger.tables, self.ledger
+        if self._leaves:
+            await session.execute(insert(t.leaves), self._leaves)
+            await session.execute(insert(t.nodes), self._nodes)
+        state = {"tree_size": self.size, "root_hash": merkle.fold_root(self.edge).hex(),
+                 "frontier": orjson.dumps([h.hex() for h in self.edge]).decode()}
+        if self.head_stored:
+            await session.execute(update(t.head).where(t.head.c.log_id == ledger.log_id).values(**state))
+        else:
+            await session.execute(insert(t.head).values(log_id=ledger.log_id, **state))
+            self.head_stored = True
+        chains = [{"producer": producer, "producerseq": self.heads[producer].producerseq,
+                   "hash": self.heads[producer].hash, "event_id": event_id}
+                  for producer, event_id in sorted(self._changed_producers.items())]
+        new = [chain for chain in chains if chain["producer"] not in self._stored_producers]
+        known = [{"key": chain["producer"], "new_seq": chain["producerseq"], "new_hash": chain["hash"],
+                  "new_event_id": chain["event_id"]} for chain in chains if chain["producer"] in self._stored_producers]
+        if new:
+            await session.execute(insert(t.producers), new)
+            self._stored_producers.update(chain["producer"] for chain in new)
+        if known:
+            await session.execute(
+                update(t.producers).where(t.producers.c.producer == bindparam("key"))
+                .values(producerseq=bindparam("new_seq"), hash=bindparam("new_hash"), event_id=bindparam("new_event_id")),
+                known,
+            )
+        if not self._leaves:
+            return
+        LEAVES_APPENDED.inc(len(self._leaves))
+        self._leaves, self._nodes, self._changed_producers = [], [], {}
+        for listener in ledger.on_append:
+            listener(self.size)

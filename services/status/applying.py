@@ -1,0 +1,135 @@
+"""Applying events in the status service: each is checked against its producer's chain, becomes the ledger's
+next leaf and is folded into the read model, in chain order; a whole batch in one transaction.
+
+An event that arrives before its producer's previous one (replicas sharing the consumer take events in
+turns) is parked, not applied, and applied with its leaf as soon as the predecessor lands;
+``ledger.service.sweep_parked`` dead-letters it if the predecessor never comes. A fork, a broken link or a
+bad hash raises ``ChainBreak``: the batch fails, its events are retried one by one, the bad one is then
+dead-lettered. Nothing is skipped.
+
+The ledger's head row is locked first: the one lock every status transaction takes before any case row,
+so replicas queue on it instead of deadlocking, and what the batch read stays true until it commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.status.ledger.store import Appender, Ledger
+from services.status.ledger.tables import LedgerTables
+from services.status.projection import Projection, refuse_if_misfiled
+from shared.db import utcnow
+from shared.events import EVENT_MODELS, Envelope, nats_subject
+from shared.ledger.chain import ChainBreak, Finding
+
+log = logging.getLogger("sbt.ledger")
+
+
+class ParkedEvents:
+    """The parked events of some producers as this transaction sees them. Parking and taking one write at
+    once: both are rare, and the table is usually empty."""
+
+    def __init__(self, tables: LedgerTables, *, fresh: bool = False) -> None:
+        self.table = tables.parked
+        self.rows: dict[tuple[str, int], dict[str, Any]] = {}  # (producer, producerseq) -> row
+        self._loaded: set[str] = set()
+        self._fresh = fresh  # nothing parked but what this object parked (a replay into fresh tables)
+
+    async def load(self, session: AsyncSession, producers: Iterable[str]) -> None:
+        wanted = sorted(set(producers) - self._loaded)
+        self._loaded.update(wanted)
+        if not wanted or self._fresh:
+            return
+        for row in (await session.execute(select(self.table).where(self.table.c.producer.in_(wanted)))).mappings():
+            self.rows[(row["producer"], row["producerseq"])] = dict(row)
+
+    async def park(self, session: AsyncSession, envelope: Envelope, stream_seq: int, finding: Finding) -> None:
+        place = (envelope.producer, envelope.producerseq or 0)
+        other = self.rows.get(place)
+        if other is not None and other["event_id"] != envelope.id:
+            raise ChainBreak(Finding("fork", envelope.producer, envelope.producerseq, None, envelope.id,
+                                     f"{envelope.producer} #{envelope.producerseq}: events {other['event_id']} and "
+                                     f"{envelope.id} both claim this place"))
+        row = {"producer": envelope.producer, "producerseq": envelope.producerseq, "stream_seq": stream_seq,
+               "event_id": envelope.id, "nats_subject": nats_subject(EVENT_MODELS[envelope.type]),
+               "envelope": envelope.model_dump_json(exclude_none=True), "reason": finding.detail,
+               "parked_at": utcnow()}
+        await session.execute(insert(self.table).values(**row))
+        self.rows[place] = row
+        log.warning("ledger: parked stream %s until its predecessor arrives: %s", stream_seq, finding.detail)
+
+    async def take(self, session: AsyncSession, producer: str, producerseq: int) -> tuple[Envelope, int] | None:
+        """The parked event at this place in its producer's chain, removed from the parked ones; or None."""
+        row = self.rows.pop((producer, producerseq), None)
+        if row is None:
+            return None
+        await session.execute(delete(self.table).where(self.table.c.event_id == row["event_id"]))
+        return Envelope.model_validate_json(row["envelope"]), row["stream_seq"]
+
+
+class Applier:
+    """The ledger, the parked events and the read model for a run of events: read once, changed in memory,
+    written by ``flush``."""
+
+    def __init__(self, appender: Appender, parked: ParkedEvents, projection: Projection) -> None:
+        self.appender = appender
+        self.parked = parked
+        self.projection = projection
+
+    @classmethod
+    async def begin(cls, session: AsyncSession, ledger: Ledger, envelopes: list[Envelope]) -> Applier:
+        """One transaction's applier (the live consumer's): locks the ledger's head, then reads what
+        ``envelopes`` touch."""
+        applier = cls(await ledger.appender(session), ParkedEvents(ledger.tables), Projection())
+        await applier.load(session, envelopes)
+        return applier
+
+    @classmethod
+    def fresh(cls, ledger: Ledger, *, max_cases_kept: int = 0) -> Applier:
+        """An applier over fresh tables that only it writes (a replay), kept across its transactions."""
+        return cls(ledger.fresh_appender(), ParkedEvents(ledger.tables, fresh=True),
+                   Projection(fresh=True, max_cases_kept=max_cases_kept))
+
+    async def load(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
+        """Read what ``envelopes`` touch and is not in memory yet: chain heads, parked events, cases, blocks."""
+        producers = {envelope.producer for envelope in envelopes}
+        await self.appender.load_producers(session, producers)
+        await self.parked.load(session, producers)
+        await self.projection.load(session, envelopes)
+
+    async def apply(self, session: AsyncSession, envelope: Envelope, stream_seq: int, *,
+                    hash_checked: bool = False) -> None:
+        """Apply one event (loaded first) and then the parked successors it lets through.
+
+        ``hash_checked``: the consumer has already found its content to match its hash."""
+        refuse_if_misfiled(envelope)  # judged now, even if it has to wait for its predecessor
+        finding = self.appender.check(envelope, hash_checked=hash_checked)
+        if finding is not None and finding.kind == "gap":
+            await self.parked.park(session, envelope, stream_seq, finding)
+            return
+        await self._append(session, envelope, stream_seq, hash_checked=hash_checked)
+        seq = envelope.producerseq or 0
+        while (successor := await self.parked.take(session, envelope.producer, seq + 1)) is not None:
+            await self.projection.load(session, [successor[0]])
+            await self._append(session, *successor)
+            seq += 1
+
+    async def _append(self, session: AsyncSession, envelope: Envelope, stream_seq: int, *,
+                      hash_checked: bool = False) -> None:
+        self.appender.append(envelope, stream_seq, hash_checked=hash_checked)  # raises ChainBreak first
+        await self.projection.record(session, envelope, stream_seq)
+
+    @property
+    def pending(self) -> int:
+        """Events applied since the last flush."""
+        return self.appender.pending
+
+    async def flush(self, session: AsyncSession) -> None:
+        """Write the read model, then the ledger (which tells the read index the new tree size)."""
+        await self.projection.flush(session)
+        await self.appender.flush(session)

@@ -1,0 +1,243 @@
+"""The status service's read model for a run of events, folded in memory and written in bulk: the events as
+logged, one row per case (its status, folded with the shared pure ``apply``) and the personnel blocks.
+
+What a run touches is loaded with one query per table (``load``), each event is folded in memory
+(``record``), and ``flush`` writes it all back with one statement per table and kind (insert or update).
+The live consumer uses one projection per transaction; a replay into fresh tables keeps one for its whole
+run, so that a case's later events find its status in memory, and flushes it with every commit.
+
+Blocks are keyed by block id and independent of order: an unblock that arrives before its block (replicas
+sharing the consumer) leaves a lifted row that the late block only fills in, never reactivates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.status import stats
+from services.status.models import CaseRow, LoggedEvent, PersonnelBlock
+from shared.db import utcnow
+from shared.events import Envelope
+from shared.status_model import CaseStatus, apply
+
+BLOCKED = "sbt.personnel.blocked.v1"
+UNBLOCKED = "sbt.personnel.unblocked.v1"
+BLOCK_EVENTS = frozenset({BLOCKED, UNBLOCKED})
+
+_EVENTS = LoggedEvent.__table__
+_CASES = CaseRow.__table__
+_BLOCKS = PersonnelBlock.__table__
+# Keys per IN (...) query: far below any database's limit on bound parameters.
+_CHUNK = 500
+
+
+def refuse_if_misfiled(envelope: Envelope) -> None:
+    """An event about one case filed under another would corrupt both timelines: refused (ValueError)."""
+    case_id = envelope.data.get("case_id")
+    if case_id is not None and case_id != envelope.subject:
+        raise ValueError(f"event {envelope.id}: subject {envelope.subject} is not its case {case_id}")
+
+
+@dataclass
+class _Case:
+    state: CaseStatus | None  # None: the case has no row
+    last_stream_seq: int
+    stored: bool  # its row is in the database
+    changed: bool = False
+
+
+@dataclass
+class _Block:
+    values: dict[str, Any]
+    stored: bool
+    changed: bool = False
+
+
+def _moment(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _chunks(keys: Iterable[str]) -> Iterable[list[str]]:
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), _CHUNK):
+        yield ordered[start:start + _CHUNK]
+
+
+class Projection:
+    def __init__(self, *, fresh: bool = False, max_cases_kept: int = 0) -> None:
+        """``fresh``: the database holds only what this projection wrote (a replay into fresh tables), so
+        what is not in memory does not exist. ``max_cases_kept``: how many case statuses a long run keeps in
+        memory between flushes (0: all); beyond it they are dropped and read back when needed."""
+        self.cases: dict[str, _Case] = {}
+        self.blocks: dict[str, _Block] = {}
+        self._events: list[dict[str, Any]] = []
+        # Events logged but not yet written, per subject: a refold reads them beside the written ones.
+        self._unwritten: dict[str, list[tuple[int, Envelope]]] = {}
+        self._all_cases_in_memory = fresh
+        self._all_blocks_in_memory = fresh
+        self._max_cases_kept = max_cases_kept
+
+    # --- reading what a batch touches ---------------------------------------------------------------------
+
+    async def load(self, session: AsyncSession, envelopes: Iterable[Envelope]) -> None:
+        """Read the case rows and blocks ``envelopes`` touch that are not in memory yet, one query each."""
+        envelopes = list(envelopes)
+        await self._load_cases(session, {e.subject for e in envelopes} - self.cases.keys())
+        await self._load_blocks(session, {e.data["block_id"] for e in envelopes if e.type in BLOCK_EVENTS}
+                                - self.blocks.keys())
+
+    async def _load_cases(self, session: AsyncSession, case_ids: set[str]) -> None:
+        if not case_ids:
+            return
+        if not self._all_cases_in_memory:
+            for chunk in _chunks(case_ids):
+                rows = await session.execute(
+                    select(_CASES.c.case_id, _CASES.c.state, _CASES.c.last_stream_seq)
+                    .where(_CASES.c.case_id.in_(chunk)).with_for_update()
+                )
+                for row in rows:
+                    self.cases[row.case_id] = _Case(CaseStatus.model_validate_json(row.state), row.last_stream_seq,
+                                                    stored=True)
+        for case_id in case_ids - self.cases.keys():
+            self.cases[case_id] = _Case(None, 0, stored=False)
+
+    async def _load_blocks(self, session: AsyncSession, block_ids: set[str]) -> None:
+        if not block_ids:
+            return
+        if not self._all_blocks_in_memory:
+            for chunk in _chunks(block_ids):
+                rows = await session.execute(select(_BLOCKS).where(_BLOCKS.c.block_id.in_(chunk)).with_for_update())
+                for row in rows.mappings():
+                    self.blocks[row["block_id"]] = _Block(dict(row), stored=True)
+
+    # --- folding --------------------------------------------------------------------------------------------
+
+    async def record(self, session: AsyncSession, envelope: Envelope, stream_seq: int) -> None:
+        """Log ``envelope`` and fold it into its case's status and the blocks it names."""
+        refuse_if_misfiled(envelope)
+        self._log(envelope, stream_seq)
+        if envelope.type in BLOCK_EVENTS:
+            await self._project_block(session, envelope)
+        if envelope.subject not in self.cases:  # e.g. a parked event applied after its predecessor
+            await self._load_cases(session, {envelope.subject})
+        case = self.cases[envelope.subject]
+        if case.state is None or stream_seq > case.last_stream_seq:
+            before = case.state
+            after = apply(before, envelope)
+        else:
+            # Replicas sharing the consumer may apply a case's events out of stream order: fold the case
+            # again from its logged events in stream order, so the result never depends on who was first.
+            before, after = None, await self._refold(session, envelope.subject)
+        if after is None or after is before:
+            return
+        case.state = after
+        case.last_stream_seq = max(stream_seq, case.last_stream_seq)
+        case.changed = True
+
+    def _log(self, envelope: Envelope, stream_seq: int) -> None:
+        self._events.append({
+            "stream_seq": stream_seq, "event_id": envelope.id, "event_type": envelope.type,
+            "producer": envelope.producer, "producerseq": envelope.producerseq or 0, "subject": envelope.subject,
+            "time": envelope.time, "hash": envelope.hash or "", "prevhash": envelope.prevhash or "",
+            "envelope": envelope.model_dump_json(exclude_none=True),
+        })
+        self._unwritten.setdefault(envelope.subject, []).append((stream_seq, envelope))
+
+    async def _refold(self, session: AsyncSession, subject: str) -> CaseStatus | None:
+        written = await session.execute(
+            select(_EVENTS.c.stream_seq, _EVENTS.c.envelope).where(_EVENTS.c.subject == subject)
+        )
+        logged = [(row.stream_seq, Envelope.model_validate_json(row.envelope)) for row in written]
+        logged += self._unwritten.get(subject, [])
+        status = None
+        for _, envelope in sorted(logged, key=lambda pair: pair[0]):
+            status = apply(status, envelope)
+        return status
+
+    async def _project_block(self, session: AsyncSession, envelope: Envelope) -> None:
+        data = envelope.data
+        block_id = data["block_id"]
+        if block_id not in self.blocks:
+            await self._load_blocks(session, {block_id})
+        block = self.blocks.get(block_id)
+        if block is None:
+            block = self.blocks[block_id] = _Block(
+                {"block_id": block_id, "nip": data["nip"], "case_id": data.get("case_id"), "agency_code": None,
+                 "cause": None, "reason": None, "blocked_at": None, "lifted_at": None, "lift_cause": None,
+                 "lift_reason": None},
+                stored=False,
+            )
+        if envelope.type == BLOCKED:
+            block.values.update(agency_code=data.get("agency_code"), cause=data["cause"], reason=data["reason"],
+                                blocked_at=_moment(data["blocked_at"]))
+        else:
+            block.values.update(lifted_at=_moment(data["unblocked_at"]), lift_cause=data["cause"],
+                                lift_reason=data["reason"])
+        block.changed = True
+
+    # --- writing --------------------------------------------------------------------------------------------
+
+    async def flush(self, session: AsyncSession) -> None:
+        """Write what changed since the last flush, in the caller's transaction."""
+        if self._events:
+            await session.execute(insert(_EVENTS), self._events)
+            self._events, self._unwritten = [], {}
+        await self._flush_cases(session)
+        await self._flush_blocks(session)
+
+    async def _flush_cases(self, session: AsyncSession) -> None:
+        changed = [(case_id, case) for case_id, case in self.cases.items() if case.changed]
+        if changed:
+            now = utcnow()
+            new = [{"case_id": case_id, **_case_columns(case, now)} for case_id, case in changed if not case.stored]
+            known = [{"key": case_id, **{f"new_{k}": v for k, v in _case_columns(case, now).items()}}
+                     for case_id, case in changed if case.stored]
+            if new:
+                await session.execute(insert(_CASES), new)
+            if known:
+                await session.execute(_UPDATE_CASE, known)
+            for _, case in changed:
+                case.stored, case.changed = True, False
+        if self._max_cases_kept and len(self.cases) > self._max_cases_kept:
+            self.cases.clear()
+            self._all_cases_in_memory = False
+
+    async def _flush_blocks(self, session: AsyncSession) -> None:
+        changed = [block for block in self.blocks.values() if block.changed]
+        if not changed:
+            return
+        new = [block.values for block in changed if not block.stored]
+        known = [{"key": block.values["block_id"], **{f"new_{k}": v for k, v in block.values.items() if k != "block_id"}}
+                 for block in changed if block.stored]
+        if new:
+            await session.execute(insert(_BLOCKS), new)
+        if known:
+            await session.execute(_UPDATE_BLOCK, known)
+        for block in changed:
+            block.stored, block.changed = True, False
+
+
+def _case_columns(case: _Case, now: dt.datetime) -> dict[str, Any]:
+    state = case.state
+    assert state is not None  # only cases with a status are ever written
+    return {
+        "nip": state.nip, "election_code": state.election_code, "agency_code": state.agency_code,
+        "province": state.province, "stage": state.stage.value, "state": state.model_dump_json(),
+        **stats.columns_of(state), "last_stream_seq": case.last_stream_seq, "updated_at": now,
+    }
+
+
+def _update_by_key(table, key: str, columns: Iterable[str]):  # noqa: ANN001, ANN202
+    # Bound names differ from the column names: an executemany UPDATE may not reuse them.
+    return (update(table).where(table.c[key] == bindparam("key"))
+            .values({column: bindparam(f"new_{column}") for column in columns}))
+
+
+_UPDATE_CASE = _update_by_key(_CASES, "case_id", [c.name for c in _CASES.columns if c.name != "case_id"])
+_UPDATE_BLOCK = _update_by_key(_BLOCKS, "block_id", [c.name for c in _BLOCKS.columns if c.name != "block_id"])

@@ -1,0 +1,168 @@
+"""The status service applies events a batch at a time, in one transaction, on a real nats-server and a real
+database (SQLite, or PostgreSQL with SBT_TEST_DATABASE_URL): a poison event in the middle of a batch is
+dead-lettered while the others apply once; a batch committed but never acknowledged (the process died in
+between) is delivered again and changes nothing; and a batch gives exactly what its events give one
+transaction at a time, parked and out-of-order events included."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
+from sqlalchemy import func, select, text
+
+from services.replay import state_hashes
+from services.status.handlers import handlers
+from services.status.ledger.store import Ledger
+from services.status.models import ledger as ledger_tables
+from services.status.models import messaging
+from shared.db import create_engine, sessionmaker
+from shared.events import EVENT_MODELS, Envelope, nats_subject
+from shared.events.blocking import PersonnelBlocked, PersonnelUnblocked
+from shared.events.recommendation import VerificationDecided
+from shared.messaging.consumer import Consumer, Incoming
+from shared.migrations import upgrade
+from tests.harness import database
+from tests.harness.nats import NatsServer
+from tests.unit.ledger_fixtures import case_log, chain
+
+pytestmark = pytest.mark.e2e
+
+STREAM = "SBT_EVENTS"
+
+
+class ProcessDied(Exception):
+    """Raised where a process would die: after its batch committed, before the acknowledgements."""
+
+
+@pytest.fixture
+async def status_database(tmp_path):  # noqa: ANN001
+    databases = database.TestDatabases(tmp_path, ["status", "status_once"])
+    await databases.create()
+    for name in ("status", "status_once"):
+        await asyncio.to_thread(upgrade, "status", databases.url(name))
+    engines = {name: create_engine(databases.url(name)) for name in ("status", "status_once")}
+    yield {name: sessionmaker(engine) for name, engine in engines.items()}
+    for engine in engines.values():
+        await engine.dispose()
+    await databases.drop()
+
+
+@pytest.fixture
+async def jetstream(tmp_path):  # noqa: ANN001
+    server = NatsServer(tmp_path / "nats").start()
+    connection = await nats.connect(server.url)
+    js = connection.jetstream()
+    await js.add_stream(StreamConfig(name=STREAM, subjects=["sbt.events.>"]))
+    # A pull consumer of the test's own, with a short ack wait: what is not acknowledged comes back in a second.
+    await js.add_consumer(STREAM, ConsumerConfig(durable_name="batches", ack_policy=AckPolicy.EXPLICIT, ack_wait=1))
+    yield js, await js.pull_subscribe_bind(durable="batches", stream=STREAM)
+    await connection.close()
+    server.stop()
+
+
+def status_consumer(sessions, **options) -> Consumer:  # noqa: ANN001
+    return Consumer(name="status", sessions=sessions, tables=messaging, bus=None,
+                    handlers=handlers(Ledger(ledger_tables, log_id="sbt-status")), **options)
+
+
+async def publish(js, envelopes: list[Envelope]) -> None:  # noqa: ANN001
+    for envelope in envelopes:
+        await js.publish(nats_subject(EVENT_MODELS[envelope.type]), envelope.model_dump_json(exclude_none=True).encode(),
+                         headers={"Nats-Msg-Id": envelope.id})
+
+
+async def count(sessions, table: str) -> int:  # noqa: ANN001
+    async with sessions() as session:
+        return await session.scalar(select(func.count()).select_from(text(table)))
+
+
+async def snapshot(sessions) -> dict[str, str]:  # noqa: ANN001
+    async with sessions() as session:
+        return await state_hashes(session)
+
+
+async def test_a_poison_event_in_a_batch_is_dead_lettered_and_the_others_apply_once(status_database, jetstream):
+    sessions = status_database["status"]
+    js, subscription = jetstream
+    intake = case_log(3)[:6]  # three cases, each opened with one report: intake #1..#6
+    decided = {**VerificationDecided.examples[0], "case_id": intake[0].subject}
+    misfiled = chain("recommendation", [(VerificationDecided.event_type, "another-case", decided)])
+    await publish(js, [*intake[:3], *misfiled, *intake[3:]])
+    consumer = status_consumer(sessions, max_deliver=2, retry_delay=0.05)
+
+    first = await subscription.fetch(10, timeout=2)
+    assert len(first) == 7
+    await consumer.process(first)  # the batch fails; its events are applied one by one, the poison is retried
+    again = await subscription.fetch(10, timeout=2)
+    assert [m.metadata.num_delivered for m in again] == [2]
+    await consumer.process(again)
+
+    assert await count(sessions, "inbox") == await count(sessions, "events") == 6
+    assert await count(sessions, "ledger_leaves") == 6 and await count(sessions, "case_status") == 3
+    async with sessions() as session:
+        (letter,) = (await session.execute(select(messaging.dead_letters))).all()
+        logged = set(await session.scalars(text("SELECT event_id FROM events")))
+    assert letter.event_id == misfiled[0].id and letter.attempts == 2
+    assert "is not its case" in letter.error
+    assert logged == {e.id for e in intake}
+
+    # A batch that committed but whose process died before acknowledging it comes back: it changes nothing.
+    later = chain("intake", [(e.type, e.subject.replace("CASE", "CAS2"), {**e.data, "case_id": e.subject.replace("CASE", "CAS2")})
+                             for e in intake[:2]], start_seq=7, prev=intake[-1].hash)
+    await publish(js, later)
+
+    def die() -> None:
+        raise ProcessDied
+
+    with pytest.raises(ProcessDied):
+        await status_consumer(sessions, after_commit=die).process(await subscription.fetch(10, timeout=2))
+    committed = await snapshot(sessions)
+    assert await count(sessions, "events") == 8
+
+    redelivered = await subscription.fetch(10, timeout=5)
+    assert [m.metadata.num_delivered for m in redelivered] == [2, 2]
+    await consumer.process(redelivered)
+    assert await snapshot(sessions) == committed
+    assert await count(sessions, "inbox") == 8 and await count(sessions, "dead_letters") == 1
+    with pytest.raises(TimeoutError):  # everything was acknowledged this time
+        await subscription.fetch(10, timeout=1.5)
+
+
+async def test_a_batch_gives_what_its_events_give_one_transaction_at_a_time(status_database):
+    log = case_log(3)
+    first_case = log[0].subject
+    nip, agency = log[0].data["nip"], log[0].data["agency_code"]
+    block = {**PersonnelBlocked.examples[0], "nip": nip, "case_id": first_case, "agency_code": agency}
+    unblock = {**PersonnelUnblocked.examples[0], "nip": nip, "case_id": first_case, "block_id": block["block_id"]}
+    blocking = chain("blocking", [(PersonnelBlocked.event_type, first_case, block),
+                                  (PersonnelUnblocked.event_type, first_case, unblock)])
+    # In stream order: intake #4 (case 2's report) comes before #3 (its opening), so it waits parked for it,
+    # and is then applied after an event of its case with a later stream position: the case is folded again.
+    intake = [e for e in log if e.producer == "intake"]
+    order = [intake[0], intake[1], intake[3], intake[2], *intake[4:], *blocking,
+             *[e for e in log if e.producer == "recommendation"]]
+    events = [Incoming(e, EVENT_MODELS[e.type].model_validate(e.data), seq) for seq, e in enumerate(order, start=1)]
+
+    batch = handlers(Ledger(ledger_tables, log_id="sbt-status"))
+    async with status_database["status"].begin() as session:
+        await batch.prepare(session)
+        await batch.apply(session, events)
+    one_by_one = handlers(Ledger(ledger_tables, log_id="sbt-status"))
+    for event in events:
+        async with status_database["status_once"].begin() as session:
+            await one_by_one[event.envelope.type](session, event)
+
+    together, apart = await snapshot(status_database["status"]), await snapshot(status_database["status_once"])
+    assert together == apart
+    for sessions in status_database.values():
+        assert await count(sessions, "ledger_parked") == 0
+        assert await count(sessions, "ledger_leaves") == len(order)
+        async with sessions() as session:
+            case_two = await session.scalar(text("SELECT state FROM case_status WHERE case_id = :c"),
+                                            {"c": intake[2].subject})
+            block_row = (await session.execute(text("SELECT lifted_at, cause FROM personnel_blocks"))).one()
+        assert '"report_ids":["01REPT' in case_two and '"stage":"awaiting_verification"' in case_two
+        assert block_row.lifted_at is not None and block_row.cause == block["cause"]
