@@ -25,7 +25,8 @@ def handlers(ledger: Ledger) -> BatchHandlers:
             await applier.apply(session, event.envelope, event.stream_seq, hash_checked=True)
         await applier.flush(session)
 
-    return BatchHandlers(CONSUMED, apply_batch, prepare=ledger.lock)
+    # Applying stages no events of the status service's own: the relay need not wake after every batch.
+    return BatchHandlers(CONSUMED, apply_batch, prepare=ledger.lock, stages_events=False)
 
 
 async def record(session: AsyncSession, event: Incoming) -> None:

@@ -20,7 +20,7 @@ import logging
 import time
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.status.api import summary_of
 from services.status.ledger.service import current_checkpoint
@@ -60,6 +60,7 @@ class StatusIndex:
         self.loaded = False
         self._expected = 0
         self._expected_at = 0.0
+        self._marks: tuple | None = None  # see _marks: what the last refresh saw
         self.wake = asyncio.Event()
 
     # --- freshness ------------------------------------------------------------------------------------------
@@ -140,6 +141,9 @@ class StatusIndex:
                 # commits than the one before, and a case could show beside a position that predates it.
                 # (SQLite: one connection per process, whose transaction is a snapshot already.)
                 await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            marks = (await session.execute(_marks(runtime))).one()
+            if self.loaded and marks == self._marks:
+                return  # nothing an answer shows has changed: a poll costs one statement
             # The order of reads is what makes the answer honest: position first, the tree last.
             position = int(await session.scalar(select(position_table.c.stream_seq).where(
                 position_table.c.consumer == runtime.name)) or 0)
@@ -177,7 +181,21 @@ class StatusIndex:
         self._tail = (b'"stream_position":' + str(position).encode() + b',"checkpoint":'
                       + orjson.dumps(checkpoint.model_dump(mode="json")) + b',"proofs":null}')
         self.tree_size = checkpoint.tree_size
+        self._marks = marks
         self.loaded = True
+
+
+def _marks(runtime):  # noqa: ANN001, ANN202
+    """What changes whenever an answer would: the tree's size, the consumer's position, the checkpoints
+    published and their co-signatures; read in one statement."""
+    head, checkpoints, cosignatures = ledger_tables.head, ledger_tables.checkpoints, ledger_tables.cosignatures
+    position = runtime.tables.consumer_position
+    return select(
+        select(head.c.tree_size).scalar_subquery(),
+        select(position.c.stream_seq).where(position.c.consumer == runtime.name).scalar_subquery(),
+        select(func.max(checkpoints.c.tree_size)).scalar_subquery(),
+        select(func.count()).select_from(cosignatures).scalar_subquery(),
+    )
 
 
 async def keep_current(runtime, index: StatusIndex, poll_seconds: float) -> None:  # noqa: ANN001

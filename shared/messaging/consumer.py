@@ -68,13 +68,17 @@ class BatchHandlers(Mapping[str, Handler]):
     Still a mapping of event type to handler, so the consumer subscribes to and admits exactly these types,
     and whatever applies a single event (an operator replaying a dead letter) applies it as a batch of one.
     ``prepare`` runs first in every transaction, before the inbox is read: a lock taken there makes replicas
-    sharing the consumer see each other's committed batches.
+    sharing the consumer see each other's committed batches. ``stages_events``: whether applying may stage
+    events of the service's own; only then is the outbox relay woken after each batch (a relay that wakes
+    for nothing takes the database from the next batch).
     """
 
-    def __init__(self, event_types: Iterable[str], apply: BatchHandler, *, prepare: Prepare | None = None) -> None:
+    def __init__(self, event_types: Iterable[str], apply: BatchHandler, *, prepare: Prepare | None = None,
+                 stages_events: bool = True) -> None:
         self.event_types = frozenset(event_types)
         self.apply = apply
         self.prepare = prepare
+        self.stages_events = stages_events
 
     def __getitem__(self, event_type: str) -> Handler:
         if event_type not in self.event_types:
@@ -137,6 +141,8 @@ class Consumer:
         self.handlers = dict(handlers)
         if isinstance(handlers, BatchHandlers):
             self._apply_batch, self._prepare = handlers.apply, handlers.prepare
+            if not handlers.stages_events:
+                after_commit = None
         else:
             self._apply_batch, self._prepare = self._apply_each, None
         self.batch_size = batch_size

@@ -22,7 +22,7 @@ from shared.db import create_engine, sessionmaker
 from shared.events import EVENT_MODELS, Envelope, nats_subject
 from shared.events.blocking import PersonnelBlocked, PersonnelUnblocked
 from shared.events.recommendation import VerificationDecided
-from shared.messaging.consumer import Consumer, Incoming
+from shared.messaging.consumer import BatchHandlers, Consumer, Incoming
 from shared.migrations import upgrade
 from tests.harness import database
 from tests.harness.nats import NatsServer
@@ -117,8 +117,13 @@ async def test_a_poison_event_in_a_batch_is_dead_lettered_and_the_others_apply_o
     def die() -> None:
         raise ProcessDied
 
+    # The consumer calls its after-commit hook (the outbox relay's wake-up, for handlers that stage events)
+    # between the commit and the acknowledgements: the process dies there.
+    status = handlers(Ledger(ledger_tables, log_id="sbt-status"))
+    dying = Consumer(name="status", sessions=sessions, tables=messaging, bus=None, after_commit=die,
+                     handlers=BatchHandlers(status.event_types, status.apply, prepare=status.prepare))
     with pytest.raises(ProcessDied):
-        await status_consumer(sessions, after_commit=die).process(await subscription.fetch(10, timeout=2))
+        await dying.process(await subscription.fetch(10, timeout=2))
     committed = await snapshot(sessions)
     assert await count(sessions, "events") == 8
 

@@ -41,21 +41,32 @@ class Ledger:
     async def lock(self, session: AsyncSession) -> None:
         """Take the head row's lock, making the row first if the ledger is empty: every status transaction
         queues here (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers), so whether an event
-        continues its chain, or waits parked for its predecessor, is decided one transaction at a time."""
+        continues its chain, or waits parked for its predecessor, is decided one transaction at a time.
+
+        The row read under the lock is kept with the transaction: ``appender`` needs it, and nothing else
+        changes it before this transaction commits."""
         t = self.tables.head
-        locked = select(t.c.tree_size).where(t.c.log_id == self.log_id).with_for_update()
-        if (await session.execute(locked)).one_or_none() is None:
+        locked = select(t).where(t.c.log_id == self.log_id).with_for_update()
+        head = (await session.execute(locked)).one_or_none()
+        if head is None:
             await insert_ignoring_duplicates(session, t, {"log_id": self.log_id, "tree_size": 0,
                                                           "root_hash": merkle.EMPTY_ROOT.hex(), "frontier": "[]"})
-            await session.execute(locked)
+            head = (await session.execute(locked)).one()
+        session.info[self._locked_head] = head
+
+    @property
+    def _locked_head(self) -> str:
+        return f"ledger-head-locked:{self.log_id}"
 
     async def appender(self, session: AsyncSession, producers: Iterable[str] = ()) -> Appender:
         """The tree and the chains of ``producers`` as this transaction sees them, for appends in memory.
 
-        Takes the head row's lock: what it read stays true until the transaction ends, so nothing needs to
-        be read again per event."""
-        await self.lock(session)
-        head = (await session.execute(select(self.tables.head).where(self.tables.head.c.log_id == self.log_id))).one()
+        Under the head row's lock (taken here unless this transaction holds it already): what it read stays
+        true until the transaction ends, so nothing needs to be read again per event."""
+        head = session.info.pop(self._locked_head, None)
+        if head is None:
+            await self.lock(session)
+            head = session.info.pop(self._locked_head)
         appender = Appender(self, size=head.tree_size, edge=[bytes.fromhex(h) for h in orjson.loads(head.frontier)])
         await appender.load_producers(session, producers)
         return appender
