@@ -36,6 +36,8 @@ from shared.settings import Settings
 VOLATILE_COLUMNS = frozenset({"updated_at", "created_at", "applied_at", "received_at"})
 # How long the stream may stay silent before the live position is reached.
 STREAM_SILENCE_SECONDS = 10.0
+# Events folded between two turns of the event loop, in which the batch before is written.
+YIELD_EVERY = 32
 # Case statuses a replay keeps in memory between batches; beyond it they are read back from the fresh tables.
 CASES_KEPT = 100_000
 # Tables that are not a projection of the events: delivery bookkeeping, and checkpoints signed at times
@@ -119,10 +121,10 @@ class ReplayResult:
 
 
 async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size: int = 500,
-                 progress: Callable[[int, int], None] | None = None) -> ReplayResult:
+                 progress: Callable[[int, int], None] | None = None, cases_kept: int = CASES_KEPT) -> ReplayResult:
+    """``cases_kept``: case statuses kept in memory between batches (beyond, they are read back)."""
     import nats
 
-    from services.status.applying import Applier
     from services.status.ledger.store import Ledger
     from services.status.models import ledger as ledger_tables
     from shared.migrations import upgrade
@@ -144,17 +146,19 @@ async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size
             # part of a write in its own thread.
             batches: asyncio.Queue = asyncio.Queue(maxsize=2)
             reader = asyncio.create_task(_read(connection, settings, ledger, position, batch_size, batches, result))
+            run = _Run(sessions, ledger, result, cases_kept)
             try:
-                applier = Applier.fresh(ledger, max_cases_kept=CASES_KEPT)
                 with _collecting_rarely():
                     while (item := await batches.get()) is not None:
                         reached, batch = item
-                        applier = await _apply_batch(sessions, ledger, applier, batch, result)
+                        await run.apply(batch)
                         if progress:
                             progress(reached, position)
+                    await run.writer.wait()
                 await reader  # raises what stopped the reading, if anything did
             finally:
                 reader.cancel()
+                await run.writer.abandon()
         result.seconds = time.perf_counter() - started
         async with sessions() as session:
             result.replayed = await state_hashes(session)
@@ -235,36 +239,99 @@ def _collecting_rarely() -> Iterator[None]:
         gc.unfreeze()
 
 
-async def _apply_batch(sessions, ledger, applier, batch: list[tuple[int, Envelope]],  # noqa: ANN001
-                       result: ReplayResult):  # noqa: ANN202 - the Applier to go on with
-    """Apply ``batch`` in one transaction, as the live consumer does; returns the applier to go on with."""
-    from services.status.applying import Applier, ParkedEvents
-    from services.status.projection import Projection
+class _Writer:
+    """Runs collected writes in a transaction of their own, one batch after the other, in the background:
+    while the database commits one batch, the next is folded in memory."""
 
-    if not batch:
-        return applier
-    try:
-        async with sessions.begin() as session:
-            await _apply_all(session, applier, batch)
-        result.applied += len(batch)
-        return applier
-    except Exception:  # noqa: BLE001 - isolate the event the live service also refused
-        pass
-    # What the applier held in memory went with the transaction: each event now reads what it needs from
-    # the database, as the live consumer's fall-back does, and the run goes on from what is stored.
-    for seq, envelope in batch:
+    def __init__(self, sessions) -> None:  # noqa: ANN001 - an async_sessionmaker
+        self.sessions = sessions
+        self._task: asyncio.Task | None = None
+
+    async def wait(self) -> None:
+        """Until what was submitted is committed (raising what made it fail)."""
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+    async def submit(self, writes: list) -> None:
+        await self.wait()
+        self._task = asyncio.create_task(self._write(writes))
+
+    async def abandon(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._task
+
+    async def _write(self, writes: list) -> None:
+        async with self.sessions.begin() as session:
+            for write in writes:
+                await write(session)
+
+
+class _Run:
+    """One replay's applier over the fresh tables, kept in memory from batch to batch, and what it decided."""
+
+    def __init__(self, sessions, ledger, result: ReplayResult, cases_kept: int) -> None:  # noqa: ANN001
+        from services.status.applying import Applier
+
+        self.sessions, self.ledger, self.result, self.cases_kept = sessions, ledger, result, cases_kept
+        self.writer = _Writer(sessions)
+        # Reads (a case dropped from memory, a refold) wait for what was collected to be committed.
+        self.applier = Applier.fresh(ledger, max_cases_kept=cases_kept, before_read=self.writer.wait)
+        self.in_memory = True  # until a fall-back: then the applier reads the database like the live one
+        # Event ids applied, as the live consumer's inbox holds them: an id seen again is skipped, as there.
+        self.seen: set[str] = set()
+
+    async def apply(self, batch: list[tuple[int, Envelope]]) -> None:
+        """Fold ``batch`` in memory and hand its writes to the writer; an event the live service refused
+        sends the batch down the live consumer's fall-back, one event per transaction."""
+        fresh: list[tuple[int, Envelope]] = []
+        ids: set[str] = set()
+        for seq, envelope in batch:
+            if envelope.id in self.seen or envelope.id in ids:
+                self.result.skipped.append(f"stream {seq}: {envelope.type} {envelope.id}: already applied (its id "
+                                           "came before), as the live consumer's inbox says")
+                continue
+            ids.add(envelope.id)
+            fresh.append((seq, envelope))
+        if not fresh:
+            return
+        if not self.in_memory:
+            await self.writer.wait()  # an applier that reads the database reads what is committed
         try:
-            async with sessions.begin() as session:
-                await _apply_all(session, await Applier.begin(session, ledger, [envelope]), [(seq, envelope)])
-            result.applied += 1
-        except Exception as error:  # noqa: BLE001
-            result.skipped.append(f"stream {seq}: {envelope.type} {envelope.id}: {type(error).__name__}: {error}")
-    async with sessions.begin() as session:
-        return Applier(await ledger.appender(session), ParkedEvents(ledger.tables), Projection(max_cases_kept=CASES_KEPT))
+            async with self.sessions() as session:  # used only to read what is not in memory
+                await self.applier.load(session, [envelope for _, envelope in fresh])
+                for count, (seq, envelope) in enumerate(fresh):
+                    await self.applier.apply(session, envelope, seq, hash_checked=True)  # the gate checked hashes
+                    if count % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)  # the writer's statements go on between the events
+            writes = self.applier.collect()
+        except Exception:  # noqa: BLE001 - isolate the event the live service also refused
+            await self._one_by_one(fresh)
+            return
+        await self.writer.submit(writes)
+        self.seen |= ids
+        self.result.applied += len(fresh)
 
+    async def _one_by_one(self, batch: list[tuple[int, Envelope]]) -> None:
+        """What the applier held in memory is no longer what the batch leaves: each event now reads what it
+        needs from the database, in a transaction of its own, and the run goes on from what is stored."""
+        from services.status.applying import Applier, ParkedEvents
+        from services.status.projection import Projection
 
-async def _apply_all(session: AsyncSession, applier, batch: list[tuple[int, Envelope]]) -> None:  # noqa: ANN001
-    await applier.load(session, [envelope for _, envelope in batch])
-    for seq, envelope in batch:
-        await applier.apply(session, envelope, seq, hash_checked=True)  # the gate checked every hash
-    await applier.flush(session)
+        await self.writer.wait()
+        for seq, envelope in batch:
+            try:
+                async with self.sessions.begin() as session:
+                    applier = await Applier.begin(session, self.ledger, [envelope])
+                    await applier.apply(session, envelope, seq, hash_checked=True)
+                    await applier.flush(session)
+                self.seen.add(envelope.id)
+                self.result.applied += 1
+            except Exception as error:  # noqa: BLE001
+                self.result.skipped.append(f"stream {seq}: {envelope.type} {envelope.id}: {type(error).__name__}: {error}")
+        async with self.sessions.begin() as session:
+            self.applier = Applier(await self.ledger.appender(session), ParkedEvents(self.ledger.tables),
+                                   Projection(max_cases_kept=self.cases_kept))
+        self.in_memory = False

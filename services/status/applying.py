@@ -14,12 +14,14 @@ so replicas queue on it instead of deadlocking, and what the batch read stays tr
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.status import bulk
 from services.status.ledger.store import Appender, Ledger
 from services.status.ledger.tables import LedgerTables
 from services.status.projection import Projection, refuse_if_misfiled
@@ -31,14 +33,16 @@ log = logging.getLogger("sbt.ledger")
 
 
 class ParkedEvents:
-    """The parked events of some producers as this transaction sees them. Parking and taking one write at
-    once: both are rare, and the table is usually empty."""
+    """The parked events of some producers as this transaction sees them. Parking and taking change memory;
+    the rows are written with everything else (``collect``)."""
 
     def __init__(self, tables: LedgerTables, *, fresh: bool = False) -> None:
         self.table = tables.parked
         self.rows: dict[tuple[str, int], dict[str, Any]] = {}  # (producer, producerseq) -> row
         self._loaded: set[str] = set()
         self._fresh = fresh  # nothing parked but what this object parked (a replay into fresh tables)
+        self._parked: dict[str, dict[str, Any]] = {}  # event id -> row parked since the last collection
+        self._taken: set[str] = set()  # event ids of stored rows taken since the last collection
 
     async def load(self, session: AsyncSession, producers: Iterable[str]) -> None:
         wanted = sorted(set(producers) - self._loaded)
@@ -48,7 +52,7 @@ class ParkedEvents:
         for row in (await session.execute(select(self.table).where(self.table.c.producer.in_(wanted)))).mappings():
             self.rows[(row["producer"], row["producerseq"])] = dict(row)
 
-    async def park(self, session: AsyncSession, envelope: Envelope, stream_seq: int, finding: Finding) -> None:
+    def park(self, envelope: Envelope, stream_seq: int, finding: Finding) -> None:
         place = (envelope.producer, envelope.producerseq or 0)
         other = self.rows.get(place)
         if other is not None and other["event_id"] != envelope.id:
@@ -59,17 +63,27 @@ class ParkedEvents:
                "event_id": envelope.id, "nats_subject": nats_subject(EVENT_MODELS[envelope.type]),
                "envelope": envelope.model_dump_json(exclude_none=True), "reason": finding.detail,
                "parked_at": utcnow()}
-        await session.execute(insert(self.table).values(**row))
-        self.rows[place] = row
+        self.rows[place] = self._parked[envelope.id] = row
         log.warning("ledger: parked stream %s until its predecessor arrives: %s", stream_seq, finding.detail)
 
-    async def take(self, session: AsyncSession, producer: str, producerseq: int) -> tuple[Envelope, int] | None:
+    def take(self, producer: str, producerseq: int) -> tuple[Envelope, int] | None:
         """The parked event at this place in its producer's chain, removed from the parked ones; or None."""
         row = self.rows.pop((producer, producerseq), None)
         if row is None:
             return None
-        await session.execute(delete(self.table).where(self.table.c.event_id == row["event_id"]))
+        if self._parked.pop(row["event_id"], None) is None:  # parked before: its row is stored
+            self._taken.add(row["event_id"])
         return Envelope.model_validate_json(row["envelope"]), row["stream_seq"]
+
+    def collect(self) -> list[bulk.Write]:
+        writes: list[bulk.Write] = []
+        if self._taken:
+            writes.append(partial(bulk.execute, rows=[{"taken": event_id} for event_id in sorted(self._taken)],
+                                  statement=delete(self.table).where(self.table.c.event_id == bindparam("taken"))))
+        if self._parked:
+            writes.append(partial(bulk.execute, statement=insert(self.table), rows=list(self._parked.values())))
+        self._parked, self._taken = {}, set()
+        return writes
 
 
 class Applier:
@@ -90,10 +104,12 @@ class Applier:
         return applier
 
     @classmethod
-    def fresh(cls, ledger: Ledger, *, max_cases_kept: int = 0) -> Applier:
-        """An applier over fresh tables that only it writes (a replay), kept across its transactions."""
+    def fresh(cls, ledger: Ledger, *, max_cases_kept: int = 0,
+              before_read: Callable[[], Awaitable[None]] | None = None) -> Applier:
+        """An applier over fresh tables that only it writes (a replay), kept across its transactions;
+        ``before_read`` as for ``Projection``."""
         return cls(ledger.fresh_appender(), ParkedEvents(ledger.tables, fresh=True),
-                   Projection(fresh=True, max_cases_kept=max_cases_kept))
+                   Projection(fresh=True, max_cases_kept=max_cases_kept, before_read=before_read))
 
     async def load(self, session: AsyncSession, envelopes: list[Envelope]) -> None:
         """Read what ``envelopes`` touch and is not in memory yet: chain heads, parked events, cases, blocks."""
@@ -110,11 +126,11 @@ class Applier:
         refuse_if_misfiled(envelope)  # judged now, even if it has to wait for its predecessor
         finding = self.appender.check(envelope, hash_checked=hash_checked)
         if finding is not None and finding.kind == "gap":
-            await self.parked.park(session, envelope, stream_seq, finding)
+            self.parked.park(envelope, stream_seq, finding)
             return
         await self._append(session, envelope, stream_seq, hash_checked=hash_checked)
         seq = envelope.producerseq or 0
-        while (successor := await self.parked.take(session, envelope.producer, seq + 1)) is not None:
+        while (successor := self.parked.take(envelope.producer, seq + 1)) is not None:
             await self.projection.load(session, [successor[0]])
             await self._append(session, *successor)
             seq += 1
@@ -126,10 +142,15 @@ class Applier:
 
     @property
     def pending(self) -> int:
-        """Events applied since the last flush."""
+        """Events applied since the last collection."""
         return self.appender.pending
 
     async def flush(self, session: AsyncSession) -> None:
-        """Write the read model, then the ledger (which tells the read index the new tree size)."""
-        await self.projection.flush(session)
-        await self.appender.flush(session)
+        """Write everything applied since the last flush, in the caller's transaction."""
+        for write in self.collect():
+            await write(session)
+
+    def collect(self) -> list[bulk.Write]:
+        """Everything applied since the last collection, as statements to run in one transaction in order:
+        the read model first, then the ledger (which tells the read index the new tree size)."""
+        return self.parked.collect() + self.projection.collect() + self.appender.collect()

@@ -13,14 +13,15 @@ sharing the consumer) leaves a lifted row that the late block only fills in, nev
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.status import stats
+from services.status import bulk, stats
 from services.status.models import CaseRow, LoggedEvent, PersonnelBlock
 from shared.db import utcnow
 from shared.events import Envelope
@@ -31,6 +32,8 @@ UNBLOCKED = "sbt.personnel.unblocked.v1"
 BLOCK_EVENTS = frozenset({BLOCKED, UNBLOCKED})
 
 _EVENTS = LoggedEvent.__table__
+EVENT_COLUMNS = ("stream_seq", "event_id", "event_type", "producer", "producerseq", "subject", "time", "hash",
+                 "prevhash", "envelope")
 _CASES = CaseRow.__table__
 _BLOCKS = PersonnelBlock.__table__
 # Keys per IN (...) query: far below any database's limit on bound parameters.
@@ -70,18 +73,22 @@ def _chunks(keys: Iterable[str]) -> Iterable[list[str]]:
 
 
 class Projection:
-    def __init__(self, *, fresh: bool = False, max_cases_kept: int = 0) -> None:
+    def __init__(self, *, fresh: bool = False, max_cases_kept: int = 0,
+                 before_read: Callable[[], Awaitable[None]] | None = None) -> None:
         """``fresh``: the database holds only what this projection wrote (a replay into fresh tables), so
         what is not in memory does not exist. ``max_cases_kept``: how many case statuses a long run keeps in
-        memory between flushes (0: all); beyond it they are dropped and read back when needed."""
+        memory between flushes (0: all); beyond it they are dropped and read back when needed.
+        ``before_read``: awaited before the projection reads the database (a replay that writes in the
+        background waits there for what it collected to be committed)."""
         self.cases: dict[str, _Case] = {}
         self.blocks: dict[str, _Block] = {}
-        self._events: list[dict[str, Any]] = []
+        self._events: list[tuple[Any, ...]] = []
         # Events logged but not yet written, per subject: a refold reads them beside the written ones.
         self._unwritten: dict[str, list[tuple[int, Envelope]]] = {}
         self._all_cases_in_memory = fresh
         self._all_blocks_in_memory = fresh
         self._max_cases_kept = max_cases_kept
+        self._before_read = before_read
 
     # --- reading what a batch touches ---------------------------------------------------------------------
 
@@ -96,6 +103,7 @@ class Projection:
         if not case_ids:
             return
         if not self._all_cases_in_memory:
+            await self._ready_to_read()
             for chunk in _chunks(case_ids):
                 rows = await session.execute(
                     select(_CASES.c.case_id, _CASES.c.state, _CASES.c.last_stream_seq)
@@ -111,10 +119,15 @@ class Projection:
         if not block_ids:
             return
         if not self._all_blocks_in_memory:
+            await self._ready_to_read()
             for chunk in _chunks(block_ids):
                 rows = await session.execute(select(_BLOCKS).where(_BLOCKS.c.block_id.in_(chunk)).with_for_update())
                 for row in rows.mappings():
                     self.blocks[row["block_id"]] = _Block(dict(row), stored=True)
+
+    async def _ready_to_read(self) -> None:
+        if self._before_read is not None:
+            await self._before_read()
 
     # --- folding --------------------------------------------------------------------------------------------
 
@@ -141,15 +154,14 @@ class Projection:
         case.changed = True
 
     def _log(self, envelope: Envelope, stream_seq: int) -> None:
-        self._events.append({
-            "stream_seq": stream_seq, "event_id": envelope.id, "event_type": envelope.type,
-            "producer": envelope.producer, "producerseq": envelope.producerseq or 0, "subject": envelope.subject,
-            "time": envelope.time, "hash": envelope.hash or "", "prevhash": envelope.prevhash or "",
-            "envelope": envelope.model_dump_json(exclude_none=True),
-        })
+        self._events.append((  # in the order of EVENT_COLUMNS
+            stream_seq, envelope.id, envelope.type, envelope.producer, envelope.producerseq or 0, envelope.subject,
+            envelope.time, envelope.hash or "", envelope.prevhash or "", envelope.model_dump_json(exclude_none=True),
+        ))
         self._unwritten.setdefault(envelope.subject, []).append((stream_seq, envelope))
 
     async def _refold(self, session: AsyncSession, subject: str) -> CaseStatus | None:
+        await self._ready_to_read()
         written = await session.execute(
             select(_EVENTS.c.stream_seq, _EVENTS.c.envelope).where(_EVENTS.c.subject == subject)
         )
@@ -185,13 +197,22 @@ class Projection:
 
     async def flush(self, session: AsyncSession) -> None:
         """Write what changed since the last flush, in the caller's transaction."""
-        if self._events:
-            await session.execute(insert(_EVENTS), self._events)
-            self._events, self._unwritten = [], {}
-        await self._flush_cases(session)
-        await self._flush_blocks(session)
+        for write in self.collect():
+            await write(session)
 
-    async def _flush_cases(self, session: AsyncSession) -> None:
+    def collect(self) -> list[bulk.Write]:
+        """What changed since the last collection, as statements with their rows, to run in one transaction
+        (in order); from here on the projection counts it as written."""
+        writes: list[bulk.Write] = []
+        if self._events:
+            writes.append(partial(bulk.insert_rows, table=_EVENTS, columns=EVENT_COLUMNS, rows=self._events))
+            self._events, self._unwritten = [], {}
+        writes += self._collect_cases()
+        writes += self._collect_blocks()
+        return writes
+
+    def _collect_cases(self) -> list[bulk.Write]:
+        writes: list[bulk.Write] = []
         changed = [(case_id, case) for case_id, case in self.cases.items() if case.changed]
         if changed:
             now = utcnow()
@@ -199,28 +220,27 @@ class Projection:
             known = [{"key": case_id, **{f"new_{k}": v for k, v in _case_columns(case, now).items()}}
                      for case_id, case in changed if case.stored]
             if new:
-                await session.execute(insert(_CASES), new)
+                columns = tuple(new[0])
+                writes.append(partial(bulk.insert_rows, table=_CASES, columns=columns,
+                                      rows=[tuple(row.values()) for row in new]))
             if known:
-                await session.execute(_UPDATE_CASE, known)
+                writes.append(partial(bulk.execute, statement=_UPDATE_CASE, rows=known))
             for _, case in changed:
                 case.stored, case.changed = True, False
         if self._max_cases_kept and len(self.cases) > self._max_cases_kept:
             self.cases.clear()
             self._all_cases_in_memory = False
+        return writes
 
-    async def _flush_blocks(self, session: AsyncSession) -> None:
+    def _collect_blocks(self) -> list[bulk.Write]:
         changed = [block for block in self.blocks.values() if block.changed]
-        if not changed:
-            return
-        new = [block.values for block in changed if not block.stored]
+        new = [dict(block.values) for block in changed if not block.stored]
         known = [{"key": block.values["block_id"], **{f"new_{k}": v for k, v in block.values.items() if k != "block_id"}}
                  for block in changed if block.stored]
-        if new:
-            await session.execute(insert(_BLOCKS), new)
-        if known:
-            await session.execute(_UPDATE_BLOCK, known)
         for block in changed:
             block.stored, block.changed = True, False
+        return ([partial(bulk.execute, statement=insert(_BLOCKS), rows=new)] if new else []) + \
+            ([partial(bulk.execute, statement=_UPDATE_BLOCK, rows=known)] if known else [])
 
 
 def _case_columns(case: _Case, now: dt.datetime) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from sqlalchemy import func, select, text
 
-from services.replay import state_hashes
+from services.replay import replay, state_hashes
 from services.status.handlers import handlers
 from services.status.ledger.store import Ledger
 from services.status.models import ledger as ledger_tables
@@ -21,9 +21,11 @@ from services.status.models import messaging
 from shared.db import create_engine, sessionmaker
 from shared.events import EVENT_MODELS, Envelope, nats_subject
 from shared.events.blocking import PersonnelBlocked, PersonnelUnblocked
+from shared.events.intake import CaseOpened, ReportReceived
 from shared.events.recommendation import VerificationDecided
 from shared.messaging.consumer import BatchHandlers, Consumer, Incoming
 from shared.migrations import upgrade
+from shared.settings import Settings
 from tests.harness import database
 from tests.harness.nats import NatsServer
 from tests.unit.ledger_fixtures import case_log, chain
@@ -38,29 +40,39 @@ class ProcessDied(Exception):
 
 
 @pytest.fixture
-async def status_database(tmp_path):  # noqa: ANN001
-    databases = database.TestDatabases(tmp_path, ["status", "status_once"])
-    await databases.create()
+async def databases(tmp_path):  # noqa: ANN001
+    made = database.TestDatabases(tmp_path, ["status", "status_once"])
+    await made.create()
+    yield made
+    await made.drop()
+
+
+@pytest.fixture
+async def status_database(databases):  # noqa: ANN001
     for name in ("status", "status_once"):
         await asyncio.to_thread(upgrade, "status", databases.url(name))
     engines = {name: create_engine(databases.url(name)) for name in ("status", "status_once")}
     yield {name: sessionmaker(engine) for name, engine in engines.items()}
     for engine in engines.values():
         await engine.dispose()
-    await databases.drop()
 
 
 @pytest.fixture
-async def jetstream(tmp_path):  # noqa: ANN001
+async def nats_server(tmp_path):  # noqa: ANN001
     server = NatsServer(tmp_path / "nats").start()
-    connection = await nats.connect(server.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def jetstream(nats_server):  # noqa: ANN001
+    connection = await nats.connect(nats_server.url)
     js = connection.jetstream()
     await js.add_stream(StreamConfig(name=STREAM, subjects=["sbt.events.>"]))
     # A pull consumer of the test's own, with a short ack wait: what is not acknowledged comes back in a second.
     await js.add_consumer(STREAM, ConsumerConfig(durable_name="batches", ack_policy=AckPolicy.EXPLICIT, ack_wait=1))
     yield js, await js.pull_subscribe_bind(durable="batches", stream=STREAM)
     await connection.close()
-    server.stop()
 
 
 def status_consumer(sessions, **options) -> Consumer:  # noqa: ANN001
@@ -171,3 +183,62 @@ async def test_a_batch_gives_what_its_events_give_one_transaction_at_a_time(stat
             block_row = (await session.execute(text("SELECT lifted_at, cause FROM personnel_blocks"))).one()
         assert '"report_ids":["01REPT' in case_two and '"stage":"awaiting_verification"' in case_two
         assert block_row.lifted_at is not None and block_row.cause == block["cause"]
+
+
+async def test_the_replay_reproduces_what_the_live_consumer_applied_parked_and_refused(
+    status_database, databases, jetstream, nats_server, tmp_path
+):
+    js, subscription = jetstream
+    log = case_log(3)
+    intake = [e for e in log if e.producer == "intake"]
+    first_case = log[0].subject
+    nip, agency = log[0].data["nip"], log[0].data["agency_code"]
+    block = {**PersonnelBlocked.examples[0], "nip": nip, "case_id": first_case, "agency_code": agency}
+    unblock = {**PersonnelUnblocked.examples[0], "nip": nip, "case_id": first_case, "block_id": block["block_id"]}
+    blocking = chain("blocking", [(PersonnelBlocked.event_type, first_case, block),
+                                  (PersonnelUnblocked.event_type, first_case, unblock)])
+    decided = [e for e in log if e.producer == "recommendation"]
+    misfiled = chain("recommendation", [
+        (VerificationDecided.event_type, "another-case", {**VerificationDecided.examples[0], "case_id": first_case}),
+        (VerificationDecided.event_type, intake[2].subject,
+         {**VerificationDecided.examples[0], "case_id": intake[2].subject}),
+    ], start_seq=2, prev=decided[0].hash)
+    # In stream order: intake #4 before #3 (parked, then applied), the same event twice (the second skipped),
+    # a misfiled event (refused; the recommendation's next event then waits for it, parked), blocks.
+    await publish(js, [intake[0], intake[1], intake[3], intake[2], *decided, *blocking, *misfiled, *intake[4:]])
+    await js.publish(nats_subject(EVENT_MODELS[intake[0].type]), intake[0].model_dump_json(exclude_none=True).encode(),
+                     headers={"Nats-Msg-Id": "the-same-event-again"})
+    await publish(js, more_cases(intake[-1], 2))
+
+    live = status_consumer(status_database["status"], max_deliver=1)
+    while msgs := await _fetch(subscription, 4):
+        await live.process(msgs)
+    assert await count(status_database["status"], "dead_letters") == 1
+    assert await count(status_database["status"], "ledger_parked") == 1
+    assert await count(status_database["status"], "ledger_leaves") == len(intake) + 1 + 2 + 4
+
+    settings = Settings(env="test", data_dir=tmp_path / "data", nats_url=nats_server.url)
+    result = await replay(settings, live_url=databases.url("status"), into_url=databases.url("status_once"),
+                          batch_size=4, cases_kept=2)
+    assert result.differing == [], result.skipped
+    assert result.live == await snapshot(status_database["status"])
+    assert result.applied == len(intake) + 1 + 2 + 4 + 1  # the parked event counts as applied, as live
+    assert any(misfiled[0].id in line and "is not its case" in line for line in result.skipped)
+    assert any(intake[0].id in line and "already applied" in line for line in result.skipped)
+
+
+def more_cases(after: Envelope, cases: int) -> list[Envelope]:
+    payloads = []
+    for number in range(cases):
+        case_id, report = f"01MORE{number:020d}", f"01MREP{number:020d}"
+        payloads += [(CaseOpened.event_type, case_id, {**CaseOpened.examples[0], "case_id": case_id}),
+                     (ReportReceived.event_type, case_id, {**ReportReceived.examples[0], "case_id": case_id,
+                                                           "report_id": report})]
+    return chain("intake", payloads, start_seq=after.producerseq + 1, prev=after.hash)
+
+
+async def _fetch(subscription, batch: int) -> list:  # noqa: ANN001
+    try:
+        return await subscription.fetch(batch, timeout=1)
+    except TimeoutError:
+        return []

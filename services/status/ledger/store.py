@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 
 import orjson
 from prometheus_client import Counter
 from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.status import bulk
 from services.status.ledger.tables import LedgerTables
 from shared.db import insert_ignoring_duplicates
 from shared.events import Envelope
@@ -138,8 +140,8 @@ class Appender:
         self._stored_producers: set[str] = set()
         self._every_producer_known = every_producer_known
         self._changed_producers: dict[str, str] = {}  # producer -> event id of its new head
-        self._leaves: list[dict] = []
-        self._nodes: list[dict] = []
+        self._leaves: list[tuple] = []  # (leaf_index, stream_seq, event_id, event_hash)
+        self._nodes: list[tuple] = []  # (level, idx, hash)
 
     async def load_producers(self, session: AsyncSession, producers: Iterable[str]) -> None:
         wanted = sorted(set(producers) - self.heads.keys())
@@ -167,9 +169,8 @@ class Appender:
             raise ChainBreak(finding)
         index = self.size
         nodes, self.edge = merkle.extend(index, bytes.fromhex(envelope.hash or ""), self.edge)
-        self._leaves.append({"leaf_index": index, "stream_seq": stream_seq, "event_id": envelope.id,
-                             "event_hash": envelope.hash})
-        self._nodes.extend({"level": level, "idx": idx, "hash": h.hex()} for level, idx, h in nodes)
+        self._leaves.append((index, stream_seq, envelope.id, envelope.hash))
+        self._nodes.extend((level, idx, h.hex()) for level, idx, h in nodes)
         self.size = index + 1
         self.heads[envelope.producer] = ChainHead(envelope.producerseq or 0, envelope.hash or "")
         self._changed_producers[envelope.producer] = envelope.id
@@ -181,20 +182,29 @@ class Appender:
         return len(self._leaves)
 
     async def flush(self, session: AsyncSession) -> None:
-        """Write what was appended since the last flush, in the caller's transaction (and the head row of
-        fresh tables, as the live consumer's first transaction makes it even if nothing was appended)."""
+        """Write what was appended since the last flush, in the caller's transaction."""
+        for write in self.collect():
+            await write(session)
+
+    def collect(self) -> list[bulk.Write]:
+        """What was appended since the last collection, as statements with their rows to run in one
+        transaction, in order (and the head row of fresh tables, as the live consumer's first transaction
+        makes it even if nothing was appended). Tells ``on_append`` the new size: it is written from here."""
         if not self._leaves and self.head_stored:
-            return
+            return []
         t, ledger = self.ledger.tables, self.ledger
+        writes: list[bulk.Write] = []
         if self._leaves:
-            await session.execute(insert(t.leaves), self._leaves)
-            await session.execute(insert(t.nodes), self._nodes)
+            writes.append(partial(bulk.insert_rows, table=t.leaves, rows=self._leaves,
+                                  columns=("leaf_index", "stream_seq", "event_id", "event_hash")))
+            writes.append(partial(bulk.insert_rows, table=t.nodes, columns=("level", "idx", "hash"), rows=self._nodes))
         state = {"tree_size": self.size, "root_hash": merkle.fold_root(self.edge).hex(),
                  "frontier": orjson.dumps([h.hex() for h in self.edge]).decode()}
         if self.head_stored:
-            await session.execute(update(t.head).where(t.head.c.log_id == ledger.log_id).values(**state))
+            writes.append(partial(bulk.execute, statement=update(t.head).where(t.head.c.log_id == ledger.log_id)
+                                  .values(**state)))
         else:
-            await session.execute(insert(t.head).values(log_id=ledger.log_id, **state))
+            writes.append(partial(bulk.execute, statement=insert(t.head).values(log_id=ledger.log_id, **state)))
             self.head_stored = True
         chains = [{"producer": producer, "producerseq": self.heads[producer].producerseq,
                    "hash": self.heads[producer].hash, "event_id": event_id}
@@ -203,17 +213,16 @@ class Appender:
         known = [{"key": chain["producer"], "new_seq": chain["producerseq"], "new_hash": chain["hash"],
                   "new_event_id": chain["event_id"]} for chain in chains if chain["producer"] in self._stored_producers]
         if new:
-            await session.execute(insert(t.producers), new)
+            writes.append(partial(bulk.execute, statement=insert(t.producers), rows=new))
             self._stored_producers.update(chain["producer"] for chain in new)
-        if known:
-            await session.execute(
-                update(t.producers).where(t.producers.c.producer == bindparam("key"))
-                .values(producerseq=bindparam("new_seq"), hash=bindparam("new_hash"), event_id=bindparam("new_event_id")),
-                known,
-            )
-        if not self._leaves:
-            return
-        LEAVES_APPENDED.inc(len(self._leaves))
-        self._leaves, self._nodes, self._changed_producers = [], [], {}
-        for listener in ledger.on_append:
-            listener(self.size)
+        if known:  # bound names differ from the columns': an executemany UPDATE may not reuse them
+            statement = (update(t.producers).where(t.producers.c.producer == bindparam("key"))
+                         .values(producerseq=bindparam("new_seq"), hash=bindparam("new_hash"),
+                                 event_id=bindparam("new_event_id")))
+            writes.append(partial(bulk.execute, statement=statement, rows=known))
+        if self._leaves:
+            LEAVES_APPENDED.inc(len(self._leaves))
+            self._leaves, self._nodes, self._changed_producers = [], [], {}
+            for listener in ledger.on_append:
+                listener(self.size)
+        return writes
