@@ -11,7 +11,9 @@ from pathlib import Path
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
-# Picks a NIP from a list for every request, so the server cannot answer from one warm cache line.
+# Picks a NIP from a list for every request, so the server cannot answer from one warm cache line; in
+# sequence when every request must be about another civil servant (filing reports). A "{nip}" in the
+# path or the body is replaced by it.
 _SCRIPT = """
 local nips = {}
 for line in io.lines("%(nips)s") do nips[#nips + 1] = line end
@@ -21,10 +23,20 @@ local method = "%(method)s"
 local body_file = "%(body)s"
 local body = nil
 if body_file ~= "" then local f = io.open(body_file, "r"); body = f:read("*a"); f:close() end
+local sequential = %(sequential)s
+local counter = 0
 local headers = {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"}
 request = function()
-  local nip = nips[math.random(#nips)]
-  return wrk.format(method, string.gsub(path, "{nip}", nip), headers, body)
+  local nip
+  if sequential then
+    counter = counter + 1
+    nip = nips[((counter - 1) %% #nips) + 1]
+  else
+    nip = nips[math.random(#nips)]
+  end
+  local this_body = body
+  if body ~= nil then this_body = (string.gsub(body, "{nip}", nip)) end
+  return wrk.format(method, (string.gsub(path, "{nip}", nip)), headers, this_body)
 end
 """
 
@@ -54,7 +66,7 @@ def _ms(value: str, unit: str) -> float:
 
 
 def run_wrk(url: str, *, path: str, token: str, nips: list[str], seconds: int = 10, connections: int = 32,
-            threads: int = 1, method: str = "GET", body: bytes | None = None) -> WrkResult:
+            threads: int = 1, method: str = "GET", body: bytes | None = None, sequential: bool = False) -> WrkResult:
     with tempfile.TemporaryDirectory() as scratch:
         nip_file = Path(scratch) / "nips.txt"
         nip_file.write_text("\n".join(nips) + "\n")
@@ -64,7 +76,7 @@ def run_wrk(url: str, *, path: str, token: str, nips: list[str], seconds: int = 
             Path(body_file).write_bytes(body)
         script = Path(scratch) / "script.lua"
         script.write_text(_SCRIPT % {"nips": nip_file, "token": token, "path": path, "method": method,
-                                     "body": body_file})
+                                     "body": body_file, "sequential": "true" if sequential else "false"})
         output = subprocess.run(
             [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
             check=True, capture_output=True, text=True,
