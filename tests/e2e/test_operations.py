@@ -146,7 +146,10 @@ async def test_metrics_trace_logs_and_operator_views_match_what_happened(make_sy
 
     async def dead_lettered():
         samples = await scrape(system, "status")
-        return samples if one(samples, "sbt_events_dead_lettered_total", event_type=RECEIVED) == 1 else None
+        # The counter moves when the consumer gives up; the open gauge is read from the dead-letter
+        # table, which the same step writes: wait for both.
+        counted = one(samples, "sbt_events_dead_lettered_total", event_type=RECEIVED) == 1
+        return samples if counted and one(samples, "sbt_dead_letters_open") == 1 else None
 
     status = await eventually(dead_lettered, 15, "the forged event dead-lettered")
     assert one(status, "sbt_dead_letters_open") == 1
