@@ -170,56 +170,28 @@ async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size
 
 async def _read(connection, settings: Settings, ledger, position: int, batch_size: int,  # noqa: ANN001
                 batches, result: ReplayResult) -> None:  # noqa: ANN001 - an asyncio.Queue
-    """Put (stream position reached, admitted events) on ``batches`` up to ``position``, then None.
-
-    Messages come to a callback (awaiting them one by one would cost a task each); while the batches wait
-    to be applied, the callback waits too, and the ordered consumer's flow control holds the stream back."""
+    """Put (stream position reached, admitted events) on ``batches`` up to ``position``, then None."""
     from services.status.handlers import handlers
+    from services.stream_reader import StreamReader
     from shared.events.catalog import SUBJECT_PREFIX
 
-    loop = asyncio.get_running_loop()
     # The live consumer's own admission rules (valid envelope and hash, source matching the subject).
     gate = Consumer(name="status", sessions=None, tables=_messaging(), bus=None, handlers=handlers(ledger))
-    batch: list[tuple[int, Envelope]] = []
-    reached, heard = 0, loop.time()
-    finished = loop.create_future()
-
-    async def on_message(msg) -> None:  # noqa: ANN001 - a nats Msg
-        nonlocal batch, reached, heard
-        heard = loop.time()
-        try:
-            seq = msg.metadata.sequence.stream
-            if finished.done() or seq <= reached:  # past the live position, or delivered again
-                return
-            reached = seq
-            try:
-                envelope, _ = gate.decode(msg)
-            except UntrustedEvent as error:
-                if producer_of_subject(msg.subject) != "status":  # its own checkpoints are not leaves
-                    result.skipped.append(f"stream {seq}: refused as the live consumer does: {error}")
-            else:
-                batch.append((seq, envelope))
-            if len(batch) >= batch_size or seq >= position:
-                await batches.put((seq, batch))
-                batch, heard = [], loop.time()
-            if seq >= position:
-                finished.set_result(None)
-        except Exception as error:  # noqa: BLE001 - the replay stops with it
-            if not finished.done():
-                finished.set_exception(error)
-
+    reader = StreamReader(connection, settings.stream_name, subjects=f"{SUBJECT_PREFIX}.>", batch=batch_size,
+                          silence_seconds=STREAM_SILENCE_SECONDS)
     try:
-        subscription = await connection.jetstream().subscribe(
-            f"{SUBJECT_PREFIX}.>", stream=settings.stream_name, ordered_consumer=True, cb=on_message,
-            pending_msgs_limit=100_000)
-        try:
-            while not finished.done():
-                await asyncio.wait([finished], timeout=1)
-                if not batches.full() and not finished.done() and loop.time() - heard > STREAM_SILENCE_SECONDS:
-                    raise TimeoutError(f"the stream stopped at {reached}, before the live position {position}")
-            finished.result()
-        finally:
-            await subscription.unsubscribe()
+        async for msgs in reader.read(until=position):
+            batch: list[tuple[int, Envelope]] = []
+            for msg in msgs:
+                seq = msg.metadata.sequence.stream
+                try:
+                    envelope, _ = gate.decode(msg)
+                except UntrustedEvent as error:
+                    if producer_of_subject(msg.subject) != "status":  # its own checkpoints are not leaves
+                        result.skipped.append(f"stream {seq}: refused as the live consumer does: {error}")
+                else:
+                    batch.append((seq, envelope))
+            await batches.put((seq, batch))
     finally:
         await batches.put(None)
 

@@ -85,7 +85,8 @@ class Projection:
         self._events: list[tuple[Any, ...]] = []
         # Events logged but not yet written, per subject: a refold reads them beside the written ones.
         self._unwritten: dict[str, list[tuple[int, Envelope]]] = {}
-        self._all_cases_in_memory = fresh
+        self._all_cases_in_memory = fresh  # with ``_dropped``: every stored case is one or the other
+        self._dropped: set[str] = set()  # cases written, then dropped from memory (fresh projections)
         self._all_blocks_in_memory = fresh
         self._max_cases_kept = max_cases_kept
         self._before_read = before_read
@@ -95,16 +96,18 @@ class Projection:
     async def load(self, session: AsyncSession, envelopes: Iterable[Envelope]) -> None:
         """Read the case rows and blocks ``envelopes`` touch that are not in memory yet, one query each."""
         envelopes = list(envelopes)
-        await self._load_cases(session, {e.subject for e in envelopes} - self.cases.keys())
-        await self._load_blocks(session, {e.data["block_id"] for e in envelopes if e.type in BLOCK_EVENTS}
-                                - self.blocks.keys())
+        # Membership tests, not set differences with the keys: those would copy every key in memory.
+        await self._load_cases(session, {e.subject for e in envelopes if e.subject not in self.cases})
+        await self._load_blocks(session, {e.data["block_id"] for e in envelopes
+                                          if e.type in BLOCK_EVENTS and e.data["block_id"] not in self.blocks})
 
     async def _load_cases(self, session: AsyncSession, case_ids: set[str]) -> None:
         if not case_ids:
             return
-        if not self._all_cases_in_memory:
+        stored = case_ids if not self._all_cases_in_memory else case_ids & self._dropped
+        if stored:
             await self._ready_to_read()
-            for chunk in _chunks(case_ids):
+            for chunk in _chunks(stored):
                 rows = await session.execute(
                     select(_CASES.c.case_id, _CASES.c.state, _CASES.c.last_stream_seq)
                     .where(_CASES.c.case_id.in_(chunk)).with_for_update()
@@ -112,8 +115,9 @@ class Projection:
                 for row in rows:
                     self.cases[row.case_id] = _Case(CaseStatus.model_validate_json(row.state), row.last_stream_seq,
                                                     stored=True)
-        for case_id in case_ids - self.cases.keys():
-            self.cases[case_id] = _Case(None, 0, stored=False)
+        for case_id in case_ids:
+            if case_id not in self.cases:
+                self.cases[case_id] = _Case(None, 0, stored=False)
 
     async def _load_blocks(self, session: AsyncSession, block_ids: set[str]) -> None:
         if not block_ids:
@@ -228,8 +232,9 @@ class Projection:
             for _, case in changed:
                 case.stored, case.changed = True, False
         if self._max_cases_kept and len(self.cases) > self._max_cases_kept:
+            if self._all_cases_in_memory:  # remember which cases are stored, to read back only those
+                self._dropped.update(case_id for case_id, case in self.cases.items() if case.stored)
             self.cases.clear()
-            self._all_cases_in_memory = False
         return writes
 
     def _collect_blocks(self) -> list[bulk.Write]:
