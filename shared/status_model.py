@@ -92,12 +92,17 @@ def _merge(existing: tuple[str, ...], new: list[str] | tuple[str, ...]) -> tuple
     return tuple(sorted(set(existing) | set(new)))
 
 
-def _moved(status: CaseStatus, stage: Stage, envelope: Envelope, reason: str | None = None, **changes) -> CaseStatus:
+# An applier's answer: the status it starts from and what the event changes in it. ``apply`` makes the one
+# copy, with its own bookkeeping, so that an event costs one copy of the status, not two.
+Changed = tuple[CaseStatus, dict]
+
+
+def _moved(status: CaseStatus, stage: Stage, envelope: Envelope, reason: str | None = None, **changes) -> Changed:
     history = status.history
     if stage != status.stage or not history:
         history = (*history, StageChange(stage=stage, at=envelope.time, event_id=envelope.id,
                                          event_type=envelope.type, reason=reason))
-    return status.model_copy(update={"stage": stage, "history": history, **changes})
+    return status, {"stage": stage, "history": history, **changes}
 
 
 def _roster_flag(status: CaseStatus, data: dict) -> bool | None:
@@ -106,10 +111,10 @@ def _roster_flag(status: CaseStatus, data: dict) -> bool | None:
     return status.nip_in_roster if flag is None else flag
 
 
-def _on_case_opened(status: CaseStatus | None, envelope: Envelope) -> CaseStatus:
+def _on_case_opened(status: CaseStatus | None, envelope: Envelope) -> Changed:
     data = envelope.data
     if status is not None:  # the report arrived first (not expected, but order must not matter)
-        return status.model_copy(update={"opened_at": data["opened_at"], "nip_in_roster": _roster_flag(status, data)})
+        return status, {"opened_at": data["opened_at"], "nip_in_roster": _roster_flag(status, data)}
     opened = CaseStatus(
         case_id=data["case_id"],
         nip=data["nip"],
@@ -124,7 +129,7 @@ def _on_case_opened(status: CaseStatus | None, envelope: Envelope) -> CaseStatus
     return _moved(opened, Stage.ALLEGED, envelope)
 
 
-def _on_report_received(status: CaseStatus | None, envelope: Envelope) -> CaseStatus:
+def _on_report_received(status: CaseStatus | None, envelope: Envelope) -> Changed:
     data = envelope.data
     if status is None:
         status = CaseStatus(
@@ -147,7 +152,7 @@ def _on_report_received(status: CaseStatus | None, envelope: Envelope) -> CaseSt
     }
     if status.stage == Stage.ALLEGED:
         return _moved(status, Stage.AWAITING_VERIFICATION, envelope, **changes)
-    return status.model_copy(update=changes)
+    return status, changes
 
 
 _VERIFICATION_STAGES = {
@@ -158,21 +163,21 @@ _VERIFICATION_STAGES = {
 }
 
 
-def _on_verification(status: CaseStatus, envelope: Envelope) -> CaseStatus:
+def _on_verification(status: CaseStatus, envelope: Envelope) -> Changed:
     data = envelope.data
     return _moved(status, _VERIFICATION_STAGES[data["outcome"]], envelope, reason=data.get("reason"))
 
 
-def _on_examined(status: CaseStatus, envelope: Envelope) -> CaseStatus:
+def _on_examined(status: CaseStatus, envelope: Envelope) -> Changed:
     data = envelope.data
     changes = {"examining_authority": data["examining_authority"], "category": data.get("category"),
                "legal_basis": data.get("legal_basis")}
     if data["outcome"] == "not_proven":
         return _moved(status, Stage.NOT_PROVEN, envelope, reason=data.get("reason"), **changes)
-    return status.model_copy(update={**changes, "recommended_level": data.get("sanction_level")})
+    return status, {**changes, "recommended_level": data.get("sanction_level")}
 
 
-def _on_recommendation(status: CaseStatus, envelope: Envelope) -> CaseStatus:
+def _on_recommendation(status: CaseStatus, envelope: Envelope) -> Changed:
     data = envelope.data
     return _moved(
         status, Stage.AWAITING_PPK, envelope,
@@ -183,7 +188,7 @@ def _on_recommendation(status: CaseStatus, envelope: Envelope) -> CaseStatus:
     )
 
 
-def _on_deadline(status: CaseStatus, envelope: Envelope) -> CaseStatus:
+def _on_deadline(status: CaseStatus, envelope: Envelope) -> Changed:
     data = envelope.data
     changes: dict = {}
     if "due_date" in data:
@@ -194,18 +199,18 @@ def _on_deadline(status: CaseStatus, envelope: Envelope) -> CaseStatus:
         changes["deadline_suspended"] = False
     if envelope.type in ("sbt.followup.deadline_resumed.v1", "sbt.followup.deadline_extended.v1"):
         changes["overdue"] = False  # the due date moved into the future again
-    return status.model_copy(update=changes)
+    return status, changes
 
 
-def _on_warning(status: CaseStatus, envelope: Envelope) -> CaseStatus:
-    return status.model_copy(update={"warned": True})
+def _on_warning(status: CaseStatus, envelope: Envelope) -> Changed:
+    return status, {"warned": True}
 
 
-def _on_overdue(status: CaseStatus, envelope: Envelope) -> CaseStatus:
-    return status.model_copy(update={"overdue": True})
+def _on_overdue(status: CaseStatus, envelope: Envelope) -> Changed:
+    return status, {"overdue": True}
 
 
-def _on_followup(status: CaseStatus, envelope: Envelope) -> CaseStatus:
+def _on_followup(status: CaseStatus, envelope: Envelope) -> Changed:
     data = envelope.data
     reason = f"SK {data['decree_number']}: {data['sanction_level']}"
     if data.get("lighter_than_recommended"):
@@ -218,12 +223,12 @@ def _on_followup(status: CaseStatus, envelope: Envelope) -> CaseStatus:
     )
 
 
-def _on_blocked(status: CaseStatus, envelope: Envelope) -> CaseStatus:
-    return status.model_copy(update={"blocked": True, "blocked_since": envelope.data["blocked_at"]})
+def _on_blocked(status: CaseStatus, envelope: Envelope) -> Changed:
+    return status, {"blocked": True, "blocked_since": envelope.data["blocked_at"]}
 
 
-def _on_unblocked(status: CaseStatus, envelope: Envelope) -> CaseStatus:
-    return status.model_copy(update={"blocked": False, "blocked_since": None, "unblocked": True})
+def _on_unblocked(status: CaseStatus, envelope: Envelope) -> Changed:
+    return status, {"blocked": False, "blocked_since": None, "unblocked": True}
 
 
 # Events that can arrive before the case is known to this projection only when the log is damaged;
@@ -259,7 +264,6 @@ def apply(status: CaseStatus | None, envelope: Envelope) -> CaseStatus | None:
         return None
     if status is not None and status.last_event_id == envelope.id:
         return status  # applying the same event twice changes nothing
-    updated = applier(status, envelope)
-    return updated.model_copy(
-        update={"updated_at": envelope.time, "events_applied": updated.events_applied + 1, "last_event_id": envelope.id}
-    )
+    base, changes = applier(status, envelope)
+    return base.model_copy(update={**changes, "updated_at": envelope.time, "events_applied": base.events_applied + 1,
+                                   "last_event_id": envelope.id})

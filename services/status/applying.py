@@ -128,17 +128,15 @@ class Applier:
         if finding is not None and finding.kind == "gap":
             self.parked.park(envelope, stream_seq, finding)
             return
-        await self._append(session, envelope, stream_seq, hash_checked=hash_checked)
+        self.appender.append(envelope, stream_seq, found=finding)  # raises ChainBreak first
+        await self.projection.record(session, envelope, stream_seq)
         seq = envelope.producerseq or 0
         while (successor := self.parked.take(envelope.producer, seq + 1)) is not None:
-            await self.projection.load(session, [successor[0]])
-            await self._append(session, *successor)
+            parked, parked_seq = successor
+            await self.projection.load(session, [parked])
+            self.appender.append(parked, parked_seq)  # checked again: its predecessor is only now known
+            await self.projection.record(session, parked, parked_seq)
             seq += 1
-
-    async def _append(self, session: AsyncSession, envelope: Envelope, stream_seq: int, *,
-                      hash_checked: bool = False) -> None:
-        self.appender.append(envelope, stream_seq, hash_checked=hash_checked)  # raises ChainBreak first
-        await self.projection.record(session, envelope, stream_seq)
 
     @property
     def pending(self) -> int:

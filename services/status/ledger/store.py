@@ -158,13 +158,16 @@ class Appender:
         """Whether ``envelope`` continues its producer's chain as logged so far (its producer loaded)."""
         return check_next(self.heads[envelope.producer], envelope, hash_checked=hash_checked)
 
-    def append(self, envelope: Envelope, stream_seq: int, *, hash_checked: bool = False) -> int:
+    def append(self, envelope: Envelope, stream_seq: int, *, hash_checked: bool = False,
+               found: Finding | None | bool = False) -> int:
         """Check ``envelope`` continues its producer's chain, then make it the next leaf; returns its index.
 
-        Raises ``ChainBreak`` (nothing changed) if it does not."""
-        finding = self.check(envelope, hash_checked=hash_checked)
+        Raises ``ChainBreak`` (nothing changed) if it does not. ``found``: what ``check`` said of it just
+        before, if the caller asked (False: not asked)."""
+        finding = self.check(envelope, hash_checked=hash_checked) if found is False else found
+        producer = envelope.producer
         if finding is not None:
-            CHAIN_BREAKS.labels(envelope.producer, finding.kind).inc()
+            CHAIN_BREAKS.labels(producer, finding.kind).inc()
             log.error("ledger: chain break at stream %s: %s", stream_seq, finding.detail)
             raise ChainBreak(finding)
         index = self.size
@@ -172,8 +175,8 @@ class Appender:
         self._leaves.append((index, stream_seq, envelope.id, envelope.hash))
         self._nodes.extend((level, idx, h.hex()) for level, idx, h in nodes)
         self.size = index + 1
-        self.heads[envelope.producer] = ChainHead(envelope.producerseq or 0, envelope.hash or "")
-        self._changed_producers[envelope.producer] = envelope.id
+        self.heads[producer] = ChainHead(envelope.producerseq or 0, envelope.hash or "")
+        self._changed_producers[producer] = envelope.id
         return index
 
     @property
