@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 
+from shared.events.envelope import GENESIS_HASH
 from tests.bench.wrk import run_wrk
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.database import backend
@@ -145,7 +146,11 @@ async def run(scale: dict) -> list[dict]:
         before = await _events_logged(system)
         cases = max(0, (scale["replay_events"] - before) // 2)
         if cases:
-            _python("-m", "tests.bench.synthetic_stream", "--url", system.nats.url, "--cases", str(cases), env=env)
+            # Continuing intake's own chain from its head, as the next events intake published would.
+            head_seq = int(await system.scalar("intake", "SELECT producerseq FROM producer_head") or 0)
+            head_hash = await system.scalar("intake", "SELECT hash FROM producer_head") or GENESIS_HASH
+            _python("-m", "tests.bench.synthetic_stream", "--url", system.nats.url, "--cases", str(cases),
+                    "--after-seq", str(head_seq), "--after-hash", head_hash, env=env)
             started = time.perf_counter()
             await _wait_for(lambda: _events_logged(system), before + 2 * cases, 7200)
             applied_seconds = time.perf_counter() - started

@@ -46,11 +46,13 @@ def case_events(rng: random.Random, received_at: dt.datetime) -> list[Envelope]:
     return [_envelope(opened, case_id), _envelope(received, case_id)]
 
 
-async def publish(url: str, cases: int, seed: int = 11) -> dict:
+async def publish(url: str, cases: int, seed: int = 11, after_seq: int = 0, after_hash: str = GENESIS_HASH) -> dict:
+    """Publishes ``cases`` cases' events, continuing intake's chain after (``after_seq``, ``after_hash``),
+    its head when intake has published before (intake must be idle meanwhile, or the chain would fork)."""
     rng = random.Random(seed)
     connection = await nats.connect(url)
     js = connection.jetstream(timeout=30)
-    seq, prev, sent = 0, GENESIS_HASH, 0
+    seq, prev, sent = after_seq, after_hash, 0
     started = time.perf_counter()
     received_at = dt.datetime(2024, 10, 15, 3, tzinfo=dt.UTC)
     try:
@@ -79,8 +81,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--cases", type=int, required=True)
+    parser.add_argument("--after-seq", type=int, default=0)
+    parser.add_argument("--after-hash", default=GENESIS_HASH)
     arguments = parser.parse_args()
-    print(json.dumps(asyncio.run(publish(arguments.url, arguments.cases))))
+    print(json.dumps(asyncio.run(publish(arguments.url, arguments.cases, after_seq=arguments.after_seq,
+                                         after_hash=arguments.after_hash))))
 
 
 if __name__ == "__main__":
