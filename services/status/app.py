@@ -40,7 +40,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     index = StatusIndex()
 
     def with_index(runtime):  # noqa: ANN001, ANN202 - told of every append before the consumer starts
-        ledger_of(runtime).ledger.on_append.append(index.expect)
+        ledger = ledger_of(runtime).ledger
+        ledger.on_append.append(index.expect)
+        ledger.on_commit.append(index.committed)
         return SPEC.handlers(runtime)
 
     async def background(runtime) -> None:  # noqa: ANN001

@@ -138,11 +138,6 @@ class Applier:
             await self.projection.record(session, parked, parked_seq)
             seq += 1
 
-    @property
-    def pending(self) -> int:
-        """Events applied since the last collection."""
-        return self.appender.pending
-
     async def flush(self, session: AsyncSession) -> None:
         """Write everything applied since the last flush, in the caller's transaction."""
         for write in self.collect():

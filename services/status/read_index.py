@@ -9,8 +9,9 @@ checkpoint is signed once per tree size (or is the published one, with its witne
 
 Freshness: a process that appends a leaf (its consumer, in the open transaction) tells the index the size
 it must reach; until a refresh has seen that size the index is not ``current`` and the database route
-answers instead, so a process never answers older than what it has itself applied. Leaves appended by
-another replica are picked up by the next poll (``poll_seconds``), as any read of a replica would lag.
+answers instead, so a process never answers older than what it has itself applied. Once the transaction
+commits the index is woken to read it. Leaves appended by another replica are picked up by the next poll
+(``poll_seconds``; a poll that finds nothing new costs one statement), as any read of a replica would lag.
 """
 
 from __future__ import annotations
@@ -69,6 +70,10 @@ class StatusIndex:
         """This process is committing a tree of ``size`` leaves: answer from the database until it is seen."""
         if size > self._expected:
             self._expected, self._expected_at = size, time.monotonic()
+
+    def committed(self, size: int) -> None:
+        """This process has committed a tree of ``size`` leaves: read it now (reading before the commit
+        would find the older tree, and cost a second refresh)."""
         self.wake.set()
 
     @property

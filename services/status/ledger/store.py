@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.status import bulk
 from services.status.ledger.tables import LedgerTables
-from shared.db import insert_ignoring_duplicates
+from shared.db import insert_ignoring_duplicates, on_commit
 from shared.events import Envelope
 from shared.ledger import merkle
 from shared.ledger.chain import ChainBreak, ChainHead, Finding, check_next
@@ -35,8 +35,10 @@ class Ledger:
         self.tables = tables
         self.log_id = log_id
         # Told the new tree size on every append, before its transaction commits (the in-memory read index
-        # answers from the database until it has seen that size).
+        # answers from the database until it has seen that size) ...
         self.on_append: list[Callable[[int], None]] = []
+        # ... and once it has committed (the index reads it then, not while the transaction is still open).
+        self.on_commit: list[Callable[[int], None]] = []
 
     # --- writing -------------------------------------------------------------------------------------------
 
@@ -179,15 +181,15 @@ class Appender:
         self._changed_producers[producer] = envelope.id
         return index
 
-    @property
-    def pending(self) -> int:
-        """Leaves appended since the last flush."""
-        return len(self._leaves)
-
     async def flush(self, session: AsyncSession) -> None:
-        """Write what was appended since the last flush, in the caller's transaction."""
+        """Write what was appended since the last flush, in the caller's transaction; ``on_commit`` is told
+        the new size once that transaction commits."""
+        size, appended = self.size, bool(self._leaves)
         for write in self.collect():
             await write(session)
+        if appended:
+            for listener in self.ledger.on_commit:
+                on_commit(session, partial(listener, size))
 
     def collect(self) -> list[bulk.Write]:
         """What was appended since the last collection, as statements with their rows to run in one
