@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from services.status.api import summary_of
 from services.status.ledger.service import current_checkpoint
@@ -36,6 +37,8 @@ BLOCK_EVENTS = frozenset({"sbt.personnel.blocked.v1", "sbt.personnel.unblocked.v
 # An expected size not seen after this long is dropped: its transaction rolled back (the event is retried
 # or dead-lettered); until then reads took the database route, which is always correct.
 EXPECTATION_SECONDS = 2.0
+# Leaves, cases or blocks read per query while catching up.
+_CHUNK = 500
 
 
 def _case_entry(state: CaseStatus) -> tuple[str | None, bool, str, dict]:
@@ -138,7 +141,6 @@ class StatusIndex:
             self._answers.pop(row.nip, None)
 
     async def refresh(self, runtime) -> None:  # noqa: ANN001 - the status Runtime
-        leaves, events = ledger_tables.leaves, CaseRow.metadata.tables["events"]
         position_table = runtime.tables.consumer_position
         async with runtime.sessions() as session:
             if session.bind.dialect.name == "postgresql":
@@ -157,18 +159,14 @@ class StatusIndex:
                 cases = (await session.scalars(select(CaseRow))).all()
                 blocks = (await session.scalars(select(PersonnelBlock).where(PersonnelBlock.lifted_at.is_(None)))).all()
             else:
-                changed = (await session.execute(
-                    select(leaves.c.leaf_index, events.c.subject, events.c.event_type, events.c.envelope)
-                    .join(events, events.c.stream_seq == leaves.c.stream_seq)
-                    .where(leaves.c.leaf_index >= self.next_leaf).order_by(leaves.c.leaf_index)
-                )).all()
+                changed = await _changed_since(session, self.next_leaf)
                 case_ids = {row.subject for row in changed if row.event_type not in BLOCK_EVENTS}
                 block_ids = {orjson.loads(row.envelope)["data"]["block_id"] for row in changed
                              if row.event_type in BLOCK_EVENTS}
-                cases = (await session.scalars(select(CaseRow).where(CaseRow.case_id.in_(case_ids)))).all() \
-                    if case_ids else []
-                blocks = (await session.scalars(select(PersonnelBlock).where(PersonnelBlock.block_id.in_(block_ids)))).all() \
-                    if block_ids else []
+                cases = [row for chunk in _chunks(case_ids) for row in
+                         (await session.scalars(select(CaseRow).where(CaseRow.case_id.in_(chunk)))).all()]
+                blocks = [row for chunk in _chunks(block_ids) for row in
+                          (await session.scalars(select(PersonnelBlock).where(PersonnelBlock.block_id.in_(chunk)))).all()]
                 if changed:
                     self.next_leaf = changed[-1].leaf_index + 1
             checkpoint = await current_checkpoint(runtime, session)
@@ -188,6 +186,45 @@ class StatusIndex:
         self.tree_size = checkpoint.tree_size
         self._marks = marks
         self.loaded = True
+
+
+async def _changed_since(session, next_leaf: int) -> list:  # noqa: ANN001
+    """The leaves from ``next_leaf`` on, in order, with the subject and type of their events (and the envelope
+    of block events, which name their block only inside). Read a chunk of leaves at a time by their index and
+    their events by key: a join over both tables would be planned as two full scans wherever the database's
+    statistics lag behind a fast-growing log (PostgreSQL without autovacuum, or a burst)."""
+    leaves, events = ledger_tables.leaves, CaseRow.metadata.tables["events"]
+    changed = []
+    while True:
+        chunk = (await session.execute(
+            select(leaves.c.leaf_index, leaves.c.stream_seq).where(leaves.c.leaf_index >= next_leaf)
+            .order_by(leaves.c.leaf_index).limit(_CHUNK)
+        )).all()
+        if not chunk:
+            return changed
+        found = {row.stream_seq: row for row in (await session.execute(
+            select(events.c.stream_seq, events.c.subject, events.c.event_type,
+                   case((events.c.event_type.in_(BLOCK_EVENTS), events.c.envelope), else_=None).label("envelope"))
+            .where(events.c.stream_seq.in_([leaf.stream_seq for leaf in chunk]))
+        ))}
+        changed += [_Changed(leaf.leaf_index, found[leaf.stream_seq].subject, found[leaf.stream_seq].event_type,
+                             found[leaf.stream_seq].envelope) for leaf in chunk]
+        if len(chunk) < _CHUNK:
+            return changed
+        next_leaf = chunk[-1].leaf_index + 1
+
+
+@dataclass(frozen=True)
+class _Changed:
+    leaf_index: int
+    subject: str
+    event_type: str
+    envelope: str | None
+
+
+def _chunks(keys: set[str]) -> list[list[str]]:
+    ordered = sorted(keys)
+    return [ordered[start:start + _CHUNK] for start in range(0, len(ordered), _CHUNK)]
 
 
 def _marks(runtime):  # noqa: ANN001, ANN202
