@@ -19,8 +19,8 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-# Status codes that end a pull request early: no more messages (404), the request expired (408), or the
-# consumer went away (409).
+# The header of the server's status messages, which end a pull request early: no more messages (404), the
+# request expired (408), the consumer went away (409).
 _STATUS = "Status"
 
 
