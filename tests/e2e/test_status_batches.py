@@ -242,3 +242,26 @@ async def _fetch(subscription, batch: int) -> list:  # noqa: ANN001
         return await subscription.fetch(batch, timeout=1)
     except TimeoutError:
         return []
+
+
+async def test_rows_inserted_in_bulk_read_back_as_written(status_database):
+    """Many rows per statement (more than one statement's worth of parameters), with the columns' own
+    conversions (booleans, dates, UTC times), read back through the ORM as they were given."""
+    import datetime as dt
+
+    from services.status import bulk
+    from services.status.models import CaseRow
+
+    now = dt.datetime(2024, 10, 15, 3, 4, 5, 678901, tzinfo=dt.UTC)
+    columns = ("case_id", "nip", "election_code", "agency_code", "province", "stage", "state", "last_stream_seq",
+               "updated_at", "verified", "proven", "recommended", "followed_up", "overdue", "blocked", "unblocked",
+               "due_date")
+    rows = [(f"C{number:04d}", "198609262015051001", "PILKADA-2024", None if number % 3 else "A1", "JAWA BARAT",
+             "awaiting_ppk", "{}", number, now, number % 2 == 0, True, False, number % 5 == 0, False, True, False,
+             dt.date(2024, 11, 4) if number % 2 else None) for number in range(250)]
+    assert len(rows) * len(columns) > bulk.MAX_PARAMETERS
+    async with status_database["status"].begin() as session:
+        await bulk.insert_rows(session, CaseRow.__table__, columns, rows)
+    async with status_database["status"]() as session:
+        stored = (await session.scalars(select(CaseRow).order_by(CaseRow.case_id))).all()
+    assert [tuple(getattr(row, column) for column in columns) for row in stored] == rows
