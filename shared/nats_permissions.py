@@ -92,14 +92,3 @@ def render_auth_conf(stream: str = "SBT_EVENTS") -> str:
         ]
     lines += ["  ]", "}", ""]
     return "\n".join(lines)
-
-
-def write_auth_conf(check: bool = False) -> bool:
-    """Write deploy/nats/auth.conf; with ``check``, only report whether it differs. True when in sync."""
-    text = render_auth_conf()
-    current = AUTH_CONF.read_text() if AUTH_CONF.exists() else None
-    if check:
-        return current == text
-    AUTH_CONF.parent.mkdir(parents=True, exist_ok=True)
-    AUTH_CONF.write_text(text)
-    return True
