@@ -119,7 +119,7 @@ def run_system(settings: Settings) -> int:
             )
         for service in SERVICES:
             url = f"http://{settings.host}:{settings.service_port(service)}/healthz"
-            _wait(lambda url=url: _healthy(url), 60, service)
+            _wait(lambda url=url: healthy(url), 60, service)
         print("\nSBT is up:", flush=True)
         print(f"  NATS            {settings.nats_url}" + (
             "  (embedded: data in var/nats, one user per service, logins in var/nats/credentials.json)"
@@ -153,7 +153,7 @@ def run_system(settings: Settings) -> int:
         print("SBT stopped.", flush=True)
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
     try:
         return httpx.get(url, timeout=0.5).status_code == 200
     except httpx.HTTPError:

@@ -21,6 +21,7 @@ import nats
 import pytest
 
 from services.registry import SERVICES
+from services.runner import healthy
 from shared.auth import mint_token
 from shared.nats_login import connect_options, credentials_path
 from shared.nats_permissions import OPS_USER
@@ -41,13 +42,6 @@ def _free_offset() -> int:
     raise RuntimeError("no free block of ports")
 
 
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=0.5).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 async def test_sbt_run_brings_up_every_service_on_an_embedded_nats_that_enforces_per_service_users(tmp_path: Path):
     settings = Settings(env="development", data_dir=tmp_path / "var", embedded_nats_port=free_port(),
                         port_offset=_free_offset())
@@ -60,7 +54,7 @@ async def test_sbt_run_brings_up_every_service_on_an_embedded_nats_that_enforces
     try:
         def up() -> bool:
             assert runner.poll() is None, (tmp_path / "run.log").read_text()
-            return all(_healthy(f"http://127.0.0.1:{settings.service_port(s)}/healthz") for s in SERVICES)
+            return all(healthy(f"http://127.0.0.1:{settings.service_port(s)}/healthz") for s in SERVICES)
 
         wait_for(up, 120, "every service of `sbt run`")
 
