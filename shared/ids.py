@@ -18,7 +18,8 @@ def new_id() -> str:
 
 def new_complaint_number(year: int) -> str:
     """``SBT-2026-XXXX-XXXX-XXXX``: 60 random bits, so it cannot be guessed from another one."""
-    body = "".join(secrets.choice(_COMPLAINT_ALPHABET) for _ in range(12))
+    bits = secrets.randbits(60)  # one draw, five bits a character: the alphabet has 32 of them
+    body = "".join(_COMPLAINT_ALPHABET[(bits >> shift) & 31] for shift in range(0, 60, 5))
     return f"SBT-{year}-{body[0:4]}-{body[4:8]}-{body[8:12]}"
 
 
