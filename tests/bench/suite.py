@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import resource
 import subprocess
 import sys
@@ -163,9 +164,14 @@ async def run(scale: dict) -> list[dict]:
                                      f"sqlite+aiosqlite:///{folder / 'replay.db'}", "--batch", "1000", env=env,
                                      check=False)
         same = "OK: the replay reproduces" in output
-        rows.add(f"replay of the status projection, {events:,} events", f"{events / seconds:,.0f} events/s"
-                 + ("" if same else " (state hash DIFFERENT)"), goal="≥ 20,000 events/s, same state hash",
-                 met=events / seconds >= 20_000 and same)
+        # The rebuild's own rate, as `sbt replay` reports it; the whole command also hashes every projection
+        # table of the live and the rebuilt database to compare them, and that time is shown beside it.
+        rebuilt = re.search(r"replayed (\d+) events .* in ([\d.]+)s", output)
+        rate = int(rebuilt[1]) / float(rebuilt[2]) if rebuilt and float(rebuilt[2]) else 0.0
+        rows.add(f"replay of the status projection, {events:,} events",
+                 f"{rate:,.0f} events/s rebuilding; whole command {seconds:,.0f} s ({events / seconds:,.0f} "
+                 "events/s) with both databases hashed" + ("" if same else " (state hash DIFFERENT)"),
+                 goal="≥ 20,000 events/s, same state hash", met=rate >= 20_000 and same)
     finally:
         await system.stop()
     return rows.rows
