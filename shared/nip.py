@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _SEPARATORS = re.compile(r"[\s.\-]")
 
@@ -38,6 +39,9 @@ def normalize(raw: str) -> str:
     return _SEPARATORS.sub("", raw)
 
 
+# The hot reads parse the NIP of every request, and a busy personnel system asks about the same ones again;
+# a Nip is immutable, so a remembered one is as good as a new one (a refused NIP raises and is not kept).
+@lru_cache(maxsize=65_536)
 def parse(raw: str) -> Nip:
     value = normalize(raw)
     if not value.isascii() or not value.isdigit():

@@ -31,6 +31,7 @@ from shared.db import create_engine, sessionmaker
 from shared.messaging.consumer import Consumer, Handler
 from shared.messaging.outbox import Outbox, Relay
 from shared.messaging.tables import MessagingTables
+from shared.memory import set_aside_for_collector
 from shared.metrics import install_metrics
 from shared.migrations import upgrade
 from shared.observability import continue_trace
@@ -201,6 +202,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
         app.state.runtime = runtime
         await runtime.start()
         access_writer = asyncio.create_task(app.state.access_log.run(runtime.sessions), name="access-log")
+        set_aside_for_collector()
         try:
             yield
         finally:

@@ -20,6 +20,7 @@ from services.blocking.models import Block
 from shared.events import Envelope
 from shared.events.blocking import PersonnelBlocked, PersonnelUnblocked
 from shared.ids import new_id
+from shared.memory import set_aside_for_collector
 
 log = logging.getLogger("sbt.blocking.index")
 
@@ -86,6 +87,7 @@ class BlockIndex:
             fresh.put_row(block)
         self._blocks, self._answers = fresh._blocks, {}
         self.ready = True
+        set_aside_for_collector()  # the blocks just loaded live as long as the process
 
 
 FEED_SUBJECT = "sbt.events.blocking.personnel.>"

@@ -28,8 +28,7 @@ from services.intake.schemas import ReportIn
 from shared.access_log import AccessLog, entry
 from shared.auth import Actor, TokenVerifier
 from shared.authz import allowed
-from shared.hot_path import JSON, bearer_token, send_body
-from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from shared.hot_path import JSON, bearer_token, request_metrics, send_body
 from shared.observability import continue_trace, trace_id_of
 from shared.problems import Problem
 
@@ -131,8 +130,9 @@ class FilingHotPath:
 
     def _record(self, scope: Scope, actor: Actor, status: int, traceparent: str, started: float) -> None:
         elapsed = time.perf_counter() - started
-        HTTP_REQUESTS.labels(ROUTE, "POST", str(status)).inc()
-        HTTP_LATENCY.labels(ROUTE, "POST").observe(elapsed)
+        counted, timed = request_metrics(ROUTE, "POST", status)
+        counted.inc()
+        timed.observe(elapsed)
         trace_id = trace_id_of(traceparent)
         request_log.info("request", method="POST", route=ROUTE, path=ROUTE, status=status,
                          duration_ms=round(elapsed * 1000, 2), trace_id=trace_id)

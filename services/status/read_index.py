@@ -29,6 +29,7 @@ from services.status.ledger.service import current_checkpoint
 from services.status.models import CaseRow, PersonnelBlock
 from services.status.models import ledger as ledger_tables
 from services.status.schemas import ActiveBlock
+from shared.memory import set_aside_for_collector
 from shared.status_model import CaseStatus
 
 log = logging.getLogger("sbt.status.index")
@@ -185,6 +186,8 @@ class StatusIndex:
                       + orjson.dumps(checkpoint.model_dump(mode="json")) + b',"proofs":null}')
         self.tree_size = checkpoint.tree_size
         self._marks = marks
+        if not self.loaded:
+            set_aside_for_collector()
         self.loaded = True
 
 
