@@ -16,8 +16,10 @@ copied onto another report fails to open instead of revealing the wrong person.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,12 +65,16 @@ def _dev_master_key(settings: Settings) -> str:
     path: Path = settings.data_dir / DEV_MASTER_KEY_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:  # exclusive create: when several processes start at once, the first key wins
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under a name of its own (0600), then linked into place: a process starting at the
+        # same moment finds no key file or a complete one, never a half-written one, and the first link wins.
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".master-key-")
+        try:
             with os.fdopen(fd, "w") as handle:
                 handle.write(new_master_key())
-        except FileExistsError:
-            pass
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
 
 

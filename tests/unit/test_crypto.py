@@ -72,3 +72,22 @@ def test_development_makes_one_master_key_and_production_demands_one(tmp_path):
         Settings(env="production", jwt_public_keys={"k": "pem"})
     with pytest.raises(ValueError, match="32 bytes"):
         Keyring.from_settings(Settings(master_key="c2hvcnQ"))
+
+
+def test_services_starting_together_agree_on_one_complete_development_key(tmp_path):
+    # make run starts every service at once; each must read the same whole key, never an empty file.
+    import multiprocessing
+    import os
+    import stat
+
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(6) as pool:
+        keys = pool.map(_development_key_id_and_bytes, [str(tmp_path)] * 12)
+    assert len(set(keys)) == 1 and keys[0] != b""
+    (key_file,) = [p for p in tmp_path.iterdir()]  # no temporary file left beside it
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+
+
+def _development_key_id_and_bytes(data_dir: str) -> bytes:
+    ring = Keyring.from_settings(Settings(data_dir=data_dir))
+    return ring.keys[ring.current_id]
