@@ -136,5 +136,9 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(StarletteHTTPException):
+    """Raised while the body is read. An HTTPException, because FastAPI turns any other error raised while
+    reading a body into a 400; this one it lets through to the app's handler, which answers 413."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "request body too large")

@@ -110,6 +110,16 @@ async def test_invalid_input_is_refused_naming_the_field_and_writes_nothing(make
     huge = await _file(system, report_body(description="x" * 70_000))
     assert huge.status_code == 413
 
+    async def in_chunks():  # no Content-Length: the limit is found while reading
+        body = orjson.dumps(report_body(description="x" * 70_000))
+        for start in range(0, len(body), 8192):
+            yield body[start:start + 8192]
+
+    async with system.client("intake", system.token("BAWASLU", "reporter")) as client:
+        chunked = await client.post("/v1/reports", content=in_chunks(), headers={"content-type": "application/json"})
+    assert chunked.status_code == 413, chunked.text
+    assert chunked.headers["content-type"].startswith("application/problem+json")
+
     async with system.client("intake") as anonymous:
         assert (await anonymous.post("/v1/reports", json=report_body())).status_code == 401
     async with system.client("intake", system.token("BKN", "observer")) as observer:
