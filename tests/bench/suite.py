@@ -60,7 +60,7 @@ async def _events_logged(system: SbtSystem) -> int:
 async def run(scale: dict) -> list[dict]:
     rows = Rows()
     folder = Path(tempfile.mkdtemp(prefix="sbt-bench-"))
-    system = SbtSystem(folder, SERVICES)
+    system = SbtSystem(folder, SERVICES, extra_databases=("replay",))
     await system.start()
     try:
         env = {**system.env, "SBT_DATABASE_URL": system.databases.template}
@@ -72,11 +72,14 @@ async def run(scale: dict) -> list[dict]:
         _python("-m", "services.cli", "seed", "roster", "--rows", str(scale["roster"]), "--out", str(roster),
                 env=env)
         _, seconds, peak = _python("-m", "services.cli", "import", "roster", str(roster), env=env)
-        # The goal is the national roster, 4.7 million rows, in under 2 minutes with bounded memory.
+        # The goal is the national roster, 4.7 million rows, on PostgreSQL in under 2 minutes with bounded
+        # memory; on SQLite only the memory bound is a goal.
+        in_time = seconds * 4_700_000 / scale["roster"] < 120
         rows.add(f"roster import, {scale['roster']:,} rows",
                  f"{scale['roster'] / seconds:,.0f} rows/s, {seconds:,.0f} s, peak {peak:,.0f} MiB",
-                 goal="4.7 million rows < 2 min, bounded memory",
-                 met=peak < 1024 and seconds * 4_700_000 / scale["roster"] < 120, peak_mib=round(peak))
+                 goal="4.7 million rows < 2 min, bounded memory" if backend() == "postgresql" else
+                 "bounded memory (the 2-minute goal is PostgreSQL's)",
+                 met=peak < 1024 and (in_time or backend() != "postgresql"), peak_mib=round(peak))
 
         # Intake: reports/s with the outbox, against raw JetStream publishes on the same machine.
         ceiling = _load("publish", "--url", system.nats.url, "--count", str(scale["reports"]))
@@ -101,6 +104,10 @@ async def run(scale: dict) -> list[dict]:
         await _block_some(system, nips[: max(1, len(nips) // 10)], system.token("BKN", "blocker"))
 
         # The hot reads, against a bare ASGI endpoint on the same server settings.
+        # Measured on a quiet machine: the consumers are still working through the blocks just made (and
+        # the reports before them), and the ceiling and each service would otherwise share the cores with
+        # different amounts of that leftover work.
+        await _quiet(system)
         ceiling_port = free_port()
         bare = subprocess.Popen([sys.executable, "-m", "tests.bench.ceiling_app", str(ceiling_port)], cwd=ROOT)
         try:
@@ -119,6 +126,7 @@ async def run(scale: dict) -> list[dict]:
             ("is this NIP blocked? GET /v1/personnel/{nip}/block", "blocking", "/v1/personnel/{nip}/block"),
             ("status read GET /v1/asn/{nip}/status", "status", "/v1/asn/{nip}/status"),
         ]:
+            await _quiet(system)
             result = run_wrk(system[service].url, path=path, token=reader, nips=nips, seconds=seconds)
             met = (result.requests_per_second >= bare_get.requests_per_second / 2 and result.p99_ms < 20
                    and result.errors == 0)
@@ -163,11 +171,11 @@ async def run(scale: dict) -> list[dict]:
             rows.add(f"status service applying {2 * cases:,} events (live consumer, ledger included)",
                      f"{2 * cases / applied_seconds:,.0f} events/s")
 
-        # Replay: rebuild the status projection (and its ledger) from the stream into fresh tables.
+        # Replay: rebuild the status projection (and its ledger) from the stream into fresh tables, on the
+        # same kind of database as the live one.
         events = await _events_logged(system)
-        output, seconds, _ = _python("-m", "services.cli", "replay", "--into",
-                                     f"sqlite+aiosqlite:///{folder / 'replay.db'}", "--batch", "1000", env=env,
-                                     check=False)
+        output, seconds, _ = _python("-m", "services.cli", "replay", "--into", system.databases.url("replay"),
+                                     "--batch", "1000", env=env, check=False)
         same = "OK: the replay reproduces" in output
         # The rebuild's own rate, as `sbt replay` reports it; the whole command also hashes every projection
         # table of the live and the rebuilt database to compare them, and that time is shown beside it.
@@ -180,6 +188,28 @@ async def run(scale: dict) -> list[dict]:
     finally:
         await system.stop()
     return rows.rows
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone, or no /proc: counts as idle
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _quiet(system: SbtSystem, *, below: float = 0.1, timeout: float = 300) -> None:
+    """Until the system's processes (every service and nats-server) use less than ``below`` of a core
+    together over a second: what they were still doing is done."""
+    pids = [service.process.pid for service in system.services.values() if service.process is not None]
+    if getattr(system.nats, "process", None) is not None:
+        pids.append(system.nats.process.pid)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = sum(_cpu_seconds(pid) for pid in pids)
+        await asyncio.sleep(1)
+        if sum(_cpu_seconds(pid) for pid in pids) - before < below:
+            return
 
 
 async def _wait_for(count, expected: int, timeout: float) -> None:  # noqa: ANN001

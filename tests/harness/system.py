@@ -77,11 +77,14 @@ class ServiceProcess:
 
 class SbtSystem:
     def __init__(self, folder: Path, services: list[str], *, extra_env: dict[str, str] | None = None,
-                 nats_config: Path | None = None, nats=None) -> None:  # noqa: ANN001 - a NatsServer or NatsCluster
+                 nats_config: Path | None = None, nats=None,  # noqa: ANN001 - a NatsServer or NatsCluster
+                 extra_databases: tuple[str, ...] = ()) -> None:
+        """``extra_databases``: databases made and dropped with the system's own, for a command's use (a
+        replay's fresh tables), at ``databases.url(name)``."""
         self.folder = folder
         self.data_dir = folder / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.databases = TestDatabases(folder, services)
+        self.databases = TestDatabases(folder, [*services, *extra_databases])
         # Each service is its own NATS user with the deployment's permissions (tests/harness/nats_auth.py).
         self.nats_passwords = nats_auth.make_passwords()
         if nats is None and nats_config is None:
