@@ -150,12 +150,7 @@ async def test_a_poison_event_in_a_batch_is_dead_lettered_and_the_others_apply_o
 
 async def test_a_batch_gives_what_its_events_give_one_transaction_at_a_time(status_database):
     log = case_log(3)
-    first_case = log[0].subject
-    nip, agency = log[0].data["nip"], log[0].data["agency_code"]
-    block = {**PersonnelBlocked.examples[0], "nip": nip, "case_id": first_case, "agency_code": agency}
-    unblock = {**PersonnelUnblocked.examples[0], "nip": nip, "case_id": first_case, "block_id": block["block_id"]}
-    blocking = chain("blocking", [(PersonnelBlocked.event_type, first_case, block),
-                                  (PersonnelUnblocked.event_type, first_case, unblock)])
+    block, blocking = _blocked_and_lifted(log)
     # In stream order: intake #4 (case 2's report) comes before #3 (its opening), so it waits parked for it,
     # and is then applied after an event of its case with a later stream position: the case is folded again.
     intake = [e for e in log if e.producer == "intake"]
@@ -192,11 +187,7 @@ async def test_the_replay_reproduces_what_the_live_consumer_applied_parked_and_r
     log = case_log(3)
     intake = [e for e in log if e.producer == "intake"]
     first_case = log[0].subject
-    nip, agency = log[0].data["nip"], log[0].data["agency_code"]
-    block = {**PersonnelBlocked.examples[0], "nip": nip, "case_id": first_case, "agency_code": agency}
-    unblock = {**PersonnelUnblocked.examples[0], "nip": nip, "case_id": first_case, "block_id": block["block_id"]}
-    blocking = chain("blocking", [(PersonnelBlocked.event_type, first_case, block),
-                                  (PersonnelUnblocked.event_type, first_case, unblock)])
+    block, blocking = _blocked_and_lifted(log)
     decided = [e for e in log if e.producer == "recommendation"]
     misfiled = chain("recommendation", [
         (VerificationDecided.event_type, "another-case", {**VerificationDecided.examples[0], "case_id": first_case}),
@@ -265,3 +256,14 @@ async def test_rows_inserted_in_bulk_read_back_as_written(status_database):
     async with status_database["status"]() as session:
         stored = (await session.scalars(select(CaseRow).order_by(CaseRow.case_id))).all()
     assert [tuple(getattr(row, column) for column in columns) for row in stored] == rows
+
+
+def _blocked_and_lifted(log: list) -> tuple[dict, list]:
+    """The first case's civil servant blocked and unblocked: the block's data, and the blocking service's two
+    chained events."""
+    first_case = log[0].subject
+    nip, agency = log[0].data["nip"], log[0].data["agency_code"]
+    block = {**PersonnelBlocked.examples[0], "nip": nip, "case_id": first_case, "agency_code": agency}
+    unblock = {**PersonnelUnblocked.examples[0], "nip": nip, "case_id": first_case, "block_id": block["block_id"]}
+    return block, chain("blocking", [(PersonnelBlocked.event_type, first_case, block),
+                                     (PersonnelUnblocked.event_type, first_case, unblock)])
