@@ -139,9 +139,11 @@ class Applier:
             seq += 1
 
     async def flush(self, session: AsyncSession) -> None:
-        """Write everything applied since the last flush, in the caller's transaction."""
-        for write in self.collect():
+        """Write everything applied since the last flush, in the caller's transaction, in ``collect``'s order;
+        the ledger's ``on_commit`` listeners are told the new tree size once that transaction commits."""
+        for write in self.parked.collect() + self.projection.collect():
             await write(session)
+        await self.appender.flush(session)
 
     def collect(self) -> list[bulk.Write]:
         """Everything applied since the last collection, as statements to run in one transaction in order:

@@ -258,6 +258,24 @@ async def test_rows_inserted_in_bulk_read_back_as_written(status_database):
     assert [tuple(getattr(row, column) for column in columns) for row in stored] == rows
 
 
+async def test_the_ledger_tells_the_new_tree_size_when_a_batch_is_written_and_again_once_it_commits(
+    status_database,
+):
+    # The read index answers from the database from the first moment and re-reads once the batch commits.
+    ledger = Ledger(ledger_tables, log_id="sbt-status")
+    appended, committed = [], []
+    ledger.on_append.append(appended.append)
+    ledger.on_commit.append(committed.append)
+    log = case_log(2)
+    events = [Incoming(e, EVENT_MODELS[e.type].model_validate(e.data), seq) for seq, e in enumerate(log, start=1)]
+    batch = handlers(ledger)
+    async with status_database["status"].begin() as session:
+        await batch.prepare(session)
+        await batch.apply(session, events)
+        assert appended == [len(log)] and committed == []  # not yet: the transaction is still open
+    assert committed == [len(log)]
+
+
 def _blocked_and_lifted(log: list) -> tuple[dict, list]:
     """The first case's civil servant blocked and unblocked: the block's data, and the blocking service's two
     chained events."""
