@@ -28,13 +28,12 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import metrics
 from shared.bus import Bus
-from shared.db import insert_ignoring_duplicates, utcnow
+from shared.db import insert_ignoring_duplicates, upsert_insert, utcnow
 from shared.events import EVENT_MODELS, Envelope, EventData, nats_subject, producer_of_subject
 from shared.ledger.chain import hash_is_valid
 from shared.messaging.tables import MessagingTables
@@ -339,8 +338,7 @@ class Consumer:
                 rows.append({"consumer": self.name, "event_id": item.envelope.id,
                              "stream_seq": item.delivery.stream_seq, "applied_at": applied_at})
         inbox = self.tables.inbox
-        dialect = postgresql if session.bind is not None and session.bind.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
+        statement = upsert_insert(session, inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
         claimed: set[str] = set()
         for start in range(0, len(rows), _INBOX_CHUNK):
             claimed.update((await session.execute(statement, rows[start:start + _INBOX_CHUNK])).scalars())
