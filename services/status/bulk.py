@@ -12,11 +12,11 @@ how rows reach the database matters more than anything else it does:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Executable, Table, insert
+from sqlalchemy import Executable, Table, Update, bindparam, insert, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,8 @@ Write = Callable[[AsyncSession], Awaitable[None]]
 
 # Bound parameters per statement where one INSERT carries many rows: what every SQLite build accepts.
 MAX_PARAMETERS = 999
+# Keys per IN (...) query: far below any database's limit on bound parameters.
+KEYS_PER_QUERY = 500
 
 
 @dataclass(frozen=True)
@@ -84,3 +86,17 @@ async def execute(session: AsyncSession, *, statement: Executable, rows: list[di
         await session.execute(statement)
     else:
         await session.execute(statement, rows)
+
+
+def key_chunks(keys: Iterable[str]) -> list[list[str]]:
+    """``keys`` in order, a query's worth (``KEYS_PER_QUERY``) at a time."""
+    ordered = sorted(keys)
+    return [ordered[start:start + KEYS_PER_QUERY] for start in range(0, len(ordered), KEYS_PER_QUERY)]
+
+
+def update_by_key(table: Table, key: str, columns: Iterable[str]) -> Update:
+    """An UPDATE of ``columns`` where ``key`` equals the bound ``key``, for executemany with rows of
+    ``{"key": ..., "new_<column>": ...}``: bound names differ from the column names, which an executemany
+    UPDATE may not reuse."""
+    return update(table).where(table.c[key] == bindparam("key")).values(
+        {column: bindparam(f"new_{column}") for column in columns})

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.status import bulk, stats
@@ -36,8 +36,6 @@ EVENT_COLUMNS = ("stream_seq", "event_id", "event_type", "producer", "producerse
                  "prevhash", "envelope")
 _CASES = CaseRow.__table__
 _BLOCKS = PersonnelBlock.__table__
-# Keys per IN (...) query: far below any database's limit on bound parameters.
-_CHUNK = 500
 
 
 def refuse_if_misfiled(envelope: Envelope) -> None:
@@ -64,12 +62,6 @@ class _Block:
 
 def _moment(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _chunks(keys: Iterable[str]) -> Iterable[list[str]]:
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), _CHUNK):
-        yield ordered[start:start + _CHUNK]
 
 
 class Projection:
@@ -107,7 +99,7 @@ class Projection:
         stored = case_ids if not self._all_cases_in_memory else case_ids & self._dropped
         if stored:
             await self._ready_to_read()
-            for chunk in _chunks(stored):
+            for chunk in bulk.key_chunks(stored):
                 rows = await session.execute(
                     select(_CASES.c.case_id, _CASES.c.state, _CASES.c.last_stream_seq)
                     .where(_CASES.c.case_id.in_(chunk)).with_for_update()
@@ -124,7 +116,7 @@ class Projection:
             return
         if not self._all_blocks_in_memory:
             await self._ready_to_read()
-            for chunk in _chunks(block_ids):
+            for chunk in bulk.key_chunks(block_ids):
                 rows = await session.execute(select(_BLOCKS).where(_BLOCKS.c.block_id.in_(chunk)).with_for_update())
                 for row in rows.mappings():
                     self.blocks[row["block_id"]] = _Block(dict(row), stored=True)
@@ -258,11 +250,5 @@ def _case_columns(case: _Case, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _update_by_key(table, key: str, columns: Iterable[str]):  # noqa: ANN001, ANN202
-    # Bound names differ from the column names: an executemany UPDATE may not reuse them.
-    return (update(table).where(table.c[key] == bindparam("key"))
-            .values({column: bindparam(f"new_{column}") for column in columns}))
-
-
-_UPDATE_CASE = _update_by_key(_CASES, "case_id", [c.name for c in _CASES.columns if c.name != "case_id"])
-_UPDATE_BLOCK = _update_by_key(_BLOCKS, "block_id", [c.name for c in _BLOCKS.columns if c.name != "block_id"])
+_UPDATE_CASE = bulk.update_by_key(_CASES, "case_id", [c.name for c in _CASES.columns if c.name != "case_id"])
+_UPDATE_BLOCK = bulk.update_by_key(_BLOCKS, "block_id", [c.name for c in _BLOCKS.columns if c.name != "block_id"])

@@ -25,6 +25,7 @@ import orjson
 from sqlalchemy import case, func, select
 
 from services.status.api import summary_of
+from services.status.bulk import KEYS_PER_QUERY, key_chunks
 from services.status.ledger.service import current_checkpoint
 from services.status.models import CaseRow, PersonnelBlock
 from services.status.models import ledger as ledger_tables
@@ -38,8 +39,8 @@ BLOCK_EVENTS = frozenset({"sbt.personnel.blocked.v1", "sbt.personnel.unblocked.v
 # An expected size not seen after this long is dropped: its transaction rolled back (the event is retried
 # or dead-lettered); until then reads took the database route, which is always correct.
 EXPECTATION_SECONDS = 2.0
-# Leaves, cases or blocks read per query while catching up.
-_CHUNK = 500
+# Leaves read per query while catching up.
+_CHUNK = KEYS_PER_QUERY
 # Once nothing has changed for a while the poll slows down to this: an idle replica then asks its database
 # ten times a second rather than forty (a tenth of a core on SQLite, taken from the reads it serves), and a
 # change another replica commits still shows within it. This process's own appends wake it at once.
@@ -173,9 +174,9 @@ class StatusIndex:
                 case_ids = {row.subject for row in changed if row.event_type not in BLOCK_EVENTS}
                 block_ids = {orjson.loads(row.envelope)["data"]["block_id"] for row in changed
                              if row.event_type in BLOCK_EVENTS}
-                cases = [row for chunk in _chunks(case_ids) for row in
+                cases = [row for chunk in key_chunks(case_ids) for row in
                          (await session.scalars(select(CaseRow).where(CaseRow.case_id.in_(chunk)))).all()]
-                blocks = [row for chunk in _chunks(block_ids) for row in
+                blocks = [row for chunk in key_chunks(block_ids) for row in
                           (await session.scalars(select(PersonnelBlock).where(PersonnelBlock.block_id.in_(chunk)))).all()]
                 if changed:
                     self.next_leaf = changed[-1].leaf_index + 1
@@ -233,11 +234,6 @@ class _Changed:
     subject: str
     event_type: str
     envelope: str | None
-
-
-def _chunks(keys: set[str]) -> list[list[str]]:
-    ordered = sorted(keys)
-    return [ordered[start:start + _CHUNK] for start in range(0, len(ordered), _CHUNK)]
 
 
 def _marks(runtime):  # noqa: ANN001, ANN202

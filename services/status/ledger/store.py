@@ -10,7 +10,7 @@ from functools import partial
 
 import orjson
 from prometheus_client import Counter
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.status import bulk
@@ -215,16 +215,14 @@ class Appender:
                    "hash": self.heads[producer].hash, "event_id": event_id}
                   for producer, event_id in sorted(self._changed_producers.items())]
         new = [chain for chain in chains if chain["producer"] not in self._stored_producers]
-        known = [{"key": chain["producer"], "new_seq": chain["producerseq"], "new_hash": chain["hash"],
+        known = [{"key": chain["producer"], "new_producerseq": chain["producerseq"], "new_hash": chain["hash"],
                   "new_event_id": chain["event_id"]} for chain in chains if chain["producer"] in self._stored_producers]
         if new:
             writes.append(partial(bulk.execute, statement=insert(t.producers), rows=new))
             self._stored_producers.update(chain["producer"] for chain in new)
-        if known:  # bound names differ from the columns': an executemany UPDATE may not reuse them
-            statement = (update(t.producers).where(t.producers.c.producer == bindparam("key"))
-                         .values(producerseq=bindparam("new_seq"), hash=bindparam("new_hash"),
-                                 event_id=bindparam("new_event_id")))
-            writes.append(partial(bulk.execute, statement=statement, rows=known))
+        if known:
+            writes.append(partial(bulk.execute, rows=known, statement=bulk.update_by_key(
+                t.producers, "producer", ("producerseq", "hash", "event_id"))))
         if self._leaves:
             LEAVES_APPENDED.inc(len(self._leaves))
             self._leaves, self._nodes, self._changed_producers = [], [], {}
