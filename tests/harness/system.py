@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
+from services.runner import healthy
 from shared.auth import mint_token
 from shared.db import create_engine
 from shared.settings import Settings
@@ -43,15 +44,12 @@ class ServiceProcess:
             )
 
     def wait_healthy(self, timeout: float = 60) -> None:
-        def healthy() -> bool:
+        def running_and_healthy() -> bool:
             if self.process is None or self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited:\n{self.log_tail()}")
-            try:
-                return httpx.get(f"{self.url}/healthz", timeout=0.5).status_code == 200
-            except httpx.HTTPError:
-                return False
+            return healthy(f"{self.url}/healthz")
 
-        wait_for(healthy, timeout, f"{self.name} healthy")
+        wait_for(running_and_healthy, timeout, f"{self.name} healthy")
 
     def start(self) -> None:
         self.launch()
