@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import string
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,21 @@ from shared.nats_permissions import OPS_USER, inbox_prefix, service_users
 from shared.settings import Settings
 
 CREDENTIALS_FILE = Path("nats") / "credentials.json"
+# nats-server reads each password from its environment as a configuration value, not as plain text: one that
+# begins with "-" is taken for a negative number and the server refuses to start, and other shapes may be
+# read as numbers or addresses. Letters and digits, beginning with a letter, are read as the text they are.
+_PASSWORD_CHARACTERS = string.ascii_letters + string.digits
+_PASSWORD_LENGTH = 32  # about 190 bits
+
+
+def new_password() -> str:
+    """A password nats-server reads as written (see above)."""
+    return secrets.choice(string.ascii_letters) + "".join(
+        secrets.choice(_PASSWORD_CHARACTERS) for _ in range(_PASSWORD_LENGTH - 1))
+
+
+def readable_by_nats(password: str) -> bool:
+    return password[:1].isalpha() and password.isascii() and password.isalnum()
 
 
 def credentials_path(settings: Settings) -> Path:
@@ -33,9 +49,11 @@ def embedded_credentials(settings: Settings, *, create: bool = False) -> dict[st
     if not create:
         return known or None
     wanted = [*service_users(), OPS_USER]
-    if all(user in known for user in wanted):
+    if all(user in known and readable_by_nats(known[user]) for user in wanted):
         return known
-    known = {**{user: secrets.token_urlsafe(24) for user in wanted}, **known}
+    # Kept: the passwords the server can read. Made anew: missing ones, and any made before this rule.
+    known = {**known, **{user: new_password() for user in wanted
+                         if user not in known or not readable_by_nats(known[user])}}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -6,15 +6,15 @@ Connections without credentials (tests that inject forged or duplicate events on
 
 from __future__ import annotations
 
-import secrets
 import shutil
 from pathlib import Path
 
+from shared.nats_login import new_password
 from shared.nats_permissions import AUTH_CONF, OPS_USER, password_variable, service_users
 
 
 def make_passwords() -> dict[str, str]:
-    return {user: secrets.token_hex(16) for user in [*service_users(), OPS_USER]}
+    return {user: new_password() for user in [*service_users(), OPS_USER]}
 
 
 def write_test_config(folder: Path) -> Path:
