@@ -175,8 +175,12 @@ async def _read(connection, settings: Settings, ledger, position: int, batch_siz
     from services.stream_reader import StreamReader
     from shared.events.catalog import SUBJECT_PREFIX
 
-    # The live consumer's own admission rules (valid envelope and hash, source matching the subject).
-    gate = Consumer(name="status", sessions=None, tables=_messaging(), bus=None, handlers=handlers(ledger))
+    from shared.events.signing import producer_keys_from_settings
+
+    # The live consumer's own admission rules (valid envelope, hash and producer signature, source matching
+    # the subject).
+    gate = Consumer(name="status", sessions=None, tables=_messaging(), bus=None, handlers=handlers(ledger),
+                    keys=producer_keys_from_settings(settings))
     reader = StreamReader(connection, settings.stream_name, subjects=f"{SUBJECT_PREFIX}.>", batch=batch_size,
                           silence_seconds=STREAM_SILENCE_SECONDS)
     try:

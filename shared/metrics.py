@@ -61,6 +61,12 @@ EVENTS_REDELIVERED = Counter(
 EVENTS_DEAD_LETTERED = Counter(
     "sbt_events_dead_lettered_total", "Events moved to the dead-letter table", ["event_type"]
 )
+EVENTS_REFUSED = Counter(
+    "sbt_events_refused_total",
+    "Events refused on arrival because they are not signed by a pinned key of their producer (or their content "
+    "does not match their hash): forged or altered, never applied",
+    ["producer"],
+)
 EVENTS_REPLAYED = Counter(
     "sbt_events_replayed_total", "Dead letters replayed by an operator, by outcome", ["outcome"]
 )

@@ -28,6 +28,7 @@ from shared.bus import Bus
 from shared.calendar import WorkingCalendar
 from shared.clock import clock_from_settings
 from shared.db import create_engine, sessionmaker
+from shared.events.signing import producer_keys_from_settings, signing_key_from_settings
 from shared.messaging.consumer import Consumer, Handler
 from shared.messaging.outbox import Outbox, Relay
 from shared.messaging.tables import MessagingTables
@@ -93,11 +94,13 @@ class Runtime:
     def _wire_bus(self, spec: ServiceSpec, settings: Settings) -> None:
         self.bus = Bus(settings, spec.name)
         self.outbox = Outbox(spec.messaging, spec.name, clock=self.clock.now)
+        self.producer_keys = producer_keys_from_settings(settings)
         self.relay = Relay(
             sessions=self.sessions,
             tables=spec.messaging,
             bus=self.bus,
             producer=spec.name,
+            signing_key=signing_key_from_settings(settings, spec.name),
             batch_size=settings.relay_batch_size,
             sweep_seconds=settings.relay_sweep_seconds,
         )
@@ -109,6 +112,7 @@ class Runtime:
                 tables=spec.messaging,
                 bus=self.bus,
                 handlers=handlers,
+                keys=self.producer_keys,
                 batch_size=settings.consumer_batch_size,
                 max_deliver=settings.consumer_max_deliver,
                 retry_delay=settings.consumer_retry_delay_seconds,

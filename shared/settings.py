@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -99,6 +99,15 @@ class Settings(BaseSettings):
     # checkpoints (PEM; unset outside production means a key made under SBT_DATA_DIR), how often a checkpoint
     # is published when the tree has grown (0 turns it off), and the witnesses whose co-signatures are
     # accepted (key id -> public PEM).
+    # Producer signatures on events (shared/events/signing.py): this service's own Ed25519 signing key (PEM,
+    # PKCS#8; unset outside production means a development key made under SBT_DATA_DIR) and its key id
+    # (unset: derived from the public key), and the pinned public keys of every producer (inline JSON or a
+    # file: producer -> key id -> {public_key, last_producerseq}).
+    signing_key: str | None = None
+    signing_key_id: str | None = None
+    producer_keys: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    producer_keys_file: Path | None = None
+
     ledger_log_id: str = "sbt-status"
     ledger_private_key: str | None = None
     ledger_key_id: str = "status-dev"

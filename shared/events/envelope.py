@@ -2,19 +2,29 @@
 
 Extension attributes follow the CloudEvents naming rule (lower-case letters and digits only):
 ``producerseq`` (1, 2, 3 ... per producer), ``prevhash`` (the producer's previous event's ``hash``) and
-``hash`` (SHA-256 over the RFC 8785 canonical JSON of the envelope without ``hash`` itself).
+``hash`` (SHA-256 over the RFC 8785 canonical JSON of the envelope without ``hash`` and ``signature``),
+``keyid`` (the producer's signing key) and ``signature`` (Ed25519 by that key over the same canonical bytes
+the hash covers, base64url; see shared/events/signing.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import rfc8785
 from pydantic import BaseModel, ConfigDict, Field
 
 GENESIS_HASH = "0" * 64
+
+
+class Signer(Protocol):
+    """A producer's signing key (shared.events.signing.SigningKey)."""
+
+    key_id: str
+
+    def sign(self, message: bytes) -> str: ...
 
 
 class Envelope(BaseModel):
@@ -30,6 +40,8 @@ class Envelope(BaseModel):
     producerseq: int | None = None
     prevhash: str | None = None
     hash: str | None = None
+    keyid: str | None = None
+    signature: str | None = None
     traceparent: str | None = None
     data: dict[str, Any]
 
@@ -38,11 +50,16 @@ class Envelope(BaseModel):
         return self.source.rsplit("/", 1)[-1]
 
     def without_hash(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"hash"}, exclude_none=True)
+        """What the hash and the signature cover: everything but themselves."""
+        return self.model_dump(exclude={"hash", "signature"}, exclude_none=True)
 
-    def chained(self, seq: int, prevhash: str) -> "Envelope":
-        unsigned = self.model_copy(update={"producerseq": seq, "prevhash": prevhash, "hash": None})
-        return unsigned.model_copy(update={"hash": compute_hash(unsigned)})
+    def chained(self, seq: int, prevhash: str, key: Signer | None = None) -> "Envelope":
+        """This event as the ``seq``-th of its producer after ``prevhash``, signed with ``key`` if given."""
+        unsigned = self.model_copy(update={"producerseq": seq, "prevhash": prevhash, "hash": None,
+                                           "signature": None, "keyid": key.key_id if key else None})
+        message = canonical_bytes(unsigned.without_hash())
+        return unsigned.model_copy(update={"hash": hashlib.sha256(message).hexdigest(),
+                                           "signature": key.sign(message) if key else None})
 
     def hash_is_valid(self) -> bool:
         return self.hash is not None and compute_hash(self) == self.hash

@@ -13,12 +13,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from shared.events import GENESIS_HASH, Envelope
+from shared.events.signing import ProducerKeys
 from shared.messaging.outbox import canonical_json
 
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # bad_hash | gap | broken_link | out_of_order | duplicate | fork | unchained
+    kind: str  # bad_hash | unsigned | gap | broken_link | out_of_order | duplicate | fork | unchained
     producer: str
     producerseq: int | None
     position: int | None  # leaf index in the log
@@ -51,6 +52,17 @@ def hash_is_valid(envelope: Envelope) -> bool:
     if envelope.hash is None:
         return False
     return hashlib.sha256(canonical_json(envelope.without_hash())).hexdigest() == envelope.hash
+
+
+def authenticate(envelope: Envelope, keys: ProducerKeys) -> str | None:
+    """Why ``envelope`` is not its producer's own event (None when it is): its content does not match its
+    hash, or it is not signed by a key pinned for its producer. One canonical form serves both checks."""
+    if envelope.hash is None:
+        return "carries no hash"
+    message = canonical_json(envelope.without_hash())
+    if hashlib.sha256(message).hexdigest() != envelope.hash:
+        return "content does not match its hash"
+    return keys.refusal(envelope.producer, envelope.producerseq, envelope.keyid, envelope.signature, message)
 
 
 def _name(envelope: Envelope) -> str:
@@ -88,8 +100,10 @@ class _Seen:
     envelope: Envelope
 
 
-def check_chains(entries: Iterable[tuple[int, Envelope]], *, expect_genesis: bool = True) -> list[Finding]:
-    """Audit every producer's chain over ``(position, envelope)`` pairs in log order."""
+def check_chains(entries: Iterable[tuple[int, Envelope]], *, expect_genesis: bool = True,
+                 keys: ProducerKeys | None = None) -> list[Finding]:
+    """Audit every producer's chain over ``(position, envelope)`` pairs in log order; with ``keys``, every
+    event's signature too (an event not signed by its producer is named, and kept out of its chain)."""
     findings: list[Finding] = []
     chains: dict[str, dict[int, _Seen]] = {}
     highest: dict[str, _Seen] = {}
@@ -103,6 +117,10 @@ def check_chains(entries: Iterable[tuple[int, Envelope]], *, expect_genesis: boo
             findings.append(Finding("bad_hash", producer, seq, position, envelope.id,
                                     f"{here}: content does not match its hash {envelope.hash[:12]}… "
                                     "(the event was altered after it was chained)"))
+        elif keys is not None and (refusal := authenticate(envelope, keys)) is not None:
+            findings.append(Finding("unsigned", producer, seq, position, envelope.id,
+                                    f"{here} {refusal}: not {producer}'s event (forged or mis-keyed)"))
+            continue
         chain = chains.setdefault(producer, {})
         if seq in chain:
             other = chain[seq]

@@ -10,7 +10,8 @@ A redelivered event is found in the inbox, acked and skipped. If a batch fails, 
 one per transaction, so that one bad event does not hold back the others. An event that keeps failing is
 moved to the dead-letter table (with the error) after ``max_deliver`` attempts, and acked: it is never
 silently lost, and operators can list and replay it. An event that cannot be trusted (bad envelope, hash
-mismatch, or a ``source`` that is not the producer in its subject) is dead-lettered at once.
+mismatch, no valid signature by a pinned key of its producer, or a ``source`` that is not the producer in
+its subject) is dead-lettered at once and counted (``sbt_events_refused_total``): it is never applied.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from shared import metrics
 from shared.bus import Bus
 from shared.db import insert_ignoring_duplicates, upsert_insert, utcnow
 from shared.events import EVENT_MODELS, Envelope, EventData, nats_subject, producer_of_subject
-from shared.ledger.chain import hash_is_valid
+from shared.events.signing import ProducerKeys
+from shared.ledger.chain import authenticate
 from shared.messaging.tables import MessagingTables
 from shared.observability import continue_trace, trace_id_of
 
@@ -131,12 +133,14 @@ class Consumer:
         batch_size: int = 256,
         max_deliver: int = 5,
         retry_delay: float = 0.5,
+        keys: ProducerKeys,
         after_commit: Callable[[], None] | None = None,
     ) -> None:
         unknown = set(handlers) - set(EVENT_MODELS)
         if unknown:
             raise ValueError(f"handlers for unknown event types: {sorted(unknown)}")
         self.name = name
+        self.keys = keys  # the pinned producer keys every event's signature is checked against
         self.sessions = sessions
         self.tables = tables
         self.bus = bus
@@ -363,8 +367,10 @@ class Consumer:
         model = EVENT_MODELS.get(envelope.type)
         if model is None or model.producer != producer or _SUBJECTS[envelope.type] != msg.subject:
             raise UntrustedEvent(f"{envelope.type} is not an event {producer} publishes on {msg.subject}")
-        if not hash_is_valid(envelope):
-            raise UntrustedEvent(f"hash mismatch for event {envelope.id}")
+        refusal = authenticate(envelope, self.keys)
+        if refusal is not None:
+            metrics.EVENTS_REFUSED.labels(producer).inc()
+            raise UntrustedEvent(f"event {envelope.id} ({producer} #{envelope.producerseq}) {refusal}")
         if envelope.type not in self.handlers:
             raise UntrustedEvent(f"{self.name} has no handler for {envelope.type}")
         try:

@@ -1,7 +1,7 @@
 """The transactional outbox: events are written in the same transaction as the state they describe,
 and a relay publishes them afterwards.
 
-The relay, not the writer, chains each event to its producer's previous one (sequence and hash). Writers
+The relay, not the writer, chains and signs each event to its producer's previous one (sequence and hash). Writers
 therefore never contend on a chain head, and the chain follows the order in which events became visible.
 Only one relay per service sends at a time: it holds a lease row, renewed with every batch.
 """
@@ -26,7 +26,7 @@ from shared import metrics
 from shared.bus import Bus
 from shared.db import utcnow
 from shared.events import EVENT_MODELS, GENESIS_HASH, Envelope, EventData, nats_subject
-from shared.events.envelope import canonical_bytes, utc_now_text
+from shared.events.envelope import Signer, canonical_bytes, utc_now_text
 from shared.ids import new_id
 from shared.messaging.tables import MessagingTables
 from shared.observability import current_traceparent, trace_id_of
@@ -105,10 +105,14 @@ class Relay:
         tables: MessagingTables,
         bus: Bus,
         producer: str,
+        signing_key: Signer | None,
         batch_size: int = 500,
         sweep_seconds: float = 1.0,
     ) -> None:
         self.sessions = sessions
+        # Every event is signed as it is chained; None only where nothing may be trusted anyway (tests of
+        # the chaining itself): consumers refuse unsigned events.
+        self.signing_key = signing_key
         self.tables = tables
         self.bus = bus
         self.producer = producer
@@ -249,7 +253,7 @@ class Relay:
         ready, chained = [], []
         for row in rows:
             seq += 1
-            document = chain_document(orjson.loads(row.envelope), seq, prev)
+            document = chain_document(orjson.loads(row.envelope), seq, prev, self.signing_key)
             prev = document["hash"]
             text = orjson.dumps(document).decode()
             chained.append({"row_id": row.id, "seq": seq, "doc": text})
@@ -282,17 +286,24 @@ class _Ready:
     traceparent: str | None
 
 
-def chain_document(document: dict, seq: int, prevhash: str) -> dict:
-    """The envelope document (as stored: JSON without null members) linked into its producer's chain.
+def chain_document(document: dict, seq: int, prevhash: str, key: Signer | None = None) -> dict:
+    """The envelope document (as stored: JSON without null members) linked into its producer's chain and
+    signed with the producer's ``key``.
 
     The same result as ``Envelope.chained``, which every consumer checks, computed on the plain document:
     the relay chains every event a service produces, and going through the model costs more than the rest
     of the relay's work together.
     """
-    document = {key: value for key, value in document.items() if key != "hash" and value is not None}
+    document = {name: value for name, value in document.items()
+                if name not in ("hash", "signature", "keyid") and value is not None}
     document["producerseq"] = seq
     document["prevhash"] = prevhash
-    document["hash"] = hashlib.sha256(canonical_json(document)).hexdigest()
+    if key is not None:
+        document["keyid"] = key.key_id
+    message = canonical_json(document)
+    document["hash"] = hashlib.sha256(message).hexdigest()
+    if key is not None:
+        document["signature"] = key.sign(message)
     return document
 
 

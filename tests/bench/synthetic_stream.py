@@ -23,6 +23,7 @@ from shared.events.envelope import GENESIS_HASH, Envelope, utc_now_text
 from shared.events.intake import CaseOpened, ReportReceived
 from shared.ids import new_id
 from tests.e2e.reports import random_nip
+from tests.harness.signing import fixed_key
 
 WINDOW = 2000  # publishes in flight before their acks are awaited together
 
@@ -50,6 +51,7 @@ async def publish(url: str, cases: int, seed: int = 11, after_seq: int = 0, afte
     """Publishes ``cases`` cases' events, continuing intake's chain after (``after_seq``, ``after_hash``),
     its head when intake has published before (intake must be idle meanwhile, or the chain would fork)."""
     rng = random.Random(seed)
+    key = fixed_key("intake")  # what intake signs with in a test system (tests/harness/signing.py)
     connection = await nats.connect(url)
     js = connection.jetstream(timeout=30)
     seq, prev, sent = after_seq, after_hash, 0
@@ -60,7 +62,7 @@ async def publish(url: str, cases: int, seed: int = 11, after_seq: int = 0, afte
         for _ in range(cases):
             for envelope in case_events(rng, received_at):
                 seq += 1
-                chained = envelope.chained(seq, prev)
+                chained = envelope.chained(seq, prev, key)
                 prev = chained.hash
                 model = CaseOpened if chained.type == CaseOpened.event_type else ReportReceived
                 pending.append(js.publish(nats_subject(model), chained.model_dump_json(exclude_none=True).encode(),

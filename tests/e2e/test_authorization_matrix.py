@@ -26,6 +26,7 @@ from shared.ids import new_id
 from shared.settings import Settings
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.ports import eventually
+from tests.harness.signing import producer_key
 
 pytestmark = pytest.mark.e2e
 
@@ -166,7 +167,8 @@ async def _publish_recommendation(system, case_id: str, nip: str) -> None:
         issued_at=dt.datetime(2024, 11, 18, 3, tzinfo=dt.UTC),
     )
     envelope = Envelope(id=new_id(), source="/sbt/recommendation", type=data.event_type, time=utc_now_text(),
-                        subject=case_id, data=data.model_dump(mode="json")).chained(1, GENESIS_HASH)
+                        subject=case_id, data=data.model_dump(mode="json")).chained(
+                            1, GENESIS_HASH, producer_key(system, "recommendation"))
     connection = await nats.connect(system.nats.url)  # the test-only ops user
     try:
         await connection.jetstream().publish(nats_subject(RecommendationIssued),

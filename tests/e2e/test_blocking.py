@@ -21,6 +21,7 @@ from shared.events.sanction import DeadlineSet, FollowupOverdue, FollowupRecorde
 from shared.ids import new_id
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.ports import eventually
+from tests.harness.signing import producer_key
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +40,8 @@ class Producers:
     async def publish(self, data: EventData, subject: str) -> Envelope:
         seq, prev = self.heads.get(data.producer, (0, GENESIS_HASH))
         envelope = Envelope(id=new_id(), source=f"/sbt/{data.producer}", type=data.event_type, time=utc_now_text(),
-                            subject=subject, data=data.model_dump(mode="json")).chained(seq + 1, prev)
+                            subject=subject, data=data.model_dump(mode="json")).chained(
+                                seq + 1, prev, producer_key(self.system, data.producer))
         self.heads[data.producer] = (seq + 1, envelope.hash)
         connection = await nats.connect(self.system.nats.url)
         try:

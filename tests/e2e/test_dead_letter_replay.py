@@ -16,6 +16,7 @@ from shared.messaging.tables import messaging_tables
 from shared.ops import list_dead_letters, replay, replay_all
 from shared.problems import Problem
 from tests.harness import database
+from tests.harness.signing import fixed_key, fixed_producer_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +47,7 @@ def _envelope(event_id: str) -> Envelope:
     return Envelope(
         id=event_id, source="/sbt/intake", type=RECEIVED, time="2024-10-14T08:00:00.000000Z",
         subject=model.examples[0]["case_id"], data=model.examples[0],
-    ).chained(1, GENESIS_HASH)
+    ).chained(1, GENESIS_HASH, fixed_key("intake"))
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ async def runtime(tmp_path):  # noqa: ANN001
             raise RuntimeError("the projection cannot take this yet")
 
     consumer = Consumer(name="status", sessions=sessionmaker(engine), tables=tables, bus=None,
-                        handlers={RECEIVED: handler})
+                        handlers={RECEIVED: handler}, keys=fixed_producer_keys())
     runtime = _Runtime(engine, tables, consumer)
     runtime.effects, runtime.broken = effects, broken
     yield runtime

@@ -20,6 +20,7 @@ from shared.events.recommendation import RecommendationIssued
 from shared.ids import new_id
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.ports import eventually
+from tests.harness.signing import producer_key
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +46,7 @@ class Recommender:
         envelope = Envelope(
             id=new_id(), source="/sbt/recommendation", type=data.event_type, time=utc_now_text(),
             subject=case_id, data=data.model_dump(mode="json"),
-        ).chained(self.seq, self.prev)
+        ).chained(self.seq, self.prev, producer_key(self.system, "recommendation"))
         self.prev = envelope.hash
         connection = await nats.connect(self.system.nats.url)
         try:

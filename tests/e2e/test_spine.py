@@ -10,6 +10,7 @@ from shared.events import GENESIS_HASH, Envelope, nats_subject
 from shared.events.intake import ReportReceived
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.ports import eventually
+from tests.harness.signing import producer_key
 
 pytestmark = pytest.mark.e2e
 
@@ -186,7 +187,7 @@ async def test_a_redelivered_event_changes_nothing_and_a_failing_one_is_dead_let
     # A well-formed, correctly hashed event that the status service can never apply.
     poison = Envelope.model_validate(orjson.loads(stored)).model_copy(
         update={"id": "01POISON0000000000000000000", "subject": "another-case"}
-    ).chained(999, GENESIS_HASH)
+    ).chained(999, GENESIS_HASH, producer_key(system, "intake"))
     await js.publish(subject, poison.model_dump_json(exclude_none=True).encode())
     # And one whose source lies about its producer.
     forged = poison.model_copy(update={"id": "01FORGED0000000000000000000", "source": "/sbt/status"}).chained(1, GENESIS_HASH)

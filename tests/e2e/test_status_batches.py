@@ -28,6 +28,7 @@ from shared.migrations import upgrade
 from shared.settings import Settings
 from tests.harness import database
 from tests.harness.nats import NatsServer
+from tests.harness.signing import fixed_producer_keys, install_test_keys
 from tests.unit.ledger_fixtures import case_log, chain
 
 pytestmark = pytest.mark.e2e
@@ -76,7 +77,7 @@ async def jetstream(nats_server):  # noqa: ANN001
 
 
 def status_consumer(sessions, **options) -> Consumer:  # noqa: ANN001
-    return Consumer(name="status", sessions=sessions, tables=messaging, bus=None,
+    return Consumer(name="status", sessions=sessions, tables=messaging, bus=None, keys=fixed_producer_keys(),
                     handlers=handlers(Ledger(ledger_tables, log_id="sbt-status")), **options)
 
 
@@ -133,6 +134,7 @@ async def test_a_poison_event_in_a_batch_is_dead_lettered_and_the_others_apply_o
     # between the commit and the acknowledgements: the process dies there.
     status = handlers(Ledger(ledger_tables, log_id="sbt-status"))
     dying = Consumer(name="status", sessions=sessions, tables=messaging, bus=None, after_commit=die,
+                     keys=fixed_producer_keys(),
                      handlers=BatchHandlers(status.event_types, status.apply, prepare=status.prepare))
     with pytest.raises(ProcessDied):
         await dying.process(await subscription.fetch(10, timeout=2))
@@ -208,6 +210,7 @@ async def test_the_replay_reproduces_what_the_live_consumer_applied_parked_and_r
     assert await count(status_database["status"], "ledger_parked") == 1
     assert await count(status_database["status"], "ledger_leaves") == len(intake) + 1 + 2 + 4
 
+    install_test_keys(tmp_path / "data")  # the replay pins the producers' keys as a service there would
     settings = Settings(env="test", data_dir=tmp_path / "data", nats_url=nats_server.url)
     result = await replay(settings, live_url=databases.url("status"), into_url=databases.url("status_once"),
                           batch_size=4, cases_kept=2)

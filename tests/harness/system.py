@@ -18,6 +18,7 @@ from shared.db import create_engine
 from shared.settings import Settings
 from tests.harness import nats_auth
 from tests.harness.database import TestDatabases
+from tests.harness.signing import install_test_keys
 from tests.harness.nats import NatsServer
 from tests.harness.ports import free_port, kill_process, stop_process, wait_for
 
@@ -82,6 +83,7 @@ class SbtSystem:
         self.folder = folder
         self.data_dir = folder / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        install_test_keys(self.data_dir)
         self.databases = TestDatabases(folder, [*services, *extra_databases])
         # Each service is its own NATS user with the deployment's permissions (tests/harness/nats_auth.py).
         self.nats_passwords = nats_auth.make_passwords()

@@ -1,10 +1,11 @@
-"""Small logs for ledger tests: chained envelopes of two producers about a few cases."""
+"""Small logs for ledger tests: chained, signed envelopes of two producers about a few cases."""
 
 from __future__ import annotations
 
 from shared.events import GENESIS_HASH, Envelope
 from shared.events.intake import CaseOpened, ReportReceived
 from shared.events.recommendation import VerificationDecided
+from tests.harness.signing import fixed_key
 
 
 def chain(producer: str, payloads: list[tuple[str, str, dict]], start_seq: int = 1,
@@ -14,7 +15,7 @@ def chain(producer: str, payloads: list[tuple[str, str, dict]], start_seq: int =
         seq = start_seq + offset
         envelope = Envelope(id=f"01{producer.upper()[:4]}{seq:020d}", source=f"/sbt/{producer}", type=event_type,
                             time=f"2024-10-15T03:{seq // 60:02d}:{seq % 60:02d}.000000Z", subject=subject,
-                            data=data).chained(seq, prev)
+                            data=data).chained(seq, prev, fixed_key(producer))
         prev = envelope.hash
         out.append(envelope)
     return out
