@@ -17,6 +17,7 @@ import httpx
 import orjson
 
 from shared.events.ledger import LedgerCheckpoint
+from shared.events.signing import PinnedKey, ProducerKeys
 from shared.ledger import audit, merkle
 from shared.ledger import checkpoint as cp
 from shared.settings import Settings
@@ -28,9 +29,10 @@ def _line(document: dict) -> bytes:
     return orjson.dumps(document) + b"\n"
 
 
-def _header(source: str, log_id: str | None, keys: dict, witnesses: dict) -> dict:
+def _header(source: str, log_id: str | None, keys: dict, witnesses: dict, producers: dict) -> dict:
     return {"kind": "header", "format": audit.EXPORT_FORMAT, "source": source, "log_id": log_id,
-            "exported_at": dt.datetime.now(dt.UTC).isoformat(), "keys": keys, "witnesses": witnesses}
+            "exported_at": dt.datetime.now(dt.UTC).isoformat(), "keys": keys, "witnesses": witnesses,
+            "producers": producers}
 
 
 async def export_from_api(url: str, token: str, out: Path, page: int = 2000) -> dict[str, int]:
@@ -43,7 +45,8 @@ async def export_from_api(url: str, token: str, out: Path, page: int = 2000) -> 
 
         keys = await get("/v1/ledger/keys")
         with out.open("wb") as handle:
-            handle.write(_line(_header(url, keys["log_id"], keys["keys"], keys["witnesses"])))
+            handle.write(_line(_header(url, keys["log_id"], keys["keys"], keys["witnesses"],
+                                       keys.get("producers") or {})))
             after: int | None = -1
             while after is not None:
                 body = await get("/v1/ledger/entries", after=after, limit=page)
@@ -74,6 +77,7 @@ async def export_from_stream(settings: Settings, out: Path) -> dict[str, int]:
     import nats
 
     from shared.events.catalog import SUBJECT_PREFIX
+    from shared.events.signing import producer_keys_from_settings
 
     counts = {"events": 0, "checkpoints": 0}
     from shared.nats_login import connect_options
@@ -84,7 +88,8 @@ async def export_from_stream(settings: Settings, out: Path) -> dict[str, int]:
         js = connection.jetstream()
         last = (await js.stream_info(settings.stream_name)).state.last_seq
         with out.open("wb") as handle:
-            handle.write(_line(_header(f"stream {settings.stream_name}", settings.ledger_log_id, {}, {})))
+            producers = producer_keys_from_settings(settings).document()
+            handle.write(_line(_header(f"stream {settings.stream_name}", settings.ledger_log_id, {}, {}, producers)))
             if last:
                 subscription = await js.subscribe(f"{SUBJECT_PREFIX}.>", stream=settings.stream_name,
                                                   ordered_consumer=True)
@@ -115,6 +120,10 @@ def read_lines(path: Path) -> Iterator[dict]:
                 yield orjson.loads(line)
 
 
+def _public(pem: str):  # noqa: ANN202 - an Ed25519 public key
+    return cp.load_private_key(pem).public_key() if "PRIVATE KEY" in pem else cp.load_public_key(pem)
+
+
 def load_keys(pairs: list[str]) -> dict:
     """``KEY_ID=path/to/public.pem`` (or a private PEM, whose public half is used)."""
     keys = {}
@@ -122,31 +131,60 @@ def load_keys(pairs: list[str]) -> dict:
         key_id, _, path = pair.partition("=")
         if not path:
             raise ValueError(f"{pair!r}: expected KEY_ID=PEM_FILE")
-        pem = Path(path).read_text()
-        keys[key_id] = cp.load_private_key(pem).public_key() if "PRIVATE KEY" in pem else cp.load_public_key(pem)
+        keys[key_id] = _public(Path(path).read_text())
     return keys
 
 
-def _keys_from_header(path: Path) -> tuple[dict, dict]:
+def pinned_keys(pairs: list[str]) -> tuple[dict, ProducerKeys | None]:
+    """What ``--key`` pins: ``KEY_ID=PEM_FILE`` (the log's checkpoint key), ``PRODUCER:KEY_ID=PEM_FILE`` (a
+    producer's event key), or ``FILE.json``: the whole key set as ``GET /v1/ledger/keys`` publishes it."""
+    log: dict = {}
+    producers: ProducerKeys | None = None
+    for pair in pairs:
+        if "=" not in pair and pair.endswith(".json"):
+            document = orjson.loads(Path(pair).read_bytes())
+            log.update({kid: cp.load_public_key(pem) for kid, pem in (document.get("keys") or {}).items()})
+            found = ProducerKeys.from_document(document.get("producers") or {})
+            producers = found if producers is None else producers.merged(found)
+            continue
+        name, _, path = pair.partition("=")
+        if not path:
+            raise ValueError(f"{pair!r}: expected KEY_ID=PEM_FILE, PRODUCER:KEY_ID=PEM_FILE or KEYS.json")
+        producer, colon, key_id = name.partition(":")
+        if colon:
+            producers = producers or ProducerKeys()
+            producers.add(producer, PinnedKey(key_id, _public(Path(path).read_text())))
+        else:
+            log[name] = _public(Path(path).read_text())
+    return log, producers
+
+
+def _keys_from_header(path: Path) -> tuple[dict, dict, ProducerKeys | None]:
     for record in read_lines(path):
         if record.get("kind") == "header":
+            producers = record.get("producers")
             return ({k: cp.load_public_key(v) for k, v in (record.get("keys") or {}).items()},
-                    {k: cp.load_public_key(v) for k, v in (record.get("witnesses") or {}).items()})
+                    {k: cp.load_public_key(v) for k, v in (record.get("witnesses") or {}).items()},
+                    ProducerKeys.from_document(producers) if producers else None)
         break
-    return {}, {}
+    return {}, {}, None
 
 
 def verify_file(path: Path, *, log_keys: list[str], witness_keys: list[str], statuses: Path | None = None,
                 proof: bool = False) -> audit.Report:
-    keys = audit.Keys(log=load_keys(log_keys), witnesses=load_keys(witness_keys))
+    log, producers = pinned_keys(log_keys)
+    keys = audit.Keys(log=log, witnesses=load_keys(witness_keys), producers=producers)
     if proof:
         if not keys.log:
             raise ValueError("an answer carries no key: pin the log's key with --key KEY_ID=PEM_FILE")
         return audit.verify_answer(orjson.loads(path.read_bytes()), keys)
+    file_log, file_witnesses, file_producers = _keys_from_header(path)
     if not keys.log:
-        keys.log, file_witnesses = _keys_from_header(path)
+        keys.log = file_log
         keys.witnesses = keys.witnesses or file_witnesses
         keys.from_file = True
+    if keys.producers is None and file_producers is not None:
+        keys.producers, keys.producers_from_file = file_producers, True
     given: list[dict] = []
     if statuses is not None:
         document = orjson.loads(statuses.read_bytes())

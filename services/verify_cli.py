@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 
 from shared.settings import SERVICE_PORTS, get_settings
@@ -42,21 +43,45 @@ def export_command(
 
 
 def verify_command(
-    file: Annotated[Path, typer.Argument(help="an export, or with --proof a saved answer with ?proofs=true",
-                                         exists=True, dir_okay=False)],
+    file: Annotated[Path | None, typer.Argument(help="an export, or with --proof a saved answer with ?proofs=true",
+                                                exists=True, dir_okay=False)] = None,
+    from_stream: Annotated[bool, typer.Option("--from-stream", help="verify the NATS stream itself (read as the "
+                                              "operator), with the producer keys this deployment pins")] = False,
     proof: Annotated[bool, typer.Option("--proof", help="FILE is a saved status or timeline answer")] = False,
-    key: Annotated[list[str] | None, typer.Option(help="KEY_ID=PEM_FILE of the log's signing key (pin it)")] = None,
+    key: Annotated[list[str] | None, typer.Option(
+        help="pin a key: KEY_ID=PEM_FILE (the log's checkpoint key), PRODUCER:KEY_ID=PEM_FILE (a producer's "
+             "event key), or KEYS.json (every key, as GET /v1/ledger/keys publishes them)")] = None,
     witness_key: Annotated[list[str] | None, typer.Option(help="KEY_ID=PEM_FILE of a witness")] = None,
     statuses: Annotated[Path | None, typer.Option(help="statuses to check (a saved ASN status or a JSON list)",
                                                  exists=True, dir_okay=False)] = None,
 ) -> None:
     """Verify offline: every chain, the tree, every signature, and every case's status recomputed with the
     shared `apply`. Exits 1 and names each mismatch."""
-    from services.verify import verify_file
+    import tempfile
 
+    from services.verify import export_from_stream, verify_file
+
+    if (file is None) == (not from_stream):
+        typer.echo("give either FILE or --from-stream", err=True)
+        raise typer.Exit(2)
     try:
-        report = verify_file(file, log_keys=key or [], witness_keys=witness_key or [], statuses=statuses,
-                             proof=proof)
+        if from_stream:
+            from shared.events.signing import producer_keys_from_settings
+
+            settings = get_settings()
+            with tempfile.TemporaryDirectory() as folder:
+                file = Path(folder) / "stream.jsonl"
+                asyncio.run(export_from_stream(settings, file))
+                pinned = Path(folder) / "keys.json"
+                from services.status.ledger.signer import signer_from_settings
+
+                signer = signer_from_settings(settings)
+                pinned.write_bytes(orjson.dumps({"keys": {signer.key_id: signer.public_pem},
+                                                 "producers": producer_keys_from_settings(settings).document()}))
+                report = verify_file(file, log_keys=[*(key or []), str(pinned)], witness_keys=witness_key or [])
+        else:
+            report = verify_file(file, log_keys=key or [], witness_keys=witness_key or [], statuses=statuses,
+                                 proof=proof)
     except (ValueError, OSError) as error:
         typer.echo(f"cannot verify: {error}", err=True)
         raise typer.Exit(2) from None

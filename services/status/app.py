@@ -24,7 +24,8 @@ SPEC = ServiceSpec(
     "folded from every case event with the shared pure function `apply`.",
     metadata=Base.metadata,
     messaging=messaging,
-    routers=[api.router, stats_api.router, worklists_api.router, dashboard.router, ledger_api.router],
+    routers=[api.router, stats_api.router, worklists_api.router, dashboard.router, ledger_api.router,
+             ledger_api.forks_router],
     # A batch of events at a time: each appended to the ledger and folded into the read model, in one
     # transaction (services/status/applying.py).
     handlers=lambda runtime: handlers.handlers(ledger_of(runtime).ledger),

@@ -3,9 +3,14 @@ next leaf and is folded into the read model, in chain order; a whole batch in on
 
 An event that arrives before its producer's previous one (replicas sharing the consumer take events in
 turns) is parked, not applied, and applied with its leaf as soon as the predecessor lands;
-``ledger.service.sweep_parked`` dead-letters it if the predecessor never comes. A fork, a broken link or a
-bad hash raises ``ChainBreak``: the batch fails, its events are retried one by one, the bad one is then
+``ledger.service.sweep_parked`` dead-letters it if the predecessor never comes. A broken link or a bad hash
+raises ``ChainBreak``: the batch fails, its events are retried one by one, the bad one is then
 dead-lettered. Nothing is skipped.
+
+A fork (a second, different event signed by the producer for a place already logged or parked) is not a
+duplicate to drop: it is recorded in ``ledger_forks``, counted and logged at error level, and the producer is
+halted (its later events are parked, not applied) until an operator resolves the fork; then its parked
+events are applied in order (``Applier.resume``).
 
 The ledger's head row is locked first: the one lock every status transaction takes before any case row,
 so replicas queue on it instead of deadlocking, and what the batch read stays true until it commits.
@@ -18,6 +23,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,20 +92,68 @@ class ParkedEvents:
         return writes
 
 
+FORKS_DETECTED = Counter(
+    "sbt_ledger_forks_total",
+    "Forks detected: two different events, both signed by the producer, claiming one place in its chain "
+    "(the producer is halted until an operator resolves the fork)",
+    ["producer"],
+)
+
+
+class Forks:
+    """The producers halted by an unresolved fork, as this transaction sees them, and the forks found in it
+    (written with everything else by ``collect``)."""
+
+    def __init__(self, tables: LedgerTables, *, fresh: bool = False) -> None:
+        self.table = tables.forks
+        self.halted: set[str] = set()
+        self._loaded: set[str] = set()
+        self._fresh = fresh
+        self._found: list[dict[str, Any]] = []
+
+    async def load(self, session: AsyncSession, producers: Iterable[str]) -> None:
+        wanted = sorted(set(producers) - self._loaded)
+        self._loaded.update(wanted)
+        if not wanted or self._fresh:
+            return
+        halted = await session.scalars(select(self.table.c.producer).distinct().where(
+            self.table.c.producer.in_(wanted), self.table.c.resolved_at.is_(None)))
+        self.halted.update(halted)
+
+    def record(self, envelope: Envelope, stream_seq: int, finding: Finding) -> None:
+        """A fork: kept for the operator, its producer halted from now on. Loud on purpose."""
+        self.halted.add(envelope.producer)
+        self._found.append({"producer": envelope.producer, "producerseq": envelope.producerseq or 0,
+                            "event_id": envelope.id, "stream_seq": stream_seq,
+                            "envelope": envelope.model_dump_json(exclude_none=True), "detail": finding.detail,
+                            "detected_at": utcnow()})
+        FORKS_DETECTED.labels(envelope.producer).inc()
+        log.error("ledger: FORK in %s's chain at stream %s: %s; %s is halted until an operator resolves it "
+                  "(GET /v1/ops/forks)", envelope.producer, stream_seq, finding.detail, envelope.producer)
+
+    def collect(self) -> list[bulk.Write]:
+        if not self._found:
+            return []
+        rows, self._found = self._found, []
+        return [partial(bulk.execute, statement=insert(self.table), rows=rows)]
+
+
 class Applier:
     """The ledger, the parked events and the read model for a run of events: read once, changed in memory,
     written by ``flush``."""
 
-    def __init__(self, appender: Appender, parked: ParkedEvents, projection: Projection) -> None:
+    def __init__(self, appender: Appender, parked: ParkedEvents, projection: Projection,
+                 forks: Forks | None = None) -> None:
         self.appender = appender
         self.parked = parked
         self.projection = projection
+        self.forks = forks if forks is not None else Forks(appender.ledger.tables, fresh=True)
 
     @classmethod
     async def begin(cls, session: AsyncSession, ledger: Ledger, envelopes: list[Envelope]) -> Applier:
         """One transaction's applier (the live consumer's): locks the ledger's head, then reads what
         ``envelopes`` touch."""
-        applier = cls(await ledger.appender(session), ParkedEvents(ledger.tables), Projection())
+        applier = cls(await ledger.appender(session), ParkedEvents(ledger.tables), Projection(), Forks(ledger.tables))
         await applier.load(session, envelopes)
         return applier
 
@@ -116,6 +170,7 @@ class Applier:
         producers = {envelope.producer for envelope in envelopes}
         await self.appender.load_producers(session, producers)
         await self.parked.load(session, producers)
+        await self.forks.load(session, producers)
         await self.projection.load(session, envelopes)
 
     async def apply(self, session: AsyncSession, envelope: Envelope, stream_seq: int, *,
@@ -125,8 +180,18 @@ class Applier:
         ``hash_checked``: the consumer has already found its content to match its hash."""
         refuse_if_misfiled(envelope)  # judged now, even if it has to wait for its predecessor
         finding = self.appender.check(envelope, hash_checked=hash_checked)
-        if finding is not None and finding.kind == "gap":
-            self.parked.park(envelope, stream_seq, finding)
+        if finding is not None and finding.kind == "fork":
+            self.forks.record(envelope, stream_seq, finding)
+            return
+        halted = envelope.producer in self.forks.halted
+        if halted or (finding is not None and finding.kind == "gap"):
+            if halted:
+                finding = Finding("halted", envelope.producer, envelope.producerseq, None, envelope.id,
+                                  f"{envelope.producer} is halted by an unresolved fork")
+            try:
+                self.parked.park(envelope, stream_seq, finding)
+            except ChainBreak as fork:  # another event is already parked at this place
+                self.forks.record(envelope, stream_seq, fork.finding)
             return
         self.appender.append(envelope, stream_seq, found=finding)  # raises ChainBreak first
         await self.projection.record(session, envelope, stream_seq)
@@ -138,14 +203,29 @@ class Applier:
             await self.projection.record(session, parked, parked_seq)
             seq += 1
 
+    async def resume(self, session: AsyncSession, producer: str) -> int:
+        """Apply ``producer``'s parked events that continue its chain (once its forks are resolved); returns
+        how many. Call ``flush`` after."""
+        await self.appender.load_producers(session, [producer])
+        await self.parked.load(session, [producer])
+        head = self.appender.heads.get(producer)
+        seq, applied = (head.producerseq if head else 0), 0
+        while (successor := self.parked.take(producer, seq + 1)) is not None:
+            parked, parked_seq = successor
+            await self.projection.load(session, [parked])
+            self.appender.append(parked, parked_seq)
+            await self.projection.record(session, parked, parked_seq)
+            seq, applied = seq + 1, applied + 1
+        return applied
+
     async def flush(self, session: AsyncSession) -> None:
         """Write everything applied since the last flush, in the caller's transaction, in ``collect``'s order;
         the ledger's ``on_commit`` listeners are told the new tree size once that transaction commits."""
-        for write in self.parked.collect() + self.projection.collect():
+        for write in self.forks.collect() + self.parked.collect() + self.projection.collect():
             await write(session)
         await self.appender.flush(session)
 
     def collect(self) -> list[bulk.Write]:
         """Everything applied since the last collection, as statements to run in one transaction in order:
         the read model first, then the ledger (which tells the read index the new tree size)."""
-        return self.parked.collect() + self.projection.collect() + self.appender.collect()
+        return self.forks.collect() + self.parked.collect() + self.projection.collect() + self.appender.collect()

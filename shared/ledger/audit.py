@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from shared.events import Envelope
 from shared.ledger import checkpoint as cp
 from shared.ledger import merkle
-from shared.ledger.chain import check_chains
+from shared.events.signing import ProducerKeys
+from shared.ledger.chain import authenticate, check_chains
 from shared.status_model import CaseStatus, apply
 
 EXPORT_FORMAT = "sbt-ledger-export/1"
@@ -49,8 +50,11 @@ class Keys:
 
     log: dict[str, Ed25519PublicKey] = field(default_factory=dict)
     witnesses: dict[str, Ed25519PublicKey] = field(default_factory=dict)
+    # Every producer's event signing keys; None: not given, so event signatures cannot be checked.
+    producers: ProducerKeys | None = None
     # Keys read from the export itself: better than nothing, but a forger can bring his own.
     from_file: bool = False
+    producers_from_file: bool = False
 
 
 def _hex(value: str | None) -> bytes | None:
@@ -103,14 +107,26 @@ def verify_export(records: Iterable[Mapping[str, Any]], keys: Keys,
     report.counts = {"events": len(events), "checkpoints": len(checkpoints), "statuses": len(statuses),
                      "producers": len({e.producer for _, e in events})}
 
-    for finding in check_chains(events):
-        report.add("chain", str(finding))
+    refused: set[str] = set()
+    forks = 0
+    for finding in check_chains(events, keys=keys.producers):
+        report.add("signature" if finding.kind == "unsigned" else "chain", str(finding))
+        if finding.kind == "unsigned" and finding.event_id:
+            refused.add(finding.event_id)
+        forks += finding.kind == "fork"
+    report.counts.update(forks=forks, unsigned=len(refused))
     tree = _tree(events, report)
     _check_checkpoints(tree, checkpoints, keys, report)
-    _check_statuses(events, statuses, report)
+    # What a forger published is no producer's event: statuses are recomputed without it.
+    _check_statuses([(p, e) for p, e in events if e.id not in refused], statuses, report)
     if keys.from_file:
         report.notes.append("signatures were checked against keys found in the export itself; pin the log's "
                             "key with --key to rule out a forged export")
+    if keys.producers is None:
+        report.notes.append("event signatures were not checked: no producer keys pinned or exported")
+    elif keys.producers_from_file:
+        report.notes.append("event signatures were checked against producer keys found in the export itself; "
+                            "pin them with --key KEYS.json (GET /v1/ledger/keys) to rule out a forged export")
     return report
 
 
@@ -218,6 +234,9 @@ def verify_answer(answer: Mapping[str, Any], keys: Keys) -> Report:
         where = f"leaf {index} (event {envelope.id}, {envelope.type})"
         if not envelope.hash_is_valid():
             report.add("proof", f"{where}: content does not match its hash")
+        elif keys.producers is not None and (refusal := authenticate(envelope, keys.producers)) is not None:
+            report.add("signature", f"{where} {refusal}")
+            continue
         try:
             merkle.verify_inclusion(_hex(envelope.hash) or bytes(32), index, checkpoint.tree_size,
                                     [_hex(h) or bytes(32) for h in proof["audit_path"]], root)

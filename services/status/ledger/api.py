@@ -3,10 +3,10 @@ and the full log for ``sbt export``."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
@@ -18,6 +18,10 @@ from services.status.ledger.schemas import (
     InclusionProof,
     LedgerEntries,
     LedgerEntry,
+    Fork,
+    ForkList,
+    ForkResolution,
+    ForkResolved,
     LedgerKeys,
     StatusPage,
 )
@@ -28,11 +32,13 @@ from shared.problems import Problem
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/v1/ledger", tags=["ledger"])
+forks_router = APIRouter(prefix="/v1/ops/forks", tags=["ops"])
 
 CanRead = Annotated[Actor, Depends(require("ledger:read"))]
 CanExport = Annotated[Actor, Depends(require("ledger:export"))]
 CanWitness = Annotated[Actor, Depends(require("ledger:witness"))]
 CanOperate = Annotated[Actor, Depends(require("ops:write"))]
+CanReadOps = Annotated[Actor, Depends(require("ops:read"))]
 
 
 @router.get("/checkpoint", response_model=Checkpoint, summary="A signed checkpoint of the ledger as it is now")
@@ -74,11 +80,13 @@ async def cosign(body: CosignatureIn, actor: CanWitness, runtime: RuntimeDep) ->
         raise Problem.field(refused.field, refused.reason) from None
 
 
-@router.get("/keys", response_model=LedgerKeys, summary="The public keys checkpoints are signed with")
+@router.get("/keys", response_model=LedgerKeys,
+            summary="The public keys checkpoints are signed with, the witnesses' and every producer's")
 async def keys(actor: CanRead, runtime: RuntimeDep) -> LedgerKeys:
     signer = service.ledger_of(runtime).signer
     return LedgerKeys(log_id=signer.log_id, keys={signer.key_id: signer.public_pem},
-                      witnesses=dict(runtime.settings.ledger_witness_keys))
+                      witnesses=dict(runtime.settings.ledger_witness_keys),
+                      producers=runtime.producer_keys.document())
 
 
 @router.get("/proofs/inclusion", response_model=InclusionProof, summary="Proof that an event is in the ledger",
@@ -164,3 +172,35 @@ async def statuses(
         )).all()
     return StatusPage(statuses=[orjson.loads(r.state) for r in rows],
                       next_after=rows[-1].case_id if len(rows) == limit else None)
+
+
+@forks_router.get("", response_model=ForkList,
+                  summary="Forks in producers' chains: two signed events claiming one place (an alarm)")
+async def list_forks(
+    actor: CanReadOps, runtime: RuntimeDep,
+    state: Annotated[Literal["open", "resolved", "all"], Query(description="which forks")] = "open",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> ForkList:
+    found = await service.forks(runtime, state=state, limit=limit)
+    halted = sorted({fork["producer"] for fork in await service.forks(runtime, state="open", limit=1000)})
+    return ForkList(forks=[_fork(row) for row in found], halted_producers=halted)
+
+
+@forks_router.post("/{fork_id}/resolve", response_model=ForkResolved,
+                   summary="Record the operator's decision on a fork; the producer resumes once none is open",
+                   responses={404: {"description": "no such fork"}, 409: {"description": "already resolved"}})
+async def resolve_fork(
+    body: ForkResolution, actor: CanOperate, runtime: RuntimeDep,
+    fork_id: Annotated[int, Path(ge=1, le=2**62)],
+) -> ForkResolved:
+    try:
+        fork, applied = await service.resolve_fork(runtime, fork_id, resolved_by=f"{actor.client_id} ({actor.agency})", note=body.note)
+    except service.ForkNotFound:
+        raise Problem(404, "not found", f"no fork {fork_id}") from None
+    except service.ForkAlreadyResolved as error:
+        raise Problem(409, "already resolved", str(error)) from None
+    return ForkResolved(fork=_fork(fork), parked_events_applied=applied)
+
+
+def _fork(row: dict) -> Fork:
+    return Fork(**{**row, "envelope": orjson.loads(row["envelope"])})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,6 +61,46 @@ class LedgerKeys(BaseModel):
     log_id: str
     keys: dict[str, str] = Field(description="key id -> Ed25519 public key (PEM) that signs checkpoints")
     witnesses: dict[str, str] = Field(description="key id -> public key (PEM) of accepted witnesses")
+    producers: dict[str, dict[str, PinnedProducerKey]] = Field(
+        default_factory=dict,
+        description="producer -> key id -> public key that signs its events (the set this service pins; "
+                    "`sbt verify --key` takes this whole document)")
+
+
+class PinnedProducerKey(BaseModel):
+    public_key: str = Field(description="Ed25519 public key (PEM)")
+    last_producerseq: int | None = Field(description="a retired key: the last sequence it may have signed")
+
+
+class Fork(BaseModel):
+    id: int
+    producer: str
+    producerseq: int = Field(description="the place in the producer's chain two signed events claim")
+    event_id: str = Field(description="the event kept out of the ledger (the logged one stays)")
+    stream_seq: int
+    envelope: dict[str, Any]
+    detail: str
+    detected_at: dt.datetime
+    resolved_at: dt.datetime | None
+    resolved_by: str | None
+    resolution: str | None
+
+
+class ForkList(BaseModel):
+    forks: list[Fork]
+    halted_producers: list[str] = Field(description="producers whose events are parked until their forks are resolved")
+
+
+class ForkResolution(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=3, max_length=2000,
+                      description="what the operator found and decided (e.g. the producer's key was rotated)")
+
+
+class ForkResolved(BaseModel):
+    fork: Fork
+    parked_events_applied: int
 
 
 class StatusPage(BaseModel):

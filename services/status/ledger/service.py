@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,8 +59,12 @@ async def sweep_parked(runtime, *, older_than: dt.timedelta) -> int:  # noqa: AN
         # Under the lock the consumer's transactions take: a parked event is either still parked when a
         # batch reads it (and applied there) or dead-lettered here, never both.
         await parts.ledger.lock(session)
+        # A producer halted by a fork waits for the operator, not for a predecessor: its events stay parked.
+        forks = parts.ledger.tables.forks
+        halted = select(forks.c.producer).where(forks.c.resolved_at.is_(None))
         rows = (await session.execute(
-            select(parked).where(parked.c.parked_at < utcnow() - older_than).order_by(parked.c.stream_seq)
+            select(parked).where(parked.c.parked_at < utcnow() - older_than, parked.c.producer.not_in(halted))
+            .order_by(parked.c.stream_seq)
         )).all()
         for row in rows:
             error = f"ChainBreak: {row.reason}; still missing after {older_than.total_seconds():g}s"
@@ -238,3 +242,57 @@ async def evidence(runtime, session: AsyncSession, envelopes: list[tuple[int, st
     proofs.sort(key=lambda p: p["leaf_index"])
     return checkpoint, proofs
 
+
+
+# --- forks ---------------------------------------------------------------------------------------------------
+
+async def forks(runtime, *, state: str = "open", limit: int = 100) -> list[dict]:  # noqa: ANN001
+    """Forks found in producers' chains, newest first, each with the event the ledger logged at that place."""
+    parts = ledger_of(runtime)
+    table = parts.ledger.tables.forks
+    query = select(table).order_by(table.c.id.desc()).limit(limit)
+    if state == "open":
+        query = query.where(table.c.resolved_at.is_(None))
+    elif state == "resolved":
+        query = query.where(table.c.resolved_at.is_not(None))
+    async with runtime.sessions() as session:
+        rows = (await session.execute(query)).mappings().all()
+    return [dict(row) for row in rows]
+
+
+class ForkNotFound(LookupError):
+    pass
+
+
+class ForkAlreadyResolved(ValueError):
+    pass
+
+
+async def resolve_fork(runtime, fork_id: int, *, resolved_by: str, note: str) -> tuple[dict, int]:  # noqa: ANN001
+    """An operator's decision on a fork: the ledger keeps the event it logged (it is append-only), the other
+    stays on record in ``ledger_forks`` with the note; once no fork of that producer is open, its parked events
+    are applied in order. Returns the fork and how many parked events were applied."""
+    from services.status.applying import Applier
+
+    parts = ledger_of(runtime)
+    table = parts.ledger.tables.forks
+    async with runtime.transaction() as session:
+        await parts.ledger.lock(session)
+        row = (await session.execute(select(table).where(table.c.id == fork_id))).mappings().one_or_none()
+        if row is None:
+            raise ForkNotFound(fork_id)
+        if row["resolved_at"] is not None:
+            raise ForkAlreadyResolved(f"fork {fork_id} was resolved at {row['resolved_at']}")
+        await session.execute(update(table).where(table.c.id == fork_id).values(
+            resolved_at=utcnow(), resolved_by=resolved_by, resolution=note))
+        still_open = await session.scalar(select(table.c.id).where(
+            table.c.producer == row["producer"], table.c.resolved_at.is_(None)).limit(1))
+        applied = 0
+        if still_open is None:
+            applier = await Applier.begin(session, parts.ledger, [])
+            applied = await applier.resume(session, row["producer"])
+            await applier.flush(session)
+        resolved = (await session.execute(select(table).where(table.c.id == fork_id))).mappings().one()
+    log.warning("ledger: fork %s of %s resolved by %s (%s); %d parked events applied", fork_id, row["producer"],
+                resolved_by, note, applied)
+    return dict(resolved), applied

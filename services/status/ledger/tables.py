@@ -27,6 +27,7 @@ class LedgerTables:
     checkpoints: Table
     cosignatures: Table
     parked: Table
+    forks: Table
 
 
 def ledger_tables(metadata: MetaData) -> LedgerTables:
@@ -95,4 +96,22 @@ def ledger_tables(metadata: MetaData) -> LedgerTables:
         Column("reason", Text, nullable=False),
         Column("parked_at", UtcDateTime, nullable=False),
     )
-    return LedgerTables(leaves, nodes, head, producers, checkpoints, cosignatures, parked)
+    # Two different events that claim one place in a producer's chain, both signed by its key: the ledger keeps
+    # the one it logged and stops applying that producer until an operator has looked (POST
+    # /v1/ops/forks/{id}/resolve). Never silently dead-lettered.
+    forks = Table(
+        "ledger_forks",
+        metadata,
+        Column("id", Position, primary_key=True, autoincrement=True),
+        Column("producer", String(40), nullable=False, index=True),
+        Column("producerseq", BigInteger, nullable=False),
+        Column("event_id", String(40), nullable=False, unique=True),
+        Column("stream_seq", BigInteger, nullable=False),
+        Column("envelope", Text, nullable=False),
+        Column("detail", Text, nullable=False),
+        Column("detected_at", UtcDateTime, nullable=False),
+        Column("resolved_at", UtcDateTime, nullable=True),
+        Column("resolved_by", String(200), nullable=True),
+        Column("resolution", Text, nullable=True),
+    )
+    return LedgerTables(leaves, nodes, head, producers, checkpoints, cosignatures, parked, forks)
