@@ -136,6 +136,11 @@ from services.identity.commands import client_app  # noqa: E402 - agency clients
 app.add_typer(client_app, name="client")
 
 
+from services.producer_keys_cli import producer_keys_app  # noqa: E402
+
+app.add_typer(producer_keys_app, name="producer-keys")
+
+
 from services.verify_cli import export_command, replay_command, verify_command, witness_command  # noqa: E402
 
 app.command(name="export")(export_command)
