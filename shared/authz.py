@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Protocol, TypeVar
 
 T = TypeVar("T")
@@ -110,6 +111,19 @@ class AgencyScope:
         if self.every_agency:
             return list(blocks)
         return [block for block in blocks if case_of(block) in seen_case_ids]
+
+    def civil_servant(
+        self,
+        cases: Iterable[T],
+        blocks: Iterable[B],
+        *,
+        agency_of: Callable[[T], str | None] = attrgetter("agency_code"),
+        case_id_of: Callable[[T], str] = attrgetter("case_id"),
+        block_case_of: Callable[[B], str | None] = attrgetter("case_id"),
+    ) -> tuple[list[T], list[B]]:
+        """What the caller sees of one civil servant: its cases, then its blocks (see ``cases``, ``blocks``)."""
+        seen = self.cases(cases, agency_of)
+        return seen, self.blocks(blocks, {case_id_of(case) for case in seen}, block_case_of)
 
 
 EVERY_AGENCY = AgencyScope(every_agency=True)

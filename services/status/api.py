@@ -66,9 +66,7 @@ async def asn_status(
         rows = (await session.scalars(select(CaseRow).where(CaseRow.nip == value))).all()
         active_blocks = await blocks.active(session, nip=value)
         # A PPK sees only its own agency's cases (and blocks arising from them), nothing of another's.
-        scope = scope_of(actor, "status:read")
-        rows = scope.cases(rows, lambda row: row.agency_code)
-        active_blocks = scope.blocks(active_blocks, {row.case_id for row in rows}, lambda b: b.case_id)
+        rows, active_blocks = scope_of(actor, "status:read").civil_servant(rows, active_blocks)
         position = await _position(session, runtime)
         evidence = await _case_events(session, rows) if proofs else []
         checkpoint, proven = await ledger.evidence(runtime, session, evidence, proofs)

@@ -110,9 +110,10 @@ class StatusIndex:
         return self._head(nip, scope) + self._tail
 
     def _head(self, nip: str, scope: AgencyScope) -> bytes:
-        entries = scope.cases(self._cases.get(nip, {}).values(), lambda e: e[0])
-        visible = {e[3]["case_id"] for e in entries}
-        blocks = scope.blocks(self._blocks.get(nip, {}).values(), visible, lambda b: b[0]["case_id"])
+        entries, blocks = scope.civil_servant(
+            self._cases.get(nip, {}).values(), self._blocks.get(nip, {}).values(),
+            agency_of=lambda e: e[0], case_id_of=lambda e: e[3]["case_id"], block_case_of=lambda b: b[0]["case_id"],
+        )
         entries.sort(key=lambda e: e[2], reverse=True)
         entries.sort(key=lambda e: not e[1])  # stable: open first, newest first within each
         blocks.sort(key=lambda b: (b[1] is not None, b[1] or ""))  # as the database orders blocked_at

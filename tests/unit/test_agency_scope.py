@@ -64,3 +64,12 @@ def test_the_filter_over_a_civil_servants_cases_and_blocks():
     assert every.cases(cases, lambda c: c.agency_code) == cases
     assert every.blocks(blocks, set(), lambda b: b.case_id) == blocks
     assert NO_AGENCY.cases(cases, lambda c: c.agency_code) == []
+
+
+def test_what_a_caller_sees_of_one_civil_servant():
+    cases = [Case("C1", JABAR), Case("C2", BANDUNG)]
+    blocks = [Block("B1", "C1"), Block("B2", "C2"), Block("B3", None)]
+    seen_cases, seen_blocks = scope_of(PPK, "status:read").civil_servant(cases, blocks)
+    assert [c.case_id for c in seen_cases] == ["C1"] and [b.block_id for b in seen_blocks] == ["B1"]
+    assert scope_of(OBSERVER, "status:read").civil_servant(cases, blocks) == (cases, blocks)
+    assert NO_AGENCY.civil_servant(cases, blocks) == ([], [])
