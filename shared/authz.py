@@ -1,10 +1,19 @@
 """Who may do what: the one table of permissions, deny by default.
 
 Every endpoint names exactly one permission; a permission not in this table is granted to nobody.
-Scoping (a PPK sees only its own agency's civil servants) is applied on top, where the data is read.
+Scoping (a PPK sees only its own agency's civil servants) is applied on top, where the data is read, and
+always through ``scope_of`` below: every door (the API routes, the hot paths, the dashboard's pages) asks it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+B = TypeVar("B")
 
 ROLES: dict[str, str] = {
     "reporter": "files reports (Bawaslu, task-force agencies)",
@@ -71,3 +80,69 @@ def agency_scoped(permission: str, roles: set[str] | frozenset[str] | list[str])
     caller then reads or acts only on its own agency's civil servants."""
     granting = PERMISSIONS.get(permission, frozenset()) & set(roles)
     return bool(granting) and granting <= AGENCY_SCOPED_ROLES
+
+
+class Caller(Protocol):
+    """What the rule reads of a caller (``shared.auth.Actor``)."""
+
+    roles: frozenset[str]
+    ppk_agency: str | None
+
+
+@dataclass(frozen=True)
+class AgencyScope:
+    """Whose civil servants a caller sees, or acts on, under one permission: every agency's, or one
+    agency's (a PPK: the agency its token acts for), or nobody's."""
+
+    every_agency: bool = False
+    agency: str | None = None
+
+    def admits(self, agency_code: str | None) -> bool:
+        """A case (or obligation, or civil servant's record) of ``agency_code``: may the caller see it?"""
+        return self.every_agency or (self.agency is not None and agency_code == self.agency)
+
+    def cases(self, cases: Iterable[T], agency_of: Callable[[T], str | None]) -> list[T]:
+        """The cases the caller sees, in their order."""
+        return [case for case in cases if self.admits(agency_of(case))]
+
+    def blocks(self, blocks: Iterable[B], seen_case_ids: set[str], case_of: Callable[[B], str | None]) -> list[B]:
+        """A civil servant's blocks the caller sees: every one nationally; within one agency only those
+        arising from a case it sees (not a block by hand outside any case, nor one from another agency's)."""
+        if self.every_agency:
+            return list(blocks)
+        return [block for block in blocks if case_of(block) in seen_case_ids]
+
+    def civil_servant(
+        self,
+        cases: Iterable[T],
+        blocks: Iterable[B],
+        *,
+        agency_of: Callable[[T], str | None] = attrgetter("agency_code"),
+        case_id_of: Callable[[T], str] = attrgetter("case_id"),
+        block_case_of: Callable[[B], str | None] = attrgetter("case_id"),
+    ) -> tuple[list[T], list[B]]:
+        """What the caller sees of one civil servant: its cases, then its blocks (see ``cases``, ``blocks``)."""
+        seen = self.cases(cases, agency_of)
+        return seen, self.blocks(blocks, {case_id_of(case) for case in seen}, block_case_of)
+
+
+EVERY_AGENCY = AgencyScope(every_agency=True)
+NO_AGENCY = AgencyScope()
+
+
+def scope_of(caller: Caller, permission: str) -> AgencyScope:
+    """The one rule for whose cases a caller may see or act on under ``permission``.
+
+    Without the permission: nobody's. When every role granting it is agency-scoped (a PPK): only the agency
+    its token acts for (``ppk_agency``), and nobody's when the token names none. Otherwise: every agency's.
+    """
+    if not allowed(permission, caller.roles):
+        return NO_AGENCY
+    if agency_scoped(permission, caller.roles):
+        return AgencyScope(agency=caller.ppk_agency) if caller.ppk_agency else NO_AGENCY
+    return EVERY_AGENCY
+
+
+def may_see_case(caller: Caller, permission: str, agency_code: str | None) -> bool:
+    """May the caller see (or act on, for a write permission) a case of ``agency_code``?"""
+    return scope_of(caller, permission).admits(agency_code)

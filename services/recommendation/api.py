@@ -16,9 +16,9 @@ from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["verification and examination"])
 
-CanReadWorklist = Annotated[Actor, Depends(require("worklist:read"))]
-CanVerify = Annotated[Actor, Depends(require("case:verify"))]
-CanExamine = Annotated[Actor, Depends(require("case:examine"))]
+CanReadWorklist = Annotated[Actor, Depends(require(cases.READ))]
+CanVerify = Annotated[Actor, Depends(require(cases.VERIFY))]
+CanExamine = Annotated[Actor, Depends(require(cases.EXAMINE))]
 CaseId = Annotated[str, Path(max_length=40, description="The case id (from intake's answer or the status)")]
 Code = Annotated[str | None, Query(max_length=40, pattern=r"^[A-Z0-9][A-Z0-9_\-]*$")]
 
@@ -50,14 +50,14 @@ async def worklist(
     election_code: Code = None,
     agency_code: Code = None,
 ) -> Worklist:
-    return await cases.worklist(runtime=runtime, stage=stage, limit=limit, after=after,
+    return await cases.worklist(runtime=runtime, actor=actor, stage=stage, limit=limit, after=after,
                                 election_code=election_code, agency_code=agency_code)
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut, summary="One case as the examining side sees it",
             responses={404: {"description": "no such case"}})
 async def read_case(case_id: CaseId, actor: CanReadWorklist, runtime: RuntimeDep) -> CaseOut:
-    return await cases.get(runtime=runtime, case_id=case_id)
+    return await cases.get(runtime=runtime, case_id=case_id, actor=actor)
 
 
 @router.post("/cases/{case_id}/verification", status_code=status.HTTP_201_CREATED, response_model=CaseOut,

@@ -14,6 +14,7 @@ from services.recommendation.models import Case, RecommendationSerial, Violation
 from services.recommendation.roles import NotInRole, RoleAssignments
 from services.recommendation.schemas import CaseOut, Examination, ExaminationIn, Verification, VerificationIn, Worklist
 from shared.auth import Actor
+from shared.authz import may_see_case, scope_of
 from shared.events.recommendation import CaseExamined, RecommendationIssued, VerificationDecided
 from shared.problems import Problem
 from shared.service import Runtime
@@ -44,21 +45,27 @@ def to_out(case: Case, today: dt.date) -> CaseOut:
     )
 
 
-async def get(*, runtime: Runtime, case_id: str) -> CaseOut:
+READ, VERIFY, EXAMINE = "worklist:read", "case:verify", "case:examine"
+
+
+async def get(*, runtime: Runtime, case_id: str, actor: Actor) -> CaseOut:
     async with runtime.sessions() as session:
         case = await session.get(Case, case_id)
-    if case is None:
+    if case is None or not may_see_case(actor, READ, case.agency_code):
         raise _not_found(case_id)
     return to_out(case, runtime.clock.today())
 
 
 async def worklist(
-    *, runtime: Runtime, stage: domain.Stage, limit: int, after: str | None,
+    *, runtime: Runtime, actor: Actor, stage: domain.Stage, limit: int, after: str | None,
     election_code: str | None = None, agency_code: str | None = None,
 ) -> Worklist:
-    """One page of the cases in ``stage``, oldest first (case ids are time-ordered ULIDs), keyset-paged
-    so a page costs the same however deep it is."""
+    """One page of the cases in ``stage`` the caller may see, oldest first (case ids are time-ordered
+    ULIDs), keyset-paged so a page costs the same however deep it is."""
     query = select(Case).where(Case.stage == stage.value).order_by(Case.case_id).limit(limit + 1)
+    scope = scope_of(actor, READ)
+    if not scope.every_agency:
+        query = query.where(Case.agency_code.in_([scope.agency] if scope.agency else []))
     if after:
         query = query.where(Case.case_id > after)
     if election_code:
@@ -82,7 +89,7 @@ async def verify(
     today = runtime.clock.today()
     _in_role(roles, "verifier", actor, today)
     async with runtime.transaction() as session:
-        case = await _locked_case(session, case_id)
+        case = await _locked_case(session, case_id, actor, VERIFY)
         target = _next(case, domain.Step.VERIFICATION, decision.outcome)
         now = runtime.clock.now()
         case.stage = target.value
@@ -113,7 +120,7 @@ async def examine(
             if getattr(decision, field) is not None:
                 raise Problem.field(field, "only a proven case is given a category, sanction level or legal basis")
     async with runtime.transaction() as session:
-        case = await _locked_case(session, case_id)
+        case = await _locked_case(session, case_id, actor, EXAMINE)
         target = _next(case, domain.Step.EXAMINATION, decision.outcome)
         finding = None
         if decision.outcome == "proven":
@@ -168,11 +175,11 @@ def _not_found(case_id: str) -> Problem:
     return Problem(404, "not found", f"no case {case_id} is known to the recommendation service")
 
 
-async def _locked_case(session: AsyncSession, case_id: str) -> Case:
+async def _locked_case(session: AsyncSession, case_id: str, actor: Actor, permission: str) -> Case:
     # The row lock makes two concurrent decisions on one case queue: the second sees the first's stage
     # and is refused by the transition table (SQLite's BEGIN IMMEDIATE queues them the same way).
     case = await session.scalar(select(Case).where(Case.case_id == case_id).with_for_update())
-    if case is None:
+    if case is None or not may_see_case(actor, permission, case.agency_code):
         raise _not_found(case_id)
     return case
 

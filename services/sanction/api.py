@@ -21,8 +21,8 @@ from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["follow-ups"])
 
-CanRecord = Annotated[Actor, Depends(require("followup:record"))]
-CanRead = Annotated[Actor, Depends(require("followup:read"))]
+CanRecord = Annotated[Actor, Depends(require(followups.RECORD))]
+CanRead = Annotated[Actor, Depends(require(followups.READ))]
 CanManageDeadlines = Annotated[Actor, Depends(require("deadline:manage"))]
 CanSweep = Annotated[Actor, Depends(require("ops:write"))]
 CaseId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z_\-]+$")]

@@ -12,12 +12,12 @@ from services.sanction import domain
 from services.sanction.models import Agency, Followup
 from services.sanction.schemas import Decree, FollowupIn, FollowupPage, FollowupView
 from shared.auth import Actor
+from shared.authz import may_see_case, scope_of
 from shared.events.sanction import FollowupRecorded
 from shared.problems import Problem
 from shared.service import Runtime
 
-# Roles that oversee every agency; a caller with none of them reads only its own agency as PPK.
-_NATIONAL_READERS = frozenset({"examiner", "blocker", "observer", "admin"})
+RECORD, READ = "followup:record", "followup:read"
 
 
 async def get_for_update(session: AsyncSession, case_id: str) -> Followup:
@@ -43,7 +43,7 @@ async def record(*, runtime: Runtime, case_id: str, body: FollowupIn, actor: Act
     today, now = runtime.clock.today(), runtime.clock.now()
     async with runtime.transaction() as session:
         row = await get_for_update(session, case_id)
-        if actor.ppk_agency is None or actor.ppk_agency != row.agency_code:
+        if not may_see_case(actor, RECORD, row.agency_code):
             raise Problem(
                 403, "forbidden",
                 f"only the PPK of {row.agency_code or 'the case agency (unknown)'} records this follow-up; "
@@ -96,13 +96,14 @@ async def record(*, runtime: Runtime, case_id: str, body: FollowupIn, actor: Act
 
 def readable_agency(actor: Actor, requested: str | None) -> str | None:
     """The agency an actor may list: national readers any (or all), a PPK only its own."""
-    if actor.roles & _NATIONAL_READERS:
+    scope = scope_of(actor, READ)
+    if scope.every_agency:
         return requested
-    if actor.ppk_agency is None:
+    if scope.agency is None:
         raise Problem(403, "forbidden", "a PPK token must name the agency it acts for (ppk_agency)")
-    if requested is not None and requested != actor.ppk_agency:
-        raise Problem(403, "forbidden", f"a PPK of {actor.ppk_agency} reads only its own agency's follow-ups")
-    return actor.ppk_agency
+    if requested is not None and not scope.admits(requested):
+        raise Problem(403, "forbidden", f"a PPK of {scope.agency} reads only its own agency's follow-ups")
+    return scope.agency
 
 
 async def get(*, runtime: Runtime, case_id: str, actor: Actor) -> FollowupView:
@@ -110,7 +111,7 @@ async def get(*, runtime: Runtime, case_id: str, actor: Actor) -> FollowupView:
         row = await session.get(Followup, case_id)
         if row is None:
             raise Problem(404, "not found", f"no follow-up obligation for case {case_id}")
-        if not actor.roles & _NATIONAL_READERS and (actor.ppk_agency is None or actor.ppk_agency != row.agency_code):
+        if not may_see_case(actor, READ, row.agency_code):
             raise Problem(403, "forbidden", "a PPK reads only its own agency's follow-ups")
         ppk_title = await ppk_title_of(session, row.agency_code)
     return view(row, ppk_title=ppk_title, today=runtime.clock.today(), calendar=runtime.calendar)

@@ -15,7 +15,7 @@ from services.status.models import CaseRow, LoggedEvent
 from services.status.schemas import ActiveBlock, AsnStatus, CaseSummary, Timeline, TimelineEntry
 from shared import nip as nip_rules
 from shared.auth import Actor, require
-from shared.authz import agency_scoped
+from shared.authz import may_see_case, scope_of
 from shared.problems import Problem
 from shared.service import RuntimeDep
 from shared.status_model import CaseStatus
@@ -65,12 +65,8 @@ async def asn_status(
     async with runtime.sessions() as session:
         rows = (await session.scalars(select(CaseRow).where(CaseRow.nip == value))).all()
         active_blocks = await blocks.active(session, nip=value)
-        if agency_scoped("status:read", actor.roles):
-            # A PPK sees only its own agency's cases (and blocks arising from them), nothing of another's.
-            own = actor.ppk_agency or actor.agency
-            rows = [row for row in rows if row.agency_code == own]
-            visible = {row.case_id for row in rows}
-            active_blocks = [b for b in active_blocks if b.case_id in visible]
+        # A PPK sees only its own agency's cases (and blocks arising from them), nothing of another's.
+        rows, active_blocks = scope_of(actor, "status:read").civil_servant(rows, active_blocks)
         position = await _position(session, runtime)
         evidence = await _case_events(session, rows) if proofs else []
         checkpoint, proven = await ledger.evidence(runtime, session, evidence, proofs)
@@ -113,8 +109,7 @@ async def case_timeline(
 ) -> Timeline:
     async with runtime.sessions() as session:
         row = await session.get(CaseRow, case_id)
-        scoped = agency_scoped("timeline:read", actor.roles)
-        if row is None or (scoped and row.agency_code != (actor.ppk_agency or actor.agency)):
+        if row is None or not may_see_case(actor, "timeline:read", row.agency_code):
             raise Problem(404, "not found", f"no case {case_id}")
         events = (
             await session.scalars(

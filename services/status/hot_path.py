@@ -17,7 +17,7 @@ from services.status.read_index import StatusIndex
 from shared import nip as nip_rules
 from shared.access_log import AccessLog
 from shared.auth import TokenVerifier
-from shared.authz import agency_scoped, allowed
+from shared.authz import allowed, scope_of
 from shared.hot_path import bearer_token, record, send_body
 from shared.problems import Problem
 
@@ -55,7 +55,6 @@ class StatusHotPath:
             return False
         if not allowed(PERMISSION, actor.roles):
             return False
-        own = (actor.ppk_agency or actor.agency) if agency_scoped(PERMISSION, actor.roles) else None
-        await send_body(send, 200, self.index.answer(nip, own))
+        await send_body(send, 200, self.index.answer(nip, scope_of(actor, PERMISSION)))
         record(self.access_log, scope, route=ROUTE, status=200, actor=actor, started=started)
         return True

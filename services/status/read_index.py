@@ -30,6 +30,7 @@ from services.status.ledger.service import current_checkpoint
 from services.status.models import CaseRow, PersonnelBlock
 from services.status.models import ledger as ledger_tables
 from services.status.schemas import ActiveBlock
+from shared.authz import EVERY_AGENCY, AgencyScope
 from shared.memory import set_aside_for_collector
 from shared.status_model import CaseStatus
 
@@ -97,24 +98,22 @@ class StatusIndex:
 
     # --- answers --------------------------------------------------------------------------------------------
 
-    def answer(self, nip: str, own_agency: str | None = None) -> bytes:
-        """The body of ``GET /v1/asn/{nip}/status`` (AsnStatus); ``own_agency`` scopes it to a PPK's agency."""
-        if own_agency is None:
+    def answer(self, nip: str, scope: AgencyScope = EVERY_AGENCY) -> bytes:
+        """The body of ``GET /v1/asn/{nip}/status`` (AsnStatus), of what ``scope`` lets the caller see."""
+        if scope == EVERY_AGENCY:
             cached = self._answers.get(nip)
             if cached is None:
-                cached = self._head(nip, None)
+                cached = self._head(nip, scope)
                 if nip in self._cases or nip in self._blocks:
                     self._answers[nip] = cached
             return cached + self._tail
-        return self._head(nip, own_agency) + self._tail
+        return self._head(nip, scope) + self._tail
 
-    def _head(self, nip: str, own_agency: str | None) -> bytes:
-        entries = list(self._cases.get(nip, {}).values())
-        blocks = list(self._blocks.get(nip, {}).values())
-        if own_agency is not None:
-            entries = [e for e in entries if e[0] == own_agency]
-            visible = {e[3]["case_id"] for e in entries}
-            blocks = [b for b in blocks if b[0]["case_id"] in visible]
+    def _head(self, nip: str, scope: AgencyScope) -> bytes:
+        entries, blocks = scope.civil_servant(
+            self._cases.get(nip, {}).values(), self._blocks.get(nip, {}).values(),
+            agency_of=lambda e: e[0], case_id_of=lambda e: e[3]["case_id"], block_case_of=lambda b: b[0]["case_id"],
+        )
         entries.sort(key=lambda e: e[2], reverse=True)
         entries.sort(key=lambda e: not e[1])  # stable: open first, newest first within each
         blocks.sort(key=lambda b: (b[1] is not None, b[1] or ""))  # as the database orders blocked_at

@@ -9,18 +9,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import Actor
+from shared.authz import may_see_case
 from shared.calendar import WorkingCalendar
 from shared.status_model import CaseStatus, Stage
 from services.status.models import CaseRow
 
-# Roles that read every agency's worklist; an actor with none of them (a PPK) reads only its own.
-NATIONAL_ROLES = frozenset({"blocker", "observer", "admin"})
+PERMISSION = "ppk_worklist:read"
 
 
 def may_read(actor: Actor, agency_code: str) -> bool:
-    if actor.roles & NATIONAL_ROLES:
-        return True
-    return agency_code == (actor.ppk_agency or actor.agency)
+    """National readers read every agency's worklist, a PPK only its own agency's."""
+    return may_see_case(actor, PERMISSION, agency_code)
 
 
 @dataclass(frozen=True)

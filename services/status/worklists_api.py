@@ -17,7 +17,7 @@ from shared.status_model import Stage
 
 router = APIRouter(prefix="/v1", tags=["worklists"])
 
-CanReadWorklist = Annotated[Actor, Depends(require("ppk_worklist:read"))]
+CanReadWorklist = Annotated[Actor, Depends(require(worklists.PERMISSION))]
 
 
 class WorklistCase(BaseModel):
@@ -58,7 +58,7 @@ async def agency_cases(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,  # bounded: a huge offset overflows the database
 ) -> Worklist:
     if not worklists.may_read(actor, code):
-        raise Problem(403, "forbidden", f"a PPK of {actor.ppk_agency or actor.agency} may not read {code}'s cases")
+        raise Problem(403, "forbidden", f"a PPK of {actor.ppk_agency or 'no agency'} may not read {code}'s cases")
     today = runtime.clock.today()
     async with runtime.sessions() as session:
         total, states = await worklists.cases(session, agency_code=code, stage=stage, limit=limit, offset=offset)

@@ -40,16 +40,20 @@ def _permissions(dependant):
 
 
 PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics"}
+# The dashboard's sign-in form, sign-out and its script and style: they hold no data.
+PUBLIC_DASHBOARD_PATHS = {"/dashboard/login", "/dashboard/logout", "/dashboard/static/{name}"}
 
 
 def test_every_route_except_health_requires_a_permission(tmp_path):
-    """Deny by default: a route with no permission dependency is a hole."""
-    checked = 0
+    """Deny by default: a route with no permission dependency is a hole. The dashboard's pages are left
+    out of the OpenAPI contract, not out of this."""
+    checked, dashboard = 0, 0
     for service in SERVICES:
         app = create_app(service, Settings(env="test", data_dir=tmp_path))
         for route in _api_routes(app.routes):
-            if route.path in PUBLIC_PATHS or not route.include_in_schema:
+            if route.path in PUBLIC_PATHS | PUBLIC_DASHBOARD_PATHS:
                 continue
             assert list(_permissions(route.dependant)), f"{service} {route.path} requires no permission"
             checked += 1
-    assert checked >= 3
+            dashboard += route.path.startswith("/dashboard")
+    assert checked >= 3 and dashboard >= 4

@@ -5,6 +5,8 @@ shared/authz.py), so a new endpoint is covered the moment it lands: a role witho
 get 403, a role with it must get past authorisation (any answer but 401/403), no token must get 401, and
 the public endpoints must answer without one. The agency dimension is data (``SCOPED``): real cases in
 agency A, read and acted on by callers of agency A and of agency B. Add a row when an endpoint is scoped.
+The dashboard's pages and fragments are covered in both: each one x every role x own / other agency on the
+same case (``DASHBOARD``; a dashboard route without rows there fails the test).
 """
 
 from __future__ import annotations
@@ -232,6 +234,71 @@ async def test_every_endpoint_by_every_role_and_agency(make_system, tmp_path):
         if row.visible_cases is not None:
             assert len(response.json()["cases"]) == row.visible_cases, row.what
             assert row.visible_cases or not response.json()["blocked"], row.what
+
+    wrong = await _dashboard_cells(system, table, case_id, nip)
+    assert not wrong, f"{len(wrong)} dashboard cells wrong:\n" + "\n".join(wrong)
+
+
+# -- the dashboard: every page and fragment x every role x own / other agency, on the same real case ------
+
+@dataclass(frozen=True)
+class Page:
+    path: str  # may use {case_id}, {nip}
+    route: str  # the route it is served by
+    # What a caller who may see the case gets when it may not: 404 (as if there were none), or the page
+    # without the case in it (200, as the API answers a NIP's status).
+    hidden: int
+    # What shows the case on the page: its id, or on a case page (whose 404 names the id asked for) the NIP.
+    marker: str = "case_id"
+
+
+DASHBOARD = [
+    Page("/dashboard", "/dashboard", 200),
+    Page("/dashboard?part=live", "/dashboard", 200),
+    Page(f"/dashboard?agency={OWN}", "/dashboard", 200),
+    Page("/dashboard/cases/{case_id}", "/dashboard/cases/{case_id}", 404, marker="nip"),
+    Page("/dashboard/cases/{case_id}?part=live", "/dashboard/cases/{case_id}", 404, marker="nip"),
+    Page("/dashboard/nip?nip={nip}", "/dashboard/nip", 200),
+    Page("/dashboard/stream", "/dashboard/stream", 200),
+]
+
+
+def _sees_own_agency_only(role: str) -> bool:
+    """Written out here rather than read from shared/authz.py: only a PPK is limited to its own agency."""
+    return role == "ppk"
+
+
+async def _dashboard_cells(system, table: list[Endpoint], case_id: str, nip: str) -> list[str]:
+    pages = {e.path: e.permission for e in table if e.service == "status" and e.path.startswith("/dashboard")}
+    assert set(pages) == {page.route for page in DASHBOARD}, "a dashboard route without rows in DASHBOARD"
+    wrong = []
+    for page in DASHBOARD:
+        path = page.path.format(case_id=case_id, nip=nip)
+        for role in CALLER_ROLES:
+            for agency in (OWN, OTHER):
+                token = system.token(agency, role, ppk_agency=agency if role == "ppk" else None)
+                answer = await _get_page(system, token, path)
+                sees = agency == OWN or not _sees_own_agency_only(role)
+                if not allowed(pages[page.route], {role}):
+                    expected, shown = 403, False
+                else:
+                    expected, shown = (200, True) if sees else (page.hidden, False)
+                shows_case = {"case_id": case_id, "nip": nip}[page.marker] in answer.text
+                if answer.status_code != expected or (shows_case and not shown):
+                    wrong.append(f"GET {path} as {role} of {agency}: expected {expected}"
+                                 f"{'' if shown else ' without the case'}, got {answer.status_code}"
+                                 f"{' showing the case' if shows_case else ''}")
+                elif shown and page.route == "/dashboard/cases/{case_id}" and not shows_case:
+                    wrong.append(f"GET {path} as {role} of {agency}: the case page lacks the case")
+    return wrong
+
+
+async def _get_page(system, token: str, path: str) -> Answer:
+    async with system.client("status", token) as client:
+        async with client.stream("GET", path) as response:
+            if response.headers.get("content-type", "").startswith("text/event-stream"):
+                return Answer(response.status_code, "")
+            return Answer(response.status_code, (await response.aread()).decode(errors="replace"))
 
 
 def _scoped_refusal(role: str, agency: str) -> bool:

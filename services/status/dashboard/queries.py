@@ -138,11 +138,13 @@ def days_late(due: dt.date | None, today: dt.date, calendar: WorkingCalendar) ->
     return max(-calendar.working_days_between(today, due), 0), (today - due).days
 
 
-async def filter_options(session: AsyncSession) -> dict[str, list[str]]:
+async def filter_options(session: AsyncSession, agency: str | None = None) -> dict[str, list[str]]:
+    """The values to filter by; of one agency's cases only, for a caller who sees only that agency."""
     options = {}
     for name, column in (("election", CaseRow.election_code), ("province", CaseRow.province),
                          ("agency", CaseRow.agency_code)):
-        values = (await session.scalars(select(distinct(column)).where(column.is_not(None)))).all()
+        query = Filters(agency=agency).apply(select(distinct(column)).where(column.is_not(None)))
+        values = (await session.scalars(query)).all()
         options[name] = sorted(values)
     return options
 
@@ -253,12 +255,14 @@ async def stream_position(session: AsyncSession, tables, consumer: str) -> int: 
 
 
 async def overview(
-    session: AsyncSession, filters: Filters, *, today: dt.date, calendar: WorkingCalendar, tables, consumer: str  # noqa: ANN001
+    session: AsyncSession, filters: Filters, *, today: dt.date, calendar: WorkingCalendar, tables, consumer: str,  # noqa: ANN001
+    scoped: bool = False,
 ) -> Overview:
+    """``scoped``: the caller sees only the agency of ``filters``, and the filter options too."""
     return Overview(
         figures=await stats.funnel(session, election=filters.election, province=filters.province,
                                    agency=filters.agency),
-        options=await filter_options(session),
+        options=await filter_options(session, filters.agency if scoped else None),
         overdue=await overdue_cases(session, filters, today=today, calendar=calendar),
         blocked=await blocked_now(session, filters),
         recent=await recent_cases(session, filters),

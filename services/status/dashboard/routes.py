@@ -24,7 +24,7 @@ from services.status.dashboard import charts, queries
 from services.status.dashboard.auth import COOKIE, safe_next, viewer
 from shared import nip as nip_rules
 from shared.auth import Actor, TokenVerifier
-from shared.authz import allowed
+from shared.authz import AgencyScope, allowed, may_see_case, scope_of
 from shared.problems import Problem
 
 HERE = FilePath(__file__).parent
@@ -41,9 +41,10 @@ templates.globals.update(funnel_steps=queries.FUNNEL_STEPS, side_figures=queries
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
-CanSeeFigures = Annotated[Actor, Depends(viewer("stats:read"))]
-CanSeeCase = Annotated[Actor, Depends(viewer("timeline:read"))]
-CanCheckNip = Annotated[Actor, Depends(viewer("status:read"))]
+FIGURES, CASE, NIP = "stats:read", "timeline:read", "status:read"
+CanSeeFigures = Annotated[Actor, Depends(viewer(FIGURES))]
+CanSeeCase = Annotated[Actor, Depends(viewer(CASE))]
+CanCheckNip = Annotated[Actor, Depends(viewer(NIP))]
 Filter = Annotated[str | None, Query(max_length=100)]
 
 
@@ -56,7 +57,13 @@ def _page(name: str, status: int = 200, **context) -> HTMLResponse:
                         headers={"Cache-Control": "no-store"})
 
 
-def _filters(election: str | None, province: str | None, agency: str | None) -> queries.Filters:
+def _filters(election: str | None, province: str | None, agency: str | None, scope: AgencyScope) -> queries.Filters:
+    """The filters asked for, within the agencies the caller may see: a caller limited to one agency sees
+    only its figures, and asking for another agency's is refused, as the PPK worklist refuses it."""
+    if not scope.every_agency:
+        if scope.agency is None or (agency and not scope.admits(agency)):
+            raise Problem(403, "forbidden", f"the figures of {agency or 'every agency'} are not this caller's")
+        agency = scope.agency
     return queries.Filters(election or None, province or None, agency or None)
 
 
@@ -117,11 +124,12 @@ async def overview(
     part: Annotated[str | None, Query(pattern="^live$")] = None,
 ) -> HTMLResponse:
     runtime = _runtime(request)
-    filters = _filters(election, province, agency)
+    scope = scope_of(actor, FIGURES)
+    filters = _filters(election, province, agency, scope)
     today = runtime.clock.today()
     async with runtime.sessions() as session:
         data = await queries.overview(session, filters, today=today, calendar=runtime.calendar,
-                                      tables=runtime.tables, consumer=runtime.name)
+                                      tables=runtime.tables, consumer=runtime.name, scoped=not scope.every_agency)
     context = {"data": data, "filters": filters, "today": today, "actor": actor, "request": request}
     return _page("_overview_live.html" if part else "overview.html", **context)
 
@@ -139,7 +147,8 @@ async def case_page(
         found = await queries.case_with_timeline(session, case_id)
         position = await queries.stream_position(session, runtime.tables, runtime.name)
         declared = await queries.overdue_declared_on(session, [case_id])
-    if found is None:
+    # Another agency's case is answered as if there were none, as GET /v1/cases/{id}/timeline answers it.
+    if found is None or not may_see_case(actor, CASE, found[0].agency_code):
         return _page("message.html", 404, actor=actor, title="No such case",
                      message=f"There is no case {case_id} in the shared status (yet).")
     state, timeline = found
@@ -161,6 +170,8 @@ async def check_nip(
         return _page("nip.html", 422, actor=actor, nip=nip, error=f"nip: {error.reason}", cases=[], blocks=[])
     async with runtime.sessions() as session:
         cases, blocks = await queries.cases_of_nip(session, value)
+    # What GET /v1/asn/{nip}/status shows this caller: a PPK only its own agency's cases and their blocks.
+    cases, blocks = scope_of(actor, NIP).civil_servant(cases, blocks)
     return _page("nip.html", actor=actor, nip=value, error=None, cases=cases, blocks=blocks)
 
 
@@ -215,7 +226,7 @@ async def login(request: Request) -> Response:
     except Problem as problem:
         reason = problem.detail if (problem.detail or "").startswith("token:") else f"token: {problem.detail}"
         return _page("login.html", 401 if token else 422, next=target, error=reason, actor=None)
-    if not allowed("stats:read", actor.roles):
+    if not allowed(FIGURES, actor.roles):
         return _page("login.html", 403, next=target, actor=None,
                      error=f"token: roles {sorted(actor.roles)} may not see the dashboard (observer needed)")
     response = RedirectResponse(target, status_code=303)
