@@ -77,8 +77,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     # Proxies whose X-Forwarded-For is believed (comma-separated addresses or networks, "*" for any): the
-    # gateway's, so that per-IP rate limits and the access log see the client, not the gateway.
-    forwarded_allow_ips: str = "127.0.0.1"
+    # gateway's, so that per-IP rate limits and the access log see the client, not the gateway. Empty (the
+    # default), no proxy is trusted and X-Forwarded-For is ignored: a client cannot pick its own address.
+    forwarded_allow_ips: str = ""
     # Added to every service's port (SERVICE_PORTS), to run a second system beside the first on one machine.
     port_offset: int = Field(default=0, ge=0, le=50000)
 
