@@ -36,6 +36,7 @@ from shared.metrics import install_metrics
 from shared.migrations import upgrade
 from shared.observability import continue_trace
 from shared.problems import BodySizeLimit, install_problem_handlers, problem_response
+from shared.security_headers import SecurityHeaders
 from shared.settings import SERVICES_WITHOUT_BUS, Settings, get_settings
 
 log = logging.getLogger("sbt.service")
@@ -241,6 +242,9 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
 
     # Outermost, so that it also counts what the inner middlewares answer (413, 401 of the access log).
     install_metrics(app, spec.name)
+    # Around even that, so every answer carries them (shared/security_headers.py).
+    docs_paths = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p)
+    app.add_middleware(SecurityHeaders, docs_paths=docs_paths)
     if spec.uses_bus:  # dead letters, outbox backlog and consumer lag exist only on the bus
         app.include_router(ops.router)
     for router in spec.routers:

@@ -31,6 +31,7 @@ from shared.authz import allowed
 from shared.hot_path import JSON, bearer_token, request_metrics, send_body
 from shared.observability import continue_trace, trace_id_of
 from shared.problems import Problem
+from shared.security_headers import COMMON
 
 ROUTE = "/v1/reports"
 PERMISSION = "report:create"
@@ -121,6 +122,8 @@ class FilingHotPath:
         )
         response = await handler(Request(scope), error)
         response.headers["traceparent"] = traceparent
+        for name, value in COMMON:
+            response.headers[name.decode()] = value.decode()
 
         async def nothing_more() -> Message:
             return {"type": "http.disconnect"}
