@@ -38,6 +38,8 @@ from shared.observability import continue_trace
 from shared.problems import BodySizeLimit, install_problem_handlers, problem_response
 from shared.security_headers import SecurityHeaders
 from shared.settings import SERVICES_WITHOUT_BUS, Settings, get_settings
+from shared.write_limit import TABLE_NAME as WRITE_RATE_TABLE
+from shared.write_limit import WriteLimiter
 
 log = logging.getLogger("sbt.service")
 
@@ -201,6 +203,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime(spec, settings)
         app.state.runtime = runtime
+        app.state.write_limiter = WriteLimiter(write_rate, runtime.sessions, rate_per_minute=settings.write_rate_per_minute,
+                                               burst=settings.write_burst)
         await runtime.start()
         access_writer = asyncio.create_task(app.state.access_log.run(runtime.sessions), name="access-log")
         set_aside_for_collector()
@@ -211,6 +215,11 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await access_writer
             await runtime.stop()
+
+    # Every service limits its clients' writes (shared/write_limit.py): its models must hold the table.
+    write_rate = spec.metadata.tables.get(WRITE_RATE_TABLE)
+    if write_rate is None:
+        raise ValueError(f"{spec.name}: the service's metadata lacks the {WRITE_RATE_TABLE} table (write_rate_table)")
 
     app = FastAPI(title=spec.title, description=spec.description, version=spec.version, lifespan=lifespan)
     app.state.settings = settings

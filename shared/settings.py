@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     public_rate_per_minute: int = Field(default=30, ge=1)
     public_burst: int = Field(default=10, ge=1)
 
+    # Authenticated writes (POST, PUT, PATCH, DELETE with a token), per client, shared by a service's replicas
+    # (shared/write_limit.py): this many per minute, at most this many at once; past it, 429 with Retry-After.
+    # Generous, for agency systems that file in bulk; it stops one leaked or runaway token, not a surge.
+    write_rate_per_minute: int = Field(default=600, ge=1)
+    write_burst: int = Field(default=120, ge=1)
+
     # Access log rows are written in batches so that a busy read path does not pay a write per request.
     access_log_flush_seconds: float = 0.2
 

@@ -24,8 +24,13 @@ async def test_with_no_trusted_proxy_a_made_up_forwarded_address_does_not_escape
     assert codes == [404, 404, 404, 429, 429]
 
     async with system.client("intake", system.token("SBT", "admin")) as admin:
-        entries = (await admin.get("/v1/ops/access-log", params={"limit": 100})).json()["entries"]
-    assert {e["client_ip"] for e in entries if e["route"] == "/v1/public/complaints/{number}"} == {"127.0.0.1"}
+        async def logged_checks():  # the access log is written in batches
+            entries = (await admin.get("/v1/ops/access-log", params={"limit": 100})).json()["entries"]
+            checks = [e for e in entries if e["route"] == "/v1/public/complaints/{number}"]
+            return checks if len(checks) == 5 else None
+
+        checks = await eventually(logged_checks, 10, "five complaint checks in the access log")
+    assert {e["client_ip"] for e in checks} == {"127.0.0.1"}
 
 
 STRICT = ("default-src 'self'", "script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
@@ -92,3 +97,52 @@ async def test_every_html_answer_carries_a_strict_policy_and_json_answers_nosnif
             assert docs.headers["x-frame-options"] == "DENY"
         problem = await anyone.get("/v1/no-such-route")
         assert problem.status_code == 404 and problem.headers["x-content-type-options"] == "nosniff"
+
+
+WRITE_LIMIT = {"SBT_WRITE_BURST": "4", "SBT_WRITE_RATE_PER_MINUTE": "1"}  # no refill within a test
+
+
+def _assert_write_refused(response: httpx.Response) -> None:
+    assert response.status_code == 429, response.text
+    assert int(response.headers["retry-after"]) >= 1
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["status"] == 429 and problem["title"] == "too many requests"
+
+
+async def test_the_write_limit_holds_across_replicas_sharing_the_database_and_spares_other_clients(make_system):
+    system = await make_system("intake", extra_env=WRITE_LIMIT)
+    replica = system.add_replica("intake")
+    token = system.token("BAWASLU", "reporter", client_id="bawaslu-case-system")
+    urls = [system["intake"].url, replica.url]
+
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=10) as client:
+        # Alternating between the two processes: one budget of four, not four each.
+        answers = [await client.post(f"{urls[n % 2]}/v1/reports", json=report_body()) for n in range(8)]
+        assert [a.status_code for a in answers[:4]] == [201] * 4, [a.text for a in answers]
+        for refused in answers[4:]:
+            _assert_write_refused(refused)
+        # Reads are not counted: the client still reads what it filed.
+        report_id = answers[0].json()["report_id"]
+        assert (await client.get(f"{urls[1]}/v1/reports/{report_id}")).status_code == 200
+
+    # Another client of the same agency has its own budget.
+    other = system.token("BAWASLU", "reporter", client_id="bawaslu-field-app")
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {other}"}, timeout=10) as client:
+        assert (await client.post(f"{urls[1]}/v1/reports", json=report_body())).status_code == 201
+    assert await system.scalar("intake", "SELECT count(*) FROM reports") == 5
+    assert await system.scalar("intake", "SELECT count(*) FROM write_rate") == 2
+
+
+async def test_the_write_limit_covers_writes_through_the_ordinary_routes_too(make_system):
+    system = await make_system("identity", extra_env=WRITE_LIMIT)
+    replica = system.add_replica("identity")
+    urls = [system["identity"].url, replica.url]
+    admin = system.token("SBT", "admin", client_id="sbt-ops")
+    body = {"name": "Bawaslu case system", "agency_code": "BAWASLU", "roles": ["reporter"]}
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {admin}"}, timeout=10) as client:
+        answers = [await client.post(f"{urls[n % 2]}/v1/clients", json=body) for n in range(6)]
+        assert [a.status_code for a in answers[:4]] == [201] * 4, [a.text for a in answers]
+        for refused in answers[4:]:
+            _assert_write_refused(refused)
+        assert (await client.get(f"{urls[0]}/v1/clients")).status_code == 200
