@@ -40,11 +40,11 @@ STREAM_SILENCE_SECONDS = 10.0
 YIELD_EVERY = 32
 # Case statuses a replay keeps in memory between batches; beyond it they are read back from the fresh tables.
 CASES_KEPT = 100_000
-# Tables that are not a projection of the events: delivery bookkeeping, and checkpoints signed at times
-# of the live service's choosing.
+# Tables that are not a projection of the events: delivery bookkeeping, checkpoints signed at times of the
+# live service's choosing, who called, and the clients' write budgets.
 NOT_PROJECTIONS = frozenset({"outbox", "producer_head", "relay_lease", "inbox", "consumer_position",
                              "dead_letters", "ledger_checkpoints", "ledger_cosignatures", "ledger_parked",
-                             "access_log"})
+                             "access_log", "write_rate"})
 
 
 def projection_tables() -> list[Table]:
