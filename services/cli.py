@@ -41,7 +41,9 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=5,
         # Behind the gateway every request comes from the gateway: the client's own address (per-IP rate
-        # limits, the access log) is read from X-Forwarded-For, trusted only from these addresses.
+        # limits, the access log) is read from X-Forwarded-For, trusted only from these addresses; with none
+        # configured the header is not read at all.
+        proxy_headers=bool(settings.forwarded_allow_ips.strip()),
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 

@@ -40,11 +40,12 @@ STREAM_SILENCE_SECONDS = 10.0
 YIELD_EVERY = 32
 # Case statuses a replay keeps in memory between batches; beyond it they are read back from the fresh tables.
 CASES_KEPT = 100_000
-# Tables that are not a projection of the events: delivery bookkeeping, and checkpoints signed at times
-# of the live service's choosing.
+# Tables that are not a projection of the events: delivery bookkeeping, checkpoints signed at times of the
+# live service's choosing, who called, the clients' write budgets, and forks (found at the time they arrived
+# and resolved by an operator, which no replay can repeat).
 NOT_PROJECTIONS = frozenset({"outbox", "producer_head", "relay_lease", "inbox", "consumer_position",
                              "dead_letters", "ledger_checkpoints", "ledger_cosignatures", "ledger_parked",
-                             "access_log"})
+                             "ledger_forks", "access_log", "write_rate"})
 
 
 def projection_tables() -> list[Table]:

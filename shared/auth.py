@@ -24,6 +24,7 @@ from shared.authz import ROLES, allowed
 from shared.ids import new_id
 from shared.problems import Problem
 from shared.settings import Settings
+from shared.write_limit import counts_as_write
 
 DEV_KEY_FILE = "dev-jwt-ed25519.pem"
 _CACHE_SIZE = 10_000
@@ -164,7 +165,8 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 def require(permission: str):
-    """A dependency that authenticates the caller and checks ``permission``; 401 or 403 otherwise."""
+    """A dependency that authenticates the caller and checks ``permission``; 401 or 403 otherwise. A write
+    (POST, PUT, PATCH, DELETE) also spends one unit of the client's write budget; 429 past it."""
 
     async def dependency(
         request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -176,6 +178,8 @@ def require(permission: str):
         request.state.actor = actor
         if not allowed(permission, actor.roles):
             raise Problem(403, "forbidden", f"permission '{permission}' is not granted to roles {sorted(actor.roles)}")
+        if counts_as_write(request.method, permission):
+            await request.app.state.write_limiter.spend(actor)
         return actor
 
     dependency.permission = permission  # type: ignore[attr-defined] - read by the deny-by-default test

@@ -13,6 +13,7 @@ from shared.access_log import AccessLog
 from shared.auth import Actor
 from shared.db import utcnow
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from shared.security_headers import COMMON
 
 JSON = b"application/json"
 
@@ -26,7 +27,8 @@ def bearer_token(scope: Scope) -> str | None:
 
 async def send_body(send: Send, status: int, body: bytes, content_type: bytes = JSON,
                     extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *(extra_headers or [])]
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *COMMON,
+               *(extra_headers or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

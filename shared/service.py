@@ -37,7 +37,10 @@ from shared.metrics import install_metrics
 from shared.migrations import upgrade
 from shared.observability import continue_trace
 from shared.problems import BodySizeLimit, install_problem_handlers, problem_response
+from shared.security_headers import SecurityHeaders
 from shared.settings import SERVICES_WITHOUT_BUS, Settings, get_settings
+from shared.write_limit import TABLE_NAME as WRITE_RATE_TABLE
+from shared.write_limit import WriteLimiter
 
 log = logging.getLogger("sbt.service")
 
@@ -204,6 +207,8 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = Runtime(spec, settings)
         app.state.runtime = runtime
+        app.state.write_limiter = WriteLimiter(write_rate, runtime.sessions, rate_per_minute=settings.write_rate_per_minute,
+                                               burst=settings.write_burst)
         await runtime.start()
         access_writer = asyncio.create_task(app.state.access_log.run(runtime.sessions), name="access-log")
         set_aside_for_collector()
@@ -214,6 +219,11 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await access_writer
             await runtime.stop()
+
+    # Every service limits its clients' writes (shared/write_limit.py): its models must hold the table.
+    write_rate = spec.metadata.tables.get(WRITE_RATE_TABLE)
+    if write_rate is None:
+        raise ValueError(f"{spec.name}: the service's metadata lacks the {WRITE_RATE_TABLE} table (write_rate_table)")
 
     app = FastAPI(title=spec.title, description=spec.description, version=spec.version, lifespan=lifespan)
     app.state.settings = settings
@@ -245,6 +255,9 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
 
     # Outermost, so that it also counts what the inner middlewares answer (413, 401 of the access log).
     install_metrics(app, spec.name)
+    # Around even that, so every answer carries them (shared/security_headers.py).
+    docs_paths = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p)
+    app.add_middleware(SecurityHeaders, docs_paths=docs_paths)
     if spec.uses_bus:  # dead letters, outbox backlog and consumer lag exist only on the bus
         app.include_router(ops.router)
     for router in spec.routers:

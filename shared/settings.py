@@ -77,8 +77,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     # Proxies whose X-Forwarded-For is believed (comma-separated addresses or networks, "*" for any): the
-    # gateway's, so that per-IP rate limits and the access log see the client, not the gateway.
-    forwarded_allow_ips: str = "127.0.0.1"
+    # gateway's, so that per-IP rate limits and the access log see the client, not the gateway. Empty (the
+    # default), no proxy is trusted and X-Forwarded-For is ignored: a client cannot pick its own address.
+    forwarded_allow_ips: str = ""
     # Added to every service's port (SERVICE_PORTS), to run a second system beside the first on one machine.
     port_offset: int = Field(default=0, ge=0, le=50000)
 
@@ -91,6 +92,12 @@ class Settings(BaseSettings):
     # Public endpoints (no token), per client IP: a token bucket of this many requests refilled per minute.
     public_rate_per_minute: int = Field(default=30, ge=1)
     public_burst: int = Field(default=10, ge=1)
+
+    # Authenticated writes (POST, PUT, PATCH, DELETE with a token), per client, shared by a service's replicas
+    # (shared/write_limit.py): this many per minute, at most this many at once; past it, 429 with Retry-After.
+    # Generous, for agency systems that file in bulk; it stops one leaked or runaway token, not a surge.
+    write_rate_per_minute: int = Field(default=600, ge=1)
+    write_burst: int = Field(default=120, ge=1)
 
     # Access log rows are written in batches so that a busy read path does not pay a write per request.
     access_log_flush_seconds: float = 0.2

@@ -9,6 +9,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.access_log import access_log_table
 from shared.db import UtcDateTime
+from shared.write_limit import write_rate_table
 
 
 class Base(DeclarativeBase):
@@ -38,3 +39,4 @@ class Client(Base):
 
 
 access_log = access_log_table(Base.metadata)
+write_rate = write_rate_table(Base.metadata)

@@ -5,7 +5,8 @@ Only a request that will be filed is handled here: a bearer token that holds ``r
 within the size limit that validates as a report, an Idempotency-Key within bounds. Everything else goes on
 to the FastAPI route with its body replayed, so every refusal (401, 403, 413, 422 naming the field) comes from
 the one place that words them, and the route documents the contract in the OpenAPI. A filing's own errors
-(a reused Idempotency-Key, a value the database refuses) are answered by the app's own exception handlers.
+(a reused Idempotency-Key, a value the database refuses, the client's spent write budget) are answered by
+the app's own exception handlers.
 
 What the middleware stack would have done for the request is done here too: the trace is continued and
 returned in ``traceparent``, the request is counted and timed, logged as one line, and written to the
@@ -31,6 +32,7 @@ from shared.authz import allowed
 from shared.hot_path import JSON, bearer_token, request_metrics, send_body
 from shared.observability import continue_trace, trace_id_of
 from shared.problems import Problem
+from shared.security_headers import COMMON
 
 ROUTE = "/v1/reports"
 PERMISSION = "report:create"
@@ -64,6 +66,8 @@ class FilingHotPath:
         report, idempotency_key = filing
         traceparent = continue_trace(headers.get(b"traceparent", b"").decode("latin-1") or None)
         try:
+            # The write budget is spent as on every other authenticated write (shared/write_limit.py).
+            await self.app.state.write_limiter.spend(actor)
             filed = await reports.file(runtime=runtime, report=report, actor=actor, idempotency_key=idempotency_key)
         except Exception as error:  # noqa: BLE001 - answered by the app's own handler for it
             status = await self._answer_error(scope, send, error, traceparent)
@@ -121,6 +125,8 @@ class FilingHotPath:
         )
         response = await handler(Request(scope), error)
         response.headers["traceparent"] = traceparent
+        for name, value in COMMON:
+            response.headers[name.decode()] = value.decode()
 
         async def nothing_more() -> Message:
             return {"type": "http.disconnect"}

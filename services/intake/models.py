@@ -10,6 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.access_log import access_log_table
 from shared.db import UtcDateTime
 from shared.messaging.tables import messaging_tables
+from shared.write_limit import write_rate_table
 
 
 class Base(DeclarativeBase):
@@ -86,6 +87,7 @@ class PublicCaseStage(Base):
 
 messaging = messaging_tables(Base.metadata)
 access_log = access_log_table(Base.metadata)
+write_rate = write_rate_table(Base.metadata)
 
 # Registers the reference tables (roster, agencies, elections, violations) on this Base; imported last
 # because they subclass it.

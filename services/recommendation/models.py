@@ -8,9 +8,10 @@ import datetime as dt
 from sqlalchemy import JSON, Date, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import UtcDateTime
 from shared.access_log import access_log_table
+from shared.db import UtcDateTime
 from shared.messaging.tables import messaging_tables
+from shared.write_limit import write_rate_table
 
 
 class Base(DeclarativeBase):
@@ -78,3 +79,4 @@ class RecommendationSerial(Base):
 
 messaging = messaging_tables(Base.metadata)
 access_log = access_log_table(Base.metadata)
+write_rate = write_rate_table(Base.metadata)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from shared.access_log import access_log_table
 from shared.db import UtcDateTime
 from shared.messaging.tables import messaging_tables
+from shared.write_limit import write_rate_table
 
 
 class Base(DeclarativeBase):
@@ -107,3 +108,4 @@ class Agency(Base):
 messaging = messaging_tables(Base.metadata)
 # Who recorded which decree and who moved which deadline, per request (admins read GET /v1/ops/access-log).
 access_log = access_log_table(Base.metadata)
+write_rate = write_rate_table(Base.metadata)

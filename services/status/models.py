@@ -11,6 +11,7 @@ from services.status.ledger.tables import ledger_tables
 from shared.access_log import access_log_table
 from shared.db import UtcDateTime
 from shared.messaging.tables import messaging_tables
+from shared.write_limit import write_rate_table
 
 
 class Base(DeclarativeBase):
@@ -90,3 +91,4 @@ ledger = ledger_tables(Base.metadata)
 # Who read which route, when and from where: status reads are most of SBT's traffic, so they are
 # attributable like every other request (GET /v1/ops/access-log).
 access_log = access_log_table(Base.metadata)
+write_rate = write_rate_table(Base.metadata)

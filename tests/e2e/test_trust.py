@@ -201,8 +201,10 @@ async def test_public_endpoints_hold_under_a_burst_and_every_request_is_in_the_a
 
 async def test_behind_the_gateway_limits_and_logs_apply_to_the_forwarded_client_and_only_a_trusted_proxy_is_believed(
         make_system):
-    # The gateway is 127.0.0.1 here (SBT_FORWARDED_ALLOW_IPS' default); 127.0.0.2 is anyone else.
-    system = await make_system("intake", extra_env={"SBT_PUBLIC_BURST": "3", "SBT_PUBLIC_RATE_PER_MINUTE": "1"})
+    # The gateway is 127.0.0.1 here (trusted by SBT_FORWARDED_ALLOW_IPS, as a deployment sets it); 127.0.0.2
+    # is anyone else.
+    system = await make_system("intake", extra_env={"SBT_PUBLIC_BURST": "3", "SBT_PUBLIC_RATE_PER_MINUTE": "1",
+                                                    "SBT_FORWARDED_ALLOW_IPS": "127.0.0.1"})
     missing = "/v1/public/complaints/SBT-2024-0000-0000-0000"
 
     async def burst(client: httpx.AsyncClient, forwarded_for: str) -> list[int]:

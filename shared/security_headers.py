@@ -1,0 +1,57 @@
+"""Security headers on every answer: no content sniffing and no referrer everywhere, and on every HTML
+page (the dashboard, its error pages) a Content-Security-Policy that allows only this origin's own script
+and style, no inline script, no plugins, no foreign form targets, and no framing.
+
+The OpenAPI pages FastAPI serves (/docs, /redoc and Swagger's OAuth2 redirect page) load Swagger UI and
+ReDoc from a CDN and start them with an inline script, so they get a looser policy of their own: those
+CDNs and inline script are allowed there, framing and foreign form targets still are not. Serving those
+assets from the service itself would let the strict policy cover them too.
+
+The plain-ASGI hot paths answer only JSON; they send ``COMMON`` themselves (shared/hot_path.py).
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+_LOCKED_DOWN = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+PAGE_POLICY = f"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; {_LOCKED_DOWN}"
+_CDN = "https://cdn.jsdelivr.net"
+DOCS_POLICY = (
+    f"default-src 'self'; script-src 'self' 'unsafe-inline' {_CDN}; "
+    f"style-src 'self' 'unsafe-inline' {_CDN} https://fonts.googleapis.com; font-src 'self' https://fonts.gstatic.com; "
+    f"img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; worker-src 'self' blob:; {_LOCKED_DOWN}"
+)
+
+# On every answer, JSON included.
+COMMON: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+class SecurityHeaders:
+    """Adds the headers to every HTTP answer of the app; ``docs_paths`` get ``DOCS_POLICY``."""
+
+    def __init__(self, app: ASGIApp, docs_paths: frozenset[str] = frozenset()) -> None:
+        self.app = app
+        self.docs_paths = docs_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = DOCS_POLICY if scope["path"] in self.docs_paths else PAGE_POLICY
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in COMMON:
+                    headers.setdefault(name.decode(), value.decode())
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("content-security-policy", policy)
+                    headers.setdefault("x-frame-options", "DENY")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
