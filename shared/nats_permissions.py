@@ -1,16 +1,40 @@
 """What each service may do on the bus, as data, rendered into the NATS server's ``authorization`` block.
 
-Every service connects as its own NATS user. It may publish only its own events (``sbt.events.<name>.>``),
-use the few JetStream API subjects its outbox relay and its one durable consumer (named after the
-service) need, acknowledge that consumer's messages, and receive replies only on its own inbox prefix
-(``_INBOX_<name>.>``, see ``shared/bus.py``), so it can neither read another service's deliveries nor
-subscribe to the event subjects directly: it reads the stream only through its own consumer. It may not
-delete or purge the stream, create consumers under other names, or read messages by sequence.
+Every service connects as its own NATS user, and everything it may do is allowed by name, never by
+pattern over another service's names:
 
-``deploy/nats/auth.conf`` is generated from this module (``sbt nats-config``); a test fails when the two
-drift. Passwords are never in the file: NATS reads them from the environment (``SBT_NATS_PASSWORD_<USER>``).
-The ``ops`` user is for operators (stream administration, audits that read the whole stream); no service
-runs as it.
+- publish only its own events (``sbt.events.<name>.>``);
+- reach the stream only to look at it and to create it when missing (``STREAM.INFO``/``STREAM.CREATE`` of
+  ``SBT_EVENTS``; a create of an existing stream with another config fails, it never updates);
+- create-or-update, read, pull from and acknowledge only consumers it owns: its durable consumer, named after
+  the service, and any fixed name listed in ``EXTRA_CONSUMERS`` (none yet). Each permission names the
+  consumer in full (``CONSUMER.CREATE.SBT_EVENTS.<name>``, ``CONSUMER.INFO...``, ``CONSUMER.MSG.NEXT...``,
+  ``$JS.ACK.SBT_EVENTS.<name>.>``) and the server refuses a request whose body names another consumer than
+  its subject, so no request can touch a consumer of another service;
+- receive replies only on its own inbox prefix (``_INBOX_<name>.>``, see ``shared/bus.py``), so it can read
+  neither another service's deliveries nor the event subjects of others.
+
+Nothing else: no ``STREAM.UPDATE``/``DELETE``/``PURGE``, no ``STREAM.MSG.GET``/``MSG.DELETE`` or
+``DIRECT.GET`` (reading or erasing by sequence), no ``CONSUMER.DELETE``, no stream or consumer lists, no
+ephemeral consumers, no account info.
+
+Why no pattern: NATS subject wildcards match whole tokens only, so "consumers whose name begins with
+``blocking_``" cannot be expressed, and a ``*`` in the consumer-name token matches every name, another
+service's durable included. The ``blocking`` user once had ``CONSUMER.CREATE.SBT_EVENTS.*.<its own
+subjects>`` for per-process feeds, and with it could create-or-update the ``status`` durable onto another
+filter, silencing the status service.
+
+Per-process feeds therefore use no JetStream consumer at all. The in-memory block index on every blocking
+replica needs only to know that some replica placed or lifted a block on a NIP, and those events are the
+blocking service's own: its user may subscribe (core NATS) to its own subjects listed in ``OWN_EVENT_FEEDS``,
+which are checked to lie under its own prefix. Reading what one may publish anyway reveals nothing new, and
+the index takes such a message only as a hint to re-read that NIP from its own database, never as the truth
+(``services/blocking/block_index.py``).
+
+``deploy/nats/auth.conf`` and ``deploy/k8s/nats-auth.yaml`` are generated from this module
+(``sbt nats-config``); a test fails when they drift. Passwords are never in the files: NATS reads them from
+the environment (``SBT_NATS_PASSWORD_<USER>``). The ``ops`` user is for operators (stream administration,
+audits that read the whole stream); no service runs as it.
 """
 
 from __future__ import annotations
@@ -24,11 +48,12 @@ from shared.settings import SERVICE_PORTS, SERVICES_WITHOUT_BUS
 OPS_USER = "ops"
 AUTH_CONF = Path(__file__).resolve().parent.parent / "deploy" / "nats" / "auth.conf"
 
-# Extra consumer names a service may own beside the one named after itself (none yet).
+# Extra consumer names a service may own beside the one named after itself (none yet). Fixed names only:
+# a wildcard in the name token would match every other service's consumer too.
 EXTRA_CONSUMERS: dict[str, list[str]] = {}
 
-# Per-process feeds: ephemeral push consumers (any name, no acks, delivered to the service's own inbox)
-# restricted by subject to the service's own events, e.g. blocking's in-memory block index on every replica.
+# Subjects of a service's own events it may subscribe to directly (core NATS, no consumer): blocking's
+# in-memory block index on every replica hears of each block and unblock and re-reads that NIP.
 OWN_EVENT_FEEDS: dict[str, list[str]] = {"blocking": [f"{SUBJECT_PREFIX}.blocking.personnel.>"]}
 
 
@@ -47,21 +72,22 @@ def password_variable(user: str) -> str:
 
 def service_permissions(service: str, stream: str) -> dict[str, dict[str, list[str]]]:
     api = "$JS.API"
-    publish = [f"{SUBJECT_PREFIX}.{service}.>", f"{api}.INFO", f"{api}.STREAM.INFO.{stream}",
-               f"{api}.STREAM.CREATE.{stream}"]
+    publish = [f"{SUBJECT_PREFIX}.{service}.>", f"{api}.STREAM.INFO.{stream}", f"{api}.STREAM.CREATE.{stream}"]
     for consumer in [service, *EXTRA_CONSUMERS.get(service, [])]:
+        # Create-or-update by name, the filters in the body (nats.py's subject for a named consumer with
+        # ``filter_subjects``); the server checks the body's name equals the subject's.
         publish += [
             f"{api}.CONSUMER.CREATE.{stream}.{consumer}",
-            f"{api}.CONSUMER.CREATE.{stream}.{consumer}.>",
-            f"{api}.CONSUMER.DURABLE.CREATE.{stream}.{consumer}",
             f"{api}.CONSUMER.INFO.{stream}.{consumer}",
             f"{api}.CONSUMER.MSG.NEXT.{stream}.{consumer}",
             f"$JS.ACK.{stream}.{consumer}.>",
         ]
+    subscribe = [f"{inbox_prefix(service)}.>"]
     for feed in OWN_EVENT_FEEDS.get(service, []):
-        # The server checks that the consumer's filter equals the subject's, so the feed can read no more.
-        publish.append(f"{api}.CONSUMER.CREATE.{stream}.*.{feed}")
-    return {"publish": {"allow": publish}, "subscribe": {"allow": [f"{inbox_prefix(service)}.>"]}}
+        if not feed.startswith(f"{SUBJECT_PREFIX}.{service}."):
+            raise ValueError(f"{service} may only subscribe to its own events, not {feed}")
+        subscribe.append(feed)
+    return {"publish": {"allow": publish}, "subscribe": {"allow": subscribe}}
 
 
 def ops_permissions() -> dict[str, dict[str, list[str]]]:
@@ -73,7 +99,7 @@ def render_auth_conf(stream: str = "SBT_EVENTS") -> str:
     lines = [
         "# Generated from shared/nats_permissions.py by `sbt nats-config`; do not edit by hand.",
         "# Each service is its own user: it publishes only sbt.events.<service>.> and reads the stream only",
-        "# through its own durable consumer. Passwords come from the environment, never from this file.",
+        "# through consumers it owns by name. Passwords come from the environment, never from this file.",
         "authorization {",
         "  users = [",
     ]

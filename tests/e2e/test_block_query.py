@@ -4,8 +4,13 @@ writes at once, the other replica's as soon as the event reaches it, and the sam
 from __future__ import annotations
 
 import httpx
+import nats
 import pytest
 
+from shared.events import GENESIS_HASH, Envelope, nats_subject
+from shared.events.blocking import PersonnelUnblocked
+from shared.events.envelope import utc_now_text
+from shared.ids import new_id
 from tests.e2e.reports import random_nip
 from tests.harness.ports import eventually
 
@@ -65,3 +70,54 @@ async def test_every_replica_answers_blocks_from_memory_with_the_api_contract(ma
         assert forbidden.status_code == 403
         metrics = (await anonymous.get(f"{system['blocking'].url}/metrics")).text
         assert 'route="/v1/personnel/{nip}/block"' in metrics
+
+
+async def test_a_forged_unblock_on_the_bus_leaves_a_blocked_nip_blocked_on_every_replica(make_system):
+    """An unblock published outside the chain (valid hash, producer ``blocking``, a made-up sequence) names a
+    real block; the index only re-reads the NIP from the database, where the block is still active."""
+    system = await make_system("blocking")
+    other = system.add_replica("blocking")
+    replicas = [system["blocking"].url, other.url]
+    blocker = {"Authorization": f"Bearer {system.token('BKN', 'blocker')}"}
+    nip = random_nip()
+
+    async with httpx.AsyncClient(headers=blocker, timeout=10) as client:
+        async def blocked_on(base: str, who: str) -> bool:
+            return (await client.get(f"{base}/v1/personnel/{who}/block")).json()["blocked"]
+
+        async def blocked_everywhere(who: str) -> bool:
+            return all([await blocked_on(base, who) for base in replicas])
+
+        placed = await client.post(f"{replicas[0]}/v1/personnel/{nip}/block", json={"reason": "Uji: blokir BKN."})
+        assert placed.status_code == 201, placed.text
+        block_id = placed.json()["block_id"]
+        await eventually(lambda: blocked_everywhere(nip), 10, "both replicas see the block")
+
+        forged = Envelope(
+            id=new_id(), source="/sbt/blocking", type=PersonnelUnblocked.event_type, time=utc_now_text(),
+            subject=f"nip:{nip}",
+            data=PersonnelUnblocked(block_id=block_id, nip=nip, cause="manual", reason="Dibuka (palsu).",
+                                    unblocked_at=utc_now_text()).model_dump(mode="json"),
+        ).chained(10**9, GENESIS_HASH)
+        assert forged.hash_is_valid() and forged.producer == "blocking"
+        connection = await nats.connect(system.nats.url)  # the test-only ops user
+        try:
+            await connection.jetstream().publish(nats_subject(PersonnelUnblocked),
+                                                 forged.model_dump_json(exclude_none=True).encode(),
+                                                 headers={"Nats-Msg-Id": forged.id})
+        finally:
+            await connection.close()
+
+        # Blocks placed after the forgery, each on one replica, reach the other through the same feed: by
+        # then each replica has handled the forged event too.
+        for here, there in (replicas, replicas[::-1]):
+            marker = random_nip()
+            response = await client.post(f"{here}/v1/personnel/{marker}/block", json={"reason": "Uji: penanda."})
+            assert response.status_code == 201, response.text
+            await eventually(lambda: blocked_on(there, marker), 10, "the marker block reaches the other replica")
+
+        for base in replicas:
+            answer = (await client.get(f"{base}/v1/personnel/{nip}/block")).json()
+            assert answer["blocked"] is True and [b["block_id"] for b in answer["blocks"]] == [block_id], base
+            bulk = (await client.post(f"{base}/v1/personnel/blocks/check", json={"nips": [nip]})).json()
+            assert bulk["blocked"] == 1 and bulk["results"][0]["blocked"] is True, base
