@@ -14,9 +14,10 @@ import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from shared.events import Envelope, nats_subject
+from shared.events import GENESIS_HASH, Envelope, nats_subject
 from shared.events.blocking import PersonnelBlocked, PersonnelUnblocked
 from shared.events.envelope import utc_now_text
+from shared.events.recommendation import RecommendationIssued
 from shared.events.signing import SigningKey
 from shared.ids import new_id
 from tests.e2e.reports import random_nip
@@ -67,10 +68,10 @@ def _unblock(block: dict, nip: str, *, seq: int, prevhash: str, key: SigningKey 
     return unsigned.chained(seq, prevhash, key)
 
 
-async def _publish_as_operator(system, envelope: Envelope) -> None:
+async def _publish_as_operator(system, envelope: Envelope, subject: str = nats_subject(PersonnelUnblocked)) -> None:
     connection = await nats.connect(system.nats.url)
     try:
-        await connection.jetstream().publish(nats_subject(PersonnelUnblocked),
+        await connection.jetstream().publish(subject,
                                              envelope.model_dump_json(exclude_none=True).encode(),
                                              headers={"Nats-Msg-Id": envelope.id})
     finally:
@@ -110,6 +111,22 @@ async def test_a_chained_event_forged_on_the_bus_is_applied_by_no_one_and_verify
         assert (await personnel.get(f"/v1/personnel/{nip}/block")).json()["blocked"] is True
     assert await system.scalar("status", "SELECT count(*) FROM ledger_forks") == 0
 
+    # The same on every consumer: a forged recommendation, the first of its producer's chain, opens no
+    # deadline at the sanction service.
+    issued = RecommendationIssued(
+        case_id=new_id(), recommendation_number="REK-2024-999999", nip=nip, agency_code="PEMPROV-JABAR",
+        category="discipline", sanction_level="moderate", legal_basis="PP 94/2021 pasal 5 huruf n",
+        examining_authority="BKN", issued_at=dt.datetime.now(dt.UTC))
+    recommendation = Envelope(id=new_id(), source="/sbt/recommendation", type=issued.event_type, time=utc_now_text(),
+                              subject=issued.case_id, data=issued.model_dump(mode="json")).chained(1, GENESIS_HASH)
+    await _publish_as_operator(system, recommendation, nats_subject(RecommendationIssued))
+
+    async def refused_by_sanction() -> bool:
+        return one(await scrape(system, "sanction"), "sbt_events_refused_total", producer="recommendation") == 1
+
+    await eventually(refused_by_sanction, 15, "the forged recommendation refused by the sanction service")
+    assert await system.scalar("sanction", "SELECT count(*) FROM followups") == 0
+
     # The ledger as exported verifies; the stream, which holds the forged events too, does not, by name.
     export = tmp_path / "ledger.jsonl"
     token = system.token("BKN", "observer")
@@ -121,7 +138,7 @@ async def test_a_chained_event_forged_on_the_bus_is_applied_by_no_one_and_verify
     assert verified.returncode == 0, verified.stdout + verified.stderr
     stream = sbt(system, "verify", "--from-stream")
     assert stream.returncode == 1, stream.stdout + stream.stderr
-    for forged in (unsigned, mis_signed):
+    for forged in (unsigned, mis_signed, recommendation):
         assert forged.id in stream.stdout, stream.stdout
 
 
