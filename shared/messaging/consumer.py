@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import nats.errors
-import nats.js.errors
 import orjson
 import structlog
 from nats.aio.msg import Msg
@@ -175,13 +174,9 @@ class Consumer:
             ack_wait=30,
             max_ack_pending=20_000,
         )
-        try:
-            await js.add_consumer(stream, config=config)
-        except nats.js.errors.BadRequestError as error:
-            # 10148: it exists with another config (e.g. a service that learned new event types).
-            if error.err_code != 10148:
-                raise
-            await js.update_consumer(stream, config=config)
+        # Create-or-update by name (CONSUMER.CREATE.<stream>.<name>): a service that learned new event types
+        # widens its own durable's filter in place.
+        await js.add_consumer(stream, config=config)
         return await js.pull_subscribe_bind(durable=self.name, stream=stream)
 
     async def run(self) -> None:
