@@ -81,4 +81,5 @@ async def erase_identity(*, runtime: Runtime, report_id: str) -> None:
         if row.reporter_identity_erased_at is None:
             row.reporter_identity_sealed = None
             row.reporter_identity_erased_at = utcnow()
-    await erasure.scrub(runtime.engine)
+        xid = await erasure.erasing_transaction(session)
+    await erasure.scrub(runtime.engine, xid)
