@@ -15,8 +15,11 @@ app = typer.Typer(help="SBT: Sistem Berbagi Terintegrasi, ASN neutrality oversig
 def run() -> None:
     """Bring the whole system up: a NATS server (unless SBT_NATS_URL names one) and every service."""
     from services.runner import run_system
+    from shared.files import keep_private
 
-    raise typer.Exit(run_system(get_settings()))
+    settings = get_settings()
+    keep_private(settings)
+    raise typer.Exit(run_system(settings))
 
 
 @app.command()
@@ -29,9 +32,11 @@ def serve(
     import uvicorn
 
     from services.registry import create_asgi
+    from shared.files import keep_private
     from shared.logs import configure_logging
 
     settings = get_settings()
+    keep_private(settings)
     configure_logging(service)
     uvicorn.run(
         create_asgi(service, settings),
@@ -52,9 +57,11 @@ def serve(
 def migrate(services: Annotated[list[str] | None, typer.Argument(help="default: every service")] = None) -> None:
     """Apply every service's migrations to its own database."""
     from services.registry import SERVICES
+    from shared.files import keep_private
     from shared.migrations import upgrade
 
     settings = get_settings()
+    keep_private(settings)
     for service in services or SERVICES:
         upgrade(service, settings.database_url_for(service))
         typer.echo(f"{service}: migrated")

@@ -5,7 +5,9 @@ The caller owns the transaction (``async with sessions.begin() as session``); he
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +28,7 @@ def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(Path(parsed.database))
         # One connection per process: SQLite admits one writer at a time anyway (every transaction is
         # BEGIN IMMEDIATE), and queueing for the pool's connection is fair and wakes the next one at once,
         # where several connections would each sleep in SQLite's busy handler (up to 100 ms per retry)
@@ -37,6 +39,16 @@ def create_engine(url: str) -> AsyncEngine:
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+def private_sqlite_file(path: Path) -> None:
+    """The database file (and its -wal and -shm, which SQLite makes with the file's own mode) readable by
+    this user only, in a folder of its own made 0700; made empty here if need be, so it is never 0644."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            file.chmod(0o600)
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
@@ -50,6 +62,9 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # What is deleted is overwritten with zeros, in the page and in pages set free, so that an erased
+        # value (the reporter's wrapped data key) does not live on in the file's free space.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -32,9 +32,11 @@ def upgrade(service: str, url: str, revision: str = "head") -> None:
     if url.startswith("sqlite"):
         from sqlalchemy.engine import make_url
 
+        from shared.db import private_sqlite_file
+
         database = make_url(url).database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite_file(Path(database))
     command.upgrade(alembic_config(service, url), revision)
 
 

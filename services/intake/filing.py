@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake import reporter_identity
 from services.intake.domain import open_case_key, request_fingerprint
-from services.intake.models import Case, IdempotencyRecord, PublicCaseStage, Report
+from services.intake.models import Case, IdempotencyRecord, PublicCaseStage, Report, ReporterIdentityKey
 from services.intake.reference.lookup import Routing, roster_entries, route
 from services.intake.schemas import ReportAccepted, ReportIn
 from shared.auth import Actor
@@ -56,6 +56,7 @@ _cases = Case.__table__
 _reports = Report.__table__
 _idempotency = IdempotencyRecord.__table__
 _stages = PublicCaseStage.__table__
+_identity_keys = ReporterIdentityKey.__table__
 
 
 @dataclass
@@ -227,7 +228,7 @@ class ReportFiler:
             for s in group
         ]
         cases, opened_by = await _open_cases(session, group, routings)
-        reports, envelopes, answers, idempotency = [], [], [], []
+        reports, keys, envelopes, answers, idempotency = [], [], [], [], []
         for s, routing in zip(group, routings, strict=True):
             report = s.report
             case = cases[open_case_key(report.nip, report.election_code)]
@@ -256,12 +257,13 @@ class ReportFiler:
                 "evidence_urls": [str(url) for url in report.evidence_urls],
                 "reporter_category": report.reporter.category,
                 "reporter_identity_sealed": s.sealed.sealed if s.sealed else None,
-                "reporter_identity_key": s.sealed.wrapped_key if s.sealed else None,
                 "submitted_by_client": s.actor.client_id,
                 "submitted_by_agency": s.actor.agency,
                 "received_at": s.received_at,
             }
             reports.append(row)
+            if s.sealed:
+                keys.append({"report_id": s.report_id, "wrapped_key": s.sealed.wrapped_key})
             envelopes.append(outbox.envelope(
                 ReportReceived(
                     report_id=s.report_id, case_id=case.id, nip=report.nip, agency_code=row["agency_code"],
@@ -270,7 +272,6 @@ class ReportFiler:
                     province=row["province"], description=report.description, evidence_urls=row["evidence_urls"],
                     reporter_category=row["reporter_category"], complaint_ref=row["complaint_ref"],
                     received_at=s.received_at, nip_in_roster=routing.nip_in_roster,
-                    reporter_identity_sealed=row["reporter_identity_sealed"],
                 ),
                 subject=case.id, traceparent=s.traceparent,
             ))
@@ -283,6 +284,8 @@ class ReportFiler:
                     "status_code": 201, "response": answer.model_dump(mode="json"), "created_at": s.received_at,
                 })
         await session.execute(insert(_reports), reports)
+        if keys:
+            await session.execute(insert(_identity_keys), keys)
         await _fold_public_stage(session, envelopes, opened=set(opened_by))
         await outbox.stage_envelopes(session, envelopes)
         if idempotency:

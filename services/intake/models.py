@@ -49,14 +49,27 @@ class Report(Base):
     evidence_urls: Mapped[list[str]] = mapped_column(JSON)
     reporter_category: Mapped[str] = mapped_column(String(20))
     # The reporter's name and contact, sealed under a data key of this report only (shared/crypto.py);
-    # never stored or published in clear, shown only to roles that need it. Erasure destroys the wrapped
-    # data key, after which the sealed value (here and in the report.received event) cannot be opened.
+    # never stored or published in clear, shown only to roles that need it. The wrapped data key is kept
+    # apart, in ReporterIdentityKey; erasure deletes it and this sealed value.
     reporter_identity_sealed: Mapped[str | None] = mapped_column(Text)
-    reporter_identity_key: Mapped[str | None] = mapped_column(String(200))
     reporter_identity_erased_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     submitted_by_client: Mapped[str] = mapped_column(String(100))
     submitted_by_agency: Mapped[str] = mapped_column(String(40))
     received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ReporterIdentityKey(Base):
+    """The wrapped data key of a report's sealed identity: the only thing that opens it, and nothing else.
+
+    A table of its own so that erasure is a DELETE of the whole row, never an UPDATE that leaves the old
+    version behind, and so that what erasure then scrubs (services/intake/erasure.py) is this small table
+    alone. The key never leaves intake: no event, export or other service carries it.
+    """
+
+    __tablename__ = "reporter_identity_keys"
+
+    report_id: Mapped[str] = mapped_column(ForeignKey("reports.id"), primary_key=True)
+    wrapped_key: Mapped[str] = mapped_column(String(200))
 
 
 class IdempotencyRecord(Base):

@@ -1,9 +1,11 @@
 """The reporter's identity: sealed on filing, opened only for roles that need it, erasable.
 
-Each report's identity is sealed under a data key of its own (shared/crypto.py), bound to the report id.
-Erasure destroys that report's wrapped data key and sealed value; the report, its case and the
-``report.received`` event (which carries only the same ciphertext) stay as they were, so the case and its
-audit trail remain valid while the identity is gone for good.
+Each report's identity is sealed under a data key of its own (shared/crypto.py), bound to the report id;
+the wrapped data key is kept in intake alone (``reporter_identity_keys``) and nothing of the identity
+leaves intake (events published before carry only the ciphertext). Erasure deletes that report's key row
+and sealed value and scrubs what the database keeps of them (services/intake/erasure.py); the report, its
+case and its events stay as they were, so the case and its audit trail remain valid while the identity
+is gone for good.
 """
 
 from __future__ import annotations

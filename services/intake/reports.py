@@ -3,9 +3,11 @@ reporter's identity opened only for the roles that need it, and erasing that ide
 
 from __future__ import annotations
 
-from services.intake import reporter_identity
+from sqlalchemy import delete
+
+from services.intake import erasure, reporter_identity
 from services.intake.filing import Filed, Submission, filer
-from services.intake.models import Report
+from services.intake.models import Report, ReporterIdentityKey
 from services.intake.schemas import ReporterIdentity, ReportIn, ReportView
 from shared.auth import Actor
 from shared.authz import allowed
@@ -28,8 +30,10 @@ _SEES_EVERY_REPORT = frozenset({"verifier", "examiner", "admin"})
 
 
 async def read(*, runtime: Runtime, report_id: str, actor: Actor) -> ReportView:
+    may_open = allowed("reporter-identity:read", actor.roles)
     async with runtime.sessions() as session:
         row = await session.get(Report, report_id)
+        key = await session.get(ReporterIdentityKey, report_id) if row is not None and may_open else None
     # A reporter agency sees only what it filed; another agency's report is "not found", not "forbidden",
     # so that its existence does not leak either.
     if row is None or (not (actor.roles & _SEES_EVERY_REPORT) and row.submitted_by_agency != actor.agency):
@@ -37,11 +41,11 @@ async def read(*, runtime: Runtime, report_id: str, actor: Actor) -> ReportView:
     identity, shown = None, "none"
     if row.reporter_identity_erased_at is not None:
         shown = "erased"
-    elif row.reporter_identity_key:
-        if allowed("reporter-identity:read", actor.roles):
+    elif row.reporter_identity_sealed:
+        if may_open:
             opened = reporter_identity.open_identity(
                 reporter_identity.keyring(runtime.settings), row.id, row.reporter_identity_sealed,
-                row.reporter_identity_key,
+                key.wrapped_key if key else None,
             )
             identity, shown = (ReporterIdentity(**opened), "shown") if opened else (None, "erased")
         else:
@@ -67,11 +71,15 @@ async def read(*, runtime: Runtime, report_id: str, actor: Actor) -> ReportView:
 
 
 async def erase_identity(*, runtime: Runtime, report_id: str) -> None:
+    """Deletes the report's wrapped data key and its sealed identity, then scrubs what the database may
+    still keep of them (services/intake/erasure.py). Erasing twice scrubs again and is otherwise harmless."""
     async with runtime.transaction() as session:
         row = await session.get(Report, report_id, with_for_update=True)
         if row is None:
             raise Problem(404, "not found", f"no report {report_id}")
+        await session.execute(delete(ReporterIdentityKey).where(ReporterIdentityKey.report_id == report_id))
         if row.reporter_identity_erased_at is None:
-            row.reporter_identity_key = None
             row.reporter_identity_sealed = None
             row.reporter_identity_erased_at = utcnow()
+        xid = await erasure.erasing_transaction(session)
+    await erasure.scrub(runtime.engine, xid)

@@ -42,9 +42,9 @@ class ReportReceived(EventData):
     # Whether the NIP is in intake's roster: False flags a report on someone missing from it (accepted
     # all the same); None means no roster was loaded.
     nip_in_roster: bool | None = None
-    # The reporter's name and contact sealed under this report's own data key (AES-GCM, bound to the
-    # report id); the key never leaves intake. It is here so the audit chain covers the identity as
-    # filed; erasing the identity destroys the key, and this stays as unreadable ciphertext.
+    # No longer published: the reporter's identity stays in intake, where erasure can reach every copy,
+    # and no consumer needs it. Events published before carry it sealed under the report's own data key,
+    # which never left intake; erasing the identity deletes that key, so those stay unreadable ciphertext.
     reporter_identity_sealed: str | None = Field(default=None, max_length=4000)
 
     examples = [
@@ -64,7 +64,6 @@ class ReportReceived(EventData):
             "complaint_ref": "0" * 64,
             "received_at": "2024-10-15T03:00:00Z",
             "nip_in_roster": True,
-            "reporter_identity_sealed": "v1.2cQ8q7m1tK0pW9aX.Vq3lK8wXo0Ew1c9cQzS0yA5m6rT2n1fJ0Kx9Hh3uQ",
         }
     ]
 
