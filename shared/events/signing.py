@@ -189,7 +189,9 @@ def _dev_key_pem(settings: Settings, producer: str) -> str:
     folder = settings.data_dir / DEV_KEY_FOLDER
     path = folder / f"{producer}.pem"
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for level in (folder.parent, folder):  # keys/ and keys/events/, readable by their owner only
+            level.mkdir(parents=True, exist_ok=True, mode=0o700)
+            level.chmod(0o700)
         fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{producer}-")
         try:
             with os.fdopen(fd, "w") as handle:

@@ -225,11 +225,12 @@ async def test_the_data_folder_and_its_files_are_readable_by_their_owner_only(ma
         assert (await bawaslu.post("/v1/reports", json=report_body(reporter=ERASED))).status_code == 201
 
     assert stat.S_IMODE(system.data_dir.stat().st_mode) == 0o700
-    keys = sorted(system.data_dir.iterdir())
-    assert {path.name for path in keys} >= {"dev-master-key"}
+    keys = sorted(system.data_dir.rglob("*"))
+    assert {path.name for path in keys} >= {"dev-master-key", "intake.pem"}
     databases = sorted(system.folder.glob("*.db*")) if backend() == "sqlite" else []
     if backend() == "sqlite":
         assert {path.name for path in databases} >= {"intake.db", "intake.db-wal", "intake.db-shm", "status.db"}
+    # Files 0600, folders (keys/events/ for the producers' signing keys) 0700.
     loose = {str(path): oct(stat.S_IMODE(path.stat().st_mode)) for path in [*keys, *databases]
-             if stat.S_IMODE(path.stat().st_mode) != 0o600}
+             if stat.S_IMODE(path.stat().st_mode) != (0o700 if path.is_dir() else 0o600)}
     assert loose == {}

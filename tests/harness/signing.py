@@ -30,7 +30,9 @@ def fixed_producer_keys() -> ProducerKeys:
 def install_test_keys(data_dir: Path) -> None:
     """Write the test keys where the services look for their development keys."""
     folder = data_dir / DEV_KEY_FOLDER
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for level in (folder.parent, folder):
+        level.mkdir(parents=True, exist_ok=True, mode=0o700)
+        level.chmod(0o700)
     for producer in producers():
         path = folder / f"{producer}.pem"
         path.write_text(private_pem(fixed_key(producer).key))
