@@ -33,7 +33,7 @@ contracts: install
 # files (the services also compile a missing or stale one at start). Translate what update leaves empty.
 LOCALES := shared/i18n/locale
 messages: install
-	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k say:2 --no-location --sort-output --project SBT -o shared/i18n/messages.pot .
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k say:2 --no-location --sort-output --project SBT --version 0.1.0 --copyright-holder "the SBT authors" -o shared/i18n/messages.pot .
 	$(BIN)/pybabel -q update -i shared/i18n/messages.pot -d $(LOCALES) -l id --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel compile -d $(LOCALES) --statistics
 
