@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test unit e2e contracts faults bench clean
+.PHONY: install run test unit e2e contracts faults bench clean messages
 
 install: $(INSTALLED)
 
@@ -28,6 +28,14 @@ e2e: install
 
 contracts: install
 	$(BIN)/sbt contracts
+
+# The pages' words: extract them from code and templates, merge them into each catalogue, compile the .mo
+# files (the services also compile a missing or stale one at start). Translate what update leaves empty.
+LOCALES := shared/i18n/locale
+messages: install
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k say:2 --no-location --sort-output --project SBT --version 0.1.0 --copyright-holder "the SBT authors" -o shared/i18n/messages.pot .
+	$(BIN)/pybabel -q update -i shared/i18n/messages.pot -d $(LOCALES) -l id --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile -d $(LOCALES) --statistics
 
 # Benchmarks against their ceilings, on SQLite and PostgreSQL (when it answers); writes BENCHMARKS.md.
 bench: install

@@ -22,12 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared import access_log, ops
+from shared import access_log, openapi_problems, ops
 from shared.auth import TokenVerifier, require
 from shared.bus import Bus
 from shared.calendar import WorkingCalendar
 from shared.clock import clock_from_settings
 from shared.db import create_engine, sessionmaker
+from shared.docs import HTML_PATHS as DOCS_PATHS
+from shared.docs import install_docs
 from shared.events.signing import producer_keys_from_settings, signing_key_from_settings
 from shared.messaging.consumer import Consumer, Handler
 from shared.messaging.outbox import Outbox, Relay
@@ -225,7 +227,11 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     if write_rate is None:
         raise ValueError(f"{spec.name}: the service's metadata lacks the {WRITE_RATE_TABLE} table (write_rate_table)")
 
-    app = FastAPI(title=spec.title, description=spec.description, version=spec.version, lifespan=lifespan)
+    # The OpenAPI pages are served from packaged files (shared/docs.py), not FastAPI's CDN-loading ones.
+    app = FastAPI(title=spec.title, description=spec.description, version=spec.version, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None)
+    install_docs(app)
+    openapi_problems.install(app)
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(settings)
     install_problem_handlers(app)
@@ -256,8 +262,7 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
     # Outermost, so that it also counts what the inner middlewares answer (413, 401 of the access log).
     install_metrics(app, spec.name)
     # Around even that, so every answer carries them (shared/security_headers.py).
-    docs_paths = frozenset(p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p)
-    app.add_middleware(SecurityHeaders, docs_paths=docs_paths)
+    app.add_middleware(SecurityHeaders, docs_paths=DOCS_PATHS)
     if spec.uses_bus:  # dead letters, outbox backlog and consumer lag exist only on the bus
         app.include_router(ops.router)
     for router in spec.routers:

@@ -89,8 +89,9 @@ async def play_scenario(system) -> str:
 
 async def page_figures(page) -> dict[str, int]:
     values = await page.eval_on_selector_all(
-        "#live [data-figure]", "nodes => nodes.map(n => [n.dataset.figure, n.textContent.trim()])"
+        "#live [data-figure]", "nodes => nodes.map(n => [n.dataset.figure, n.dataset.value])"
     )
+    # The figure as a number (data-value): the text is written the reader's way (1.005 in Indonesian).
     return {name: int(text) for name, text in values}
 
 
@@ -168,7 +169,7 @@ async def test_the_dashboard_in_a_browser_matches_the_figures_and_updates_live(m
             await page.fill("#nip-box", nip)
             await page.click("form.nip-check button")
             await page.wait_for_selector("p.verdict")
-            assert "Not blocked" in await page.inner_text("p.verdict")
+            assert "Tidak diblokir" in await page.inner_text("p.verdict")  # Bahasa Indonesia by default
         finally:
             await browser.close()
     print(f"dashboard checked after {how}")  # noqa: T201 - shown with -s, says which scenario ran

@@ -10,45 +10,48 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from sqlalchemy import Select, distinct, select
+from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.status import stats
 from services.status.models import CaseRow, LoggedEvent, PersonnelBlock
 from shared.calendar import WorkingCalendar
+from shared.i18n import N_
 from shared.status_model import CaseStatus, Stage
 
 OVERDUE = "sbt.followup.overdue.v1"
+# Rows per page of each list; every list says its total and links its pages, none is cut silently.
+PAGE_SIZE = 25
 
-# The funnel as the dashboard draws it, in order, with the words people use.
+# The funnel as the dashboard draws it, in order, with the words people use (msgids, translated when shown).
 FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
-    ("reported", "Reported"),
-    ("verified", "Verified"),
-    ("proven", "Proven"),
-    ("recommended", "Recommended"),
-    ("followed_up", "Followed up"),
+    ("reported", N_("Reported")),
+    ("verified", N_("Verified")),
+    ("proven", N_("Proven")),
+    ("recommended", N_("Recommended")),
+    ("followed_up", N_("Followed up")),
 )
 SIDE_FIGURES: tuple[tuple[str, str], ...] = (
-    ("awaiting_ppk", "Awaiting PPK"),
-    ("overdue", "Overdue"),
-    ("blocked", "Blocked now"),
-    ("unblocked", "Unblocked"),
-    ("not_proven", "Not proven"),
-    ("rejected", "Rejected"),
-    ("cancelled", "Cancelled"),
-    ("out_of_service", "Out of service"),
+    ("awaiting_ppk", N_("Awaiting PPK")),
+    ("overdue", N_("Overdue")),
+    ("blocked", N_("Blocked now")),
+    ("unblocked", N_("Unblocked")),
+    ("not_proven", N_("Not proven")),
+    ("rejected", N_("Rejected")),
+    ("cancelled", N_("Cancelled")),
+    ("out_of_service", N_("Out of service")),
 )
 
 STAGE_WORDS = {
-    Stage.ALLEGED: "alleged",
-    Stage.AWAITING_VERIFICATION: "awaiting verification",
-    Stage.AWAITING_EXAMINATION: "awaiting examination",
-    Stage.AWAITING_PPK: "awaiting PPK",
-    Stage.SANCTIONED: "sanctioned",
-    Stage.NOT_PROVEN: "not proven",
-    Stage.CANCELLED: "cancelled",
-    Stage.REJECTED: "rejected",
-    Stage.OUT_OF_SERVICE: "already out of service",
+    Stage.ALLEGED: N_("alleged"),
+    Stage.AWAITING_VERIFICATION: N_("awaiting verification"),
+    Stage.AWAITING_EXAMINATION: N_("awaiting examination"),
+    Stage.AWAITING_PPK: N_("awaiting PPK"),
+    Stage.SANCTIONED: N_("sanctioned"),
+    Stage.NOT_PROVEN: N_("not proven"),
+    Stage.CANCELLED: N_("cancelled"),
+    Stage.REJECTED: N_("rejected"),
+    Stage.OUT_OF_SERVICE: N_("already out of service"),
 }
 
 
@@ -57,14 +60,20 @@ class Filters:
     election: str | None = None
     province: str | None = None
     agency: str | None = None
+    # Only the lists (overdue, latest cases) are filtered by stage: the funnel is the whole of each stage.
+    stage: str | None = None
 
     def as_query(self) -> dict[str, str]:
         return {k: v for k, v in (("election", self.election), ("province", self.province),
-                                  ("agency", self.agency)) if v}
+                                  ("agency", self.agency), ("stage", self.stage)) if v}
 
-    def live_url(self) -> str:
+    def live_url(self, pages: "Pages | None" = None) -> str:
         """The overview's live part with these filters (what the page's script fetches on each change)."""
-        return "/dashboard?" + urlencode({**self.as_query(), "part": "live"})
+        return "/dashboard?" + urlencode({**self.as_query(), **(pages or Pages()).as_query(), "part": "live"})
+
+    def page_url(self, pages: "Pages", key: str, number: int) -> str:
+        """The overview with these filters, the other lists on their pages and list ``key`` on page ``number``."""
+        return "/dashboard?" + urlencode({**self.as_query(), **pages.as_query(), key: number})
 
     def apply(self, query: Select) -> Select:
         if self.election:
@@ -73,7 +82,57 @@ class Filters:
             query = query.where(CaseRow.province == self.province)
         if self.agency:
             query = query.where(CaseRow.agency_code == self.agency)
+        if self.stage:
+            query = query.where(CaseRow.stage == self.stage)
         return query
+
+
+@dataclass(frozen=True)
+class Pages:
+    """Which page of each overview list is shown (1-based), kept in the query string."""
+
+    overdue: int = 1
+    blocked: int = 1
+    recent: int = 1
+
+    def as_query(self) -> dict[str, int]:
+        return {f"{name}_page": value for name, value in (("overdue", self.overdue), ("blocked", self.blocked),
+                                                           ("recent", self.recent)) if value > 1}
+
+
+@dataclass
+class Listing:
+    """One page of a list, with the total it is a page of."""
+
+    rows: list
+    total: int
+    page: int = 1
+    size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * self.size + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1 if self.rows else 0
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self.rows)
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+
+def _offset(page: int, size: int) -> int:
+    return (max(page, 1) - 1) * size
 
 
 @dataclass(frozen=True)
@@ -91,10 +150,6 @@ class OverdueCase:
     warned: bool
     blocked: bool
 
-    @property
-    def ppk_responsible(self) -> str:
-        # The PPK is the head of the civil servant's agency (instansi); the read model knows the agency.
-        return f"PPK of {self.agency_code}" if self.agency_code else "PPK unknown (no agency reported)"
 
 
 @dataclass(frozen=True)
@@ -125,10 +180,12 @@ class CaseLine:
 class Overview:
     figures: dict[str, Any]
     options: dict[str, list[str]]
-    overdue: list[OverdueCase] = field(default_factory=list)
-    blocked: list[BlockedRow] = field(default_factory=list)
-    recent: list[CaseLine] = field(default_factory=list)
+    overdue: Listing = field(default_factory=lambda: Listing([], 0))
+    blocked: Listing = field(default_factory=lambda: Listing([], 0))
+    recent: Listing = field(default_factory=lambda: Listing([], 0))
     position: int = 0
+    # The one day every "late" figure on the page counts to.
+    as_of: dt.date | None = None
 
 
 def days_late(due: dt.date | None, today: dt.date, calendar: WorkingCalendar) -> tuple[int, int]:
@@ -142,27 +199,39 @@ async def filter_options(session: AsyncSession, agency: str | None = None) -> di
     """The values to filter by; of one agency's cases only, for a caller who sees only that agency."""
     options = {}
     for name, column in (("election", CaseRow.election_code), ("province", CaseRow.province),
-                         ("agency", CaseRow.agency_code)):
+                         ("agency", CaseRow.agency_code), ("stage", CaseRow.stage)):
         query = Filters(agency=agency).apply(select(distinct(column)).where(column.is_not(None)))
         values = (await session.scalars(query)).all()
         options[name] = sorted(values)
     return options
 
 
+async def as_of_day(session: AsyncSession, today: dt.date) -> dt.date:
+    """The day the page counts lateness to: today, or the day of the latest overdue sweep when that ran for a
+    later day (a drill, or the demo declares cases overdue before the calendar gets there). One day for the
+    whole page, so that "as of" and every "N days late" beside it agree."""
+    latest = await session.scalar(
+        select(LoggedEvent.envelope).where(LoggedEvent.event_type == OVERDUE)
+        .order_by(LoggedEvent.stream_seq.desc()).limit(1)
+    )
+    if latest is None:
+        return today
+    return max(today, dt.date.fromisoformat(orjson.loads(latest)["data"]["overdue_on"]))
+
+
 async def overdue_cases(
-    session: AsyncSession, filters: Filters, *, today: dt.date, calendar: WorkingCalendar, limit: int = 100
-) -> list[OverdueCase]:
+    session: AsyncSession, filters: Filters, *, as_of: dt.date, calendar: WorkingCalendar, page: int = 1,
+    size: int = PAGE_SIZE,
+) -> Listing:
+    base = filters.apply(select(CaseRow.case_id).where(CaseRow.overdue.is_(True)))
+    total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
     query = filters.apply(
         select(CaseRow.state, CaseRow.due_date).where(CaseRow.overdue.is_(True))
-        .order_by(CaseRow.due_date, CaseRow.case_id).limit(limit)
+        .order_by(CaseRow.due_date, CaseRow.case_id).offset(_offset(page, size)).limit(size)
     )
-    found = [(CaseStatus.model_validate_json(document), due) for document, due in (await session.execute(query)).all()]
-    declared = await overdue_declared_on(session, [state.case_id for state, _ in found])
     rows = []
-    for state, due in found:
-        # A sweep run for a later day (a drill, or the demo) declares a case overdue before the calendar gets
-        # there: count from the later of today and the day the sweep said it was overdue.
-        as_of = max(today, declared.get(state.case_id, today))
+    for document, due in (await session.execute(query)).all():
+        state = CaseStatus.model_validate_json(document)
         working, calendar_days = days_late(due, as_of, calendar)
         rows.append(OverdueCase(
             case_id=state.case_id, nip=state.nip, election_code=state.election_code, agency_code=state.agency_code,
@@ -170,7 +239,7 @@ async def overdue_cases(
             recommendation_number=state.recommendation_number, recommended_level=state.recommended_level,
             warned=state.warned, blocked=state.blocked,
         ))
-    return rows
+    return Listing(rows, total, page, size)
 
 
 async def overdue_declared_on(session: AsyncSession, case_ids: list[str]) -> dict[str, dt.date]:
@@ -186,24 +255,22 @@ async def overdue_declared_on(session: AsyncSession, case_ids: list[str]) -> dic
     return declared
 
 
-async def blocked_now(session: AsyncSession, filters: Filters, *, limit: int = 100) -> list[BlockedRow]:
+async def blocked_now(session: AsyncSession, filters: Filters, *, page: int = 1, size: int = PAGE_SIZE) -> Listing:
     """Active personnel-data blocks; the election and province filters apply through the block's case."""
-    query = (
-        select(PersonnelBlock)
-        .where(PersonnelBlock.lifted_at.is_(None))
-        .order_by(PersonnelBlock.blocked_at.desc(), PersonnelBlock.block_id)
-        .limit(limit)
-    )
+    query = select(PersonnelBlock).where(PersonnelBlock.lifted_at.is_(None))
     if filters.agency:
         query = query.where(PersonnelBlock.agency_code == filters.agency)
     if filters.election or filters.province:
         query = query.join(CaseRow, CaseRow.case_id == PersonnelBlock.case_id)
         query = Filters(filters.election, filters.province).apply(query)
-    return [
+    total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    query = query.order_by(PersonnelBlock.blocked_at.desc(), PersonnelBlock.block_id)
+    query = query.offset(_offset(page, size)).limit(size)
+    return Listing([
         BlockedRow(block_id=b.block_id, nip=b.nip, case_id=b.case_id, agency_code=b.agency_code, cause=b.cause,
                    reason=b.reason, blocked_at=b.blocked_at)
         for b in (await session.scalars(query)).all()
-    ]
+    ], total, page, size)
 
 
 def _line(row: CaseRow) -> CaseLine:
@@ -215,9 +282,11 @@ def _line(row: CaseRow) -> CaseLine:
     )
 
 
-async def recent_cases(session: AsyncSession, filters: Filters, *, limit: int = 15) -> list[CaseLine]:
-    query = filters.apply(select(CaseRow).order_by(CaseRow.updated_at.desc(), CaseRow.case_id).limit(limit))
-    return [_line(row) for row in (await session.scalars(query)).all()]
+async def recent_cases(session: AsyncSession, filters: Filters, *, page: int = 1, size: int = PAGE_SIZE) -> Listing:
+    total = await session.scalar(filters.apply(select(func.count()).select_from(CaseRow))) or 0
+    query = filters.apply(select(CaseRow).order_by(CaseRow.updated_at.desc(), CaseRow.case_id))
+    rows = (await session.scalars(query.offset(_offset(page, size)).limit(size))).all()
+    return Listing([_line(row) for row in rows], total, page, size)
 
 
 async def cases_of_nip(session: AsyncSession, nip: str) -> tuple[list[CaseLine], list[BlockedRow]]:
@@ -256,15 +325,18 @@ async def stream_position(session: AsyncSession, tables, consumer: str) -> int: 
 
 async def overview(
     session: AsyncSession, filters: Filters, *, today: dt.date, calendar: WorkingCalendar, tables, consumer: str,  # noqa: ANN001
-    scoped: bool = False,
+    scoped: bool = False, pages: Pages | None = None,
 ) -> Overview:
     """``scoped``: the caller sees only the agency of ``filters``, and the filter options too."""
+    pages = pages or Pages()
+    as_of = await as_of_day(session, today)
     return Overview(
         figures=await stats.funnel(session, election=filters.election, province=filters.province,
                                    agency=filters.agency),
         options=await filter_options(session, filters.agency if scoped else None),
-        overdue=await overdue_cases(session, filters, today=today, calendar=calendar),
-        blocked=await blocked_now(session, filters),
-        recent=await recent_cases(session, filters),
+        overdue=await overdue_cases(session, filters, as_of=as_of, calendar=calendar, page=pages.overdue),
+        blocked=await blocked_now(session, filters, page=pages.blocked),
+        recent=await recent_cases(session, filters, page=pages.recent),
         position=await stream_position(session, tables, consumer),
+        as_of=as_of,
     )

@@ -22,9 +22,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.status.dashboard import charts, queries
 from services.status.dashboard.auth import COOKIE, safe_next, viewer
+from services.status.dashboard.present import Presenter, Reference, reference
 from shared import nip as nip_rules
 from shared.auth import Actor, TokenVerifier
 from shared.authz import AgencyScope, allowed, may_see_case, scope_of
+from shared.i18n import LANGUAGES, choose, translations
 from shared.problems import Problem
 
 HERE = FilePath(__file__).parent
@@ -33,11 +35,23 @@ STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
 WATCH_SECONDS = 0.5
 KEEPALIVE_SECONDS = 15.0
 
-templates = Environment(
-    loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), enable_async=False
-)
-templates.globals.update(funnel_steps=queries.FUNNEL_STEPS, side_figures=queries.SIDE_FIGURES, charts=charts,
-                         urlencode=urlencode, stage_words=queries.STAGE_WORDS)
+# The reader's language, chosen with ?lang= and kept in this cookie (not a secret: script may read it).
+LANG_COOKIE = "sbt_lang"
+LANG_SECONDS = 365 * 24 * 3600
+
+
+def _environment(lang: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), enable_async=False,
+        extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(translations(lang), newstyle=True)
+    env.globals.update(funnel_steps=queries.FUNNEL_STEPS, side_figures=queries.SIDE_FIGURES, charts=charts,
+                       urlencode=urlencode, stage_words=queries.STAGE_WORDS, lang=lang)
+    return env
+
+
+ENVIRONMENTS = {lang: _environment(lang) for lang in LANGUAGES}
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -46,25 +60,51 @@ CanSeeFigures = Annotated[Actor, Depends(viewer(FIGURES))]
 CanSeeCase = Annotated[Actor, Depends(viewer(CASE))]
 CanCheckNip = Annotated[Actor, Depends(viewer(NIP))]
 Filter = Annotated[str | None, Query(max_length=100)]
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 
 
 def _runtime(request: Request):  # noqa: ANN202
     return request.app.state.runtime
 
 
-def _page(name: str, status: int = 200, **context) -> HTMLResponse:
-    return HTMLResponse(templates.get_template(name).render(**context), status_code=status,
-                        headers={"Cache-Control": "no-store"})
+def _language(request: Request) -> str:
+    return choose(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE))
 
 
-def _filters(election: str | None, province: str | None, agency: str | None, scope: AgencyScope) -> queries.Filters:
+def _switch_url(request: Request, lang: str) -> str:
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "part")]
+    return request.url.path + "?" + urlencode([*query, ("lang", lang)])
+
+
+def _page(request: Request, name: str, status: int = 200, names: Reference | None = None, **context) -> HTMLResponse:
+    """A page in the reader's language; a ``?lang=`` choice is kept in a cookie for the next pages."""
+    lang = _language(request)
+    show = Presenter(lang, names or Reference())
+    links = {code: _switch_url(request, code) for code in LANGUAGES}
+    html = ENVIRONMENTS[lang].get_template(name).render(show=show, lang_links=links, **context)
+    response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    wished = request.query_params.get("lang")
+    if wished and wished.lower() in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, lang, max_age=LANG_SECONDS, samesite="lax", path="/dashboard",
+                            secure=request.app.state.settings.env == "production")
+    return response
+
+
+def say(request: Request, message: str, **values: object) -> str:
+    """A message of this module in the reader's language."""
+    text = translations(_language(request)).gettext(message)
+    return text % values if values else text
+
+
+def _filters(election: str | None, province: str | None, agency: str | None, scope: AgencyScope,
+             stage: str | None = None) -> queries.Filters:
     """The filters asked for, within the agencies the caller may see: a caller limited to one agency sees
     only its figures, and asking for another agency's is refused, as the PPK worklist refuses it."""
     if not scope.every_agency:
         if scope.agency is None or (agency and not scope.admits(agency)):
             raise Problem(403, "forbidden", f"the figures of {agency or 'every agency'} are not this caller's")
         agency = scope.agency
-    return queries.Filters(election or None, province or None, agency or None)
+    return queries.Filters(election or None, province or None, agency or None, stage or None)
 
 
 class PositionWatch:
@@ -121,17 +161,24 @@ async def overview(
     election: Filter = None,
     province: Filter = None,
     agency: Filter = None,
+    stage: Filter = None,
+    overdue_page: PageNumber = 1,
+    blocked_page: PageNumber = 1,
+    recent_page: PageNumber = 1,
     part: Annotated[str | None, Query(pattern="^live$")] = None,
 ) -> HTMLResponse:
     runtime = _runtime(request)
     scope = scope_of(actor, FIGURES)
-    filters = _filters(election, province, agency, scope)
+    filters = _filters(election, province, agency, scope, stage)
+    pages = queries.Pages(overdue_page, blocked_page, recent_page)
     today = runtime.clock.today()
     async with runtime.sessions() as session:
         data = await queries.overview(session, filters, today=today, calendar=runtime.calendar,
-                                      tables=runtime.tables, consumer=runtime.name, scoped=not scope.every_agency)
-    context = {"data": data, "filters": filters, "today": today, "actor": actor, "request": request}
-    return _page("_overview_live.html" if part else "overview.html", **context)
+                                      tables=runtime.tables, consumer=runtime.name, scoped=not scope.every_agency,
+                                      pages=pages)
+        names = await reference(session)
+    context = {"data": data, "filters": filters, "pages": pages, "today": data.as_of, "actor": actor}
+    return _page(request, "_overview_live.html" if part else "overview.html", names=names, **context)
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
@@ -146,17 +193,18 @@ async def case_page(
     async with runtime.sessions() as session:
         found = await queries.case_with_timeline(session, case_id)
         position = await queries.stream_position(session, runtime.tables, runtime.name)
-        declared = await queries.overdue_declared_on(session, [case_id])
+        as_of = await queries.as_of_day(session, today)
+        names = await reference(session)
     # Another agency's case is answered as if there were none, as GET /v1/cases/{id}/timeline answers it.
     if found is None or not may_see_case(actor, CASE, found[0].agency_code):
-        return _page("message.html", 404, actor=actor, title="No such case",
-                     message=f"There is no case {case_id} in the shared status (yet).")
+        return _page(request, "message.html", 404, actor=actor, title=say(request, "No such case"),
+                     message=say(request, "There is no case %(case)s in the shared status (yet).", case=case_id))
     state, timeline = found
     due = dt.date.fromisoformat(state.due_date) if state.due_date else None
-    late = queries.days_late(due, max(today, declared.get(case_id, today)), runtime.calendar)
-    context = {"state": state, "timeline": timeline, "late": late, "today": today, "actor": actor,
+    late = queries.days_late(due, as_of, runtime.calendar)
+    context = {"state": state, "timeline": timeline, "late": late, "today": as_of, "actor": actor,
                "position": position}
-    return _page("_case_live.html" if part else "case.html", **context)
+    return _page(request, "_case_live.html" if part else "case.html", names=names, **context)
 
 
 @router.get("/nip", response_class=HTMLResponse)
@@ -167,12 +215,15 @@ async def check_nip(
     try:
         value = nip_rules.parse(nip.replace(" ", "")).value
     except nip_rules.InvalidNip as error:
-        return _page("nip.html", 422, actor=actor, nip=nip, error=f"nip: {error.reason}", cases=[], blocks=[])
+        # The rule's own reason stays as it is (it names the part of the NIP that is wrong).
+        return _page(request, "nip.html", 422, actor=actor, nip=nip, cases=[], blocks=[],
+                     error=say(request, "This is not a valid NIP: %(reason)s", reason=error.reason))
     async with runtime.sessions() as session:
         cases, blocks = await queries.cases_of_nip(session, value)
+        names = await reference(session)
     # What GET /v1/asn/{nip}/status shows this caller: a PPK only its own agency's cases and their blocks.
     cases, blocks = scope_of(actor, NIP).civil_servant(cases, blocks)
-    return _page("nip.html", actor=actor, nip=value, error=None, cases=cases, blocks=blocks)
+    return _page(request, "nip.html", names=names, actor=actor, nip=value, error=None, cases=cases, blocks=blocks)
 
 
 @router.get("/stream")
@@ -207,8 +258,8 @@ async def static(name: Annotated[str, Path(max_length=40)]) -> Response:
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(next: Annotated[str | None, Query(max_length=400)] = None) -> HTMLResponse:  # noqa: A002
-    return _page("login.html", next=safe_next(next), error=None, actor=None)
+async def login_form(request: Request, next: Annotated[str | None, Query(max_length=400)] = None) -> HTMLResponse:  # noqa: A002
+    return _page(request, "login.html", next=safe_next(next), error=None, actor=None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -223,12 +274,14 @@ async def login(request: Request) -> Response:
         if not token:
             raise Problem(422, "token required", "token: paste a bearer token")
         actor = verifier.verify(token)
-    except Problem as problem:
-        reason = problem.detail if (problem.detail or "").startswith("token:") else f"token: {problem.detail}"
-        return _page("login.html", 401 if token else 422, next=target, error=reason, actor=None)
+    except Problem:
+        reason = say(request, "The token was not accepted (expired, or not issued by SBT).") if token else \
+            say(request, "Paste a token.")
+        return _page(request, "login.html", 401 if token else 422, next=target, error=reason, actor=None)
     if not allowed(FIGURES, actor.roles):
-        return _page("login.html", 403, next=target, actor=None,
-                     error=f"token: roles {sorted(actor.roles)} may not see the dashboard (observer needed)")
+        return _page(request, "login.html", 403, next=target, actor=None,
+                     error=say(request, "Roles %(roles)s may not see the dashboard (observer needed).",
+                             roles=", ".join(sorted(actor.roles))))
     response = RedirectResponse(target, status_code=303)
     lifetime = max(int(actor.claims.get("exp", 0) - time.time()), 0)
     settings = request.app.state.settings

@@ -11,6 +11,8 @@
   var live = document.getElementById("live");
   var badge = document.getElementById("live-state");
   if (!live || !window.EventSource) { return; }
+  // The badge's words come from the page (data-* attributes), in the page's language.
+  function word(name) { return badge ? badge.getAttribute("data-" + name) : ""; }
 
   function positionOf(element) {
     var marked = element.querySelector("[data-position]");
@@ -38,9 +40,9 @@
         live.querySelectorAll("tr[data-case]").forEach(function (row) {
           if (!before[row.getAttribute("data-case")]) { row.classList.add("fresh"); }
         });
-        if (badge) { badge.textContent = "live · updated " + new Date().toLocaleTimeString(); }
+        if (badge) { badge.textContent = word("updated") + " " + new Date().toLocaleTimeString(document.documentElement.lang); }
       })
-      .catch(function (error) { if (badge) { badge.textContent = "live · refresh failed (" + error.message + ")"; } })
+      .catch(function (error) { if (badge) { badge.textContent = word("failed") + " (" + error.message + ")"; } })
       .finally(function () {
         pending = false;
         if (again) { again = false; refresh(); }
@@ -49,13 +51,13 @@
 
   var source = new EventSource("/dashboard/stream");
   source.addEventListener("open", function () {
-    if (badge) { badge.classList.add("on"); badge.textContent = "live"; }
+    if (badge) { badge.classList.add("on"); badge.textContent = word("live"); }
   });
   source.addEventListener("position", function (message) {
     var position = JSON.parse(message.data).position;
     if (position !== positionOf(live)) { refresh(); }
   });
   source.addEventListener("error", function () {
-    if (badge) { badge.classList.remove("on"); badge.textContent = "reconnecting…"; }
+    if (badge) { badge.classList.remove("on"); badge.textContent = word("reconnecting"); }
   });
 })();
