@@ -260,6 +260,9 @@ DASHBOARD = [
     Page("/dashboard/cases/{case_id}?part=live", "/dashboard/cases/{case_id}", 404, marker="nip"),
     Page("/dashboard/nip?nip={nip}", "/dashboard/nip", 200),
     Page("/dashboard/stream", "/dashboard/stream", 200),
+    Page("/dashboard/export/cases", "/dashboard/export/{listing}", 200),
+    Page("/dashboard/export/overdue?format=xlsx", "/dashboard/export/{listing}", 200),
+    Page("/dashboard/export/funnel", "/dashboard/export/{listing}", 200),
 ]
 
 
