@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     token_failure_rate_per_minute: int = Field(default=10, ge=1)
     token_failure_burst: int = Field(default=10, ge=1)
     # People's sessions (POST /v1/sessions at the identity service, the dashboard's sign-in): a working day.
-    user_session_ttl_seconds: int = Field(default=8 * 3600, ge=30, le=86400)
+    user_session_ttl_seconds: int = Field(default=8 * 3600, ge=5, le=86400)
     # A person's account is locked for a while after this many failed sign-ins in a row (the per-IP budget
     # above applies as well, so guessing many accounts from one address is slowed down too).
     login_max_failures: int = Field(default=5, ge=1)

@@ -260,6 +260,9 @@ DASHBOARD = [
     Page("/dashboard/cases/{case_id}?part=live", "/dashboard/cases/{case_id}", 404, marker="nip"),
     Page("/dashboard/nip?nip={nip}", "/dashboard/nip", 200),
     Page("/dashboard/stream", "/dashboard/stream", 200),
+    # A PPK's landing page: its own agency's obligations; another agency's asked for by name is refused.
+    Page("/dashboard/obligations", "/dashboard/obligations", 200),
+    Page(f"/dashboard/obligations?agency={OWN}", "/dashboard/obligations", 403),
 ]
 
 
