@@ -140,9 +140,10 @@ from services.ops_cli import ops_app  # noqa: E402 - the operator's commands liv
 app.add_typer(ops_app, name="ops")
 
 
-from services.identity.commands import client_app  # noqa: E402 - agency clients, on the identity database
+from services.identity.commands import client_app, user_app  # noqa: E402 - on the identity database
 
 app.add_typer(client_app, name="client")
+app.add_typer(user_app, name="user")
 
 
 from services.producer_keys_cli import producer_keys_app  # noqa: E402

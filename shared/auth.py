@@ -27,6 +27,8 @@ from shared.settings import Settings
 from shared.write_limit import counts_as_write
 
 DEV_KEY_FILE = "dev-jwt-ed25519.pem"
+# The claim that says a token is a person's session (signed in with a password), not a machine client's.
+KIND_CLAIM, PERSON = "sbt_kind", "person"
 _CACHE_SIZE = 10_000
 
 
@@ -86,6 +88,7 @@ def mint_token(
     client_id: str | None = None,
     ppk_agency: str | None = None,
     ttl_seconds: int | None = None,
+    extra_claims: dict | None = None,
 ) -> str:
     unknown = set(roles) - set(ROLES)
     if unknown:
@@ -104,6 +107,7 @@ def mint_token(
     }
     if ppk_agency:
         claims["ppk_agency"] = ppk_agency
+    claims.update(extra_claims or {})
     return jwt.encode(claims, private_pem, algorithm="EdDSA", headers={"kid": kid})
 
 

@@ -22,11 +22,11 @@ ROLES: dict[str, str] = {
     "ppk": "records follow-ups for the civil servants of its own agency",
     "blocker": "blocks and unblocks personnel data (BKN)",
     "observer": "reads statuses and figures (task-force agencies)",
-    "admin": "manages reference data, replays, dead letters and agency clients",
+    "admin": "manages reference data, replays, dead letters, agency clients and people's accounts",
     "personnel": "a personnel system (e.g. SIASN) asking whether a NIP is blocked before a promotion or transfer",
     "witness": "another agency's ledger witness: co-signs the status ledger's checkpoints",
-    "public": "anyone, without a token: the public report form, the complaint-number check, the token endpoint "
-              "and the key set (rate-limited)",
+    "public": "anyone, without a token: the public report form, the complaint-number check, the token endpoint, "
+              "the sign-in endpoint and the key set (rate-limited)",
 }
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -62,6 +62,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "jwks:read": frozenset({"public"}),
     "client:read": frozenset({"admin"}),
     "client:write": frozenset({"admin"}),
+    # People sign in with a username and password (and a TOTP code for some roles): no token yet, so
+    # public, the failures rate-limited per client IP and counted per account (lockout).
+    "session:create": frozenset({"public"}),
+    "user:read": frozenset({"admin"}),
+    "user:write": frozenset({"admin"}),
     "ops:read": frozenset({"admin"}),
     "ops:write": frozenset({"admin"}),
 }

@@ -74,6 +74,18 @@ class Settings(BaseSettings):
     # failures refilled per minute; past it, 429 with Retry-After (right secrets included) until it refills.
     token_failure_rate_per_minute: int = Field(default=10, ge=1)
     token_failure_burst: int = Field(default=10, ge=1)
+    # People's sessions (POST /v1/sessions at the identity service, the dashboard's sign-in): a working day.
+    user_session_ttl_seconds: int = Field(default=8 * 3600, ge=5, le=86400)
+    # A person's account is locked for a while after this many failed sign-ins in a row (the per-IP budget
+    # above applies as well, so guessing many accounts from one address is slowed down too).
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_seconds: int = Field(default=900, ge=1)
+    # Where the dashboard asks the identity service to sign a person in; unset, the identity service of
+    # this machine (its port plus SBT_PORT_OFFSET).
+    identity_url: str | None = None
+    # The key of the dashboard's form tokens (CSRF); unset, one made under SBT_DATA_DIR (shared by the
+    # replicas that share the data dir). Set it in production so every replica agrees.
+    dashboard_form_key: str | None = None
 
     host: str = "127.0.0.1"
     # Proxies whose X-Forwarded-For is believed (comma-separated addresses or networks, "*" for any): the
@@ -161,6 +173,10 @@ class Settings(BaseSettings):
 
     def service_port(self, service: str) -> int:
         return SERVICE_PORTS[service] + self.port_offset
+
+    @property
+    def identity_base_url(self) -> str:
+        return (self.identity_url or f"http://127.0.0.1:{self.service_port('identity')}").rstrip("/")
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":

@@ -1,4 +1,5 @@
-"""The identity service (port 8006): agency clients and the tokens they exchange their credentials for.
+"""The identity service (port 8006): agency clients and the tokens they exchange their credentials for,
+and people's accounts and the sessions they sign in to.
 
 It publishes and consumes no events, so it runs without the bus; it signs tokens with the configured key
 (SBT_JWT_PRIVATE_KEY / SBT_JWT_KEY_ID) and refuses to start when no service would trust that key.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.identity import api, keys, oauth
+from services.identity import api, keys, oauth, sessions, users_api
 from services.identity.models import Base
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings, get_settings
@@ -16,10 +17,11 @@ from shared.settings import Settings, get_settings
 SPEC = ServiceSpec(
     name="identity",
     title="SBT identity",
-    description="Machine identity: agency clients exchange their id and secret for a short-lived bearer token "
-                "(OAuth2 client credentials); the trusted public keys are published as a JWK set.",
+    description="Identity: agency clients exchange their id and secret for a short-lived bearer token "
+                "(OAuth2 client credentials); people sign in with a username, password and, for some roles, "
+                "a TOTP code; the trusted public keys are published as a JWK set.",
     metadata=Base.metadata,
-    routers=[oauth.router, api.router],
+    routers=[oauth.router, sessions.router, api.router, users_api.router],
     uses_bus=False,
 )
 

@@ -134,3 +134,146 @@ def _refusing_unknown(client_id: str, action: Callable[[], T]) -> T:
     except clients.ClientRevoked:
         typer.echo(f"client {client_id} is revoked", err=True)
     raise typer.Exit(1)
+
+
+# -- people's accounts ------------------------------------------------------------------------------------
+
+user_app = typer.Typer(help="People's accounts (sign-in to the dashboard): add, list, disable, reset a password.",
+                       no_args_is_help=True)
+
+
+def _piped_password() -> str | None:
+    """The first line of standard input when it is piped (``echo ... | sbt user add``); None when it is a
+    terminal or empty, and a password is then made."""
+    import sys
+
+    if sys.stdin is None or sys.stdin.isatty():
+        return None
+    line = sys.stdin.readline().rstrip("\r\n")
+    return line or None
+
+
+def _usage_errors(error) -> None:  # noqa: ANN001 - a pydantic ValidationError
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"]) or "user"
+        typer.echo(f"{field}: {problem['msg'].removeprefix('Value error, ')}", err=True)
+    raise typer.Exit(2)
+
+
+def _show_secrets(password: str | None, totp_uri: str | None) -> None:
+    if password:
+        typer.echo(f"password: {password}")
+    if totp_uri:
+        typer.echo(f"totp: {totp_uri}")
+        typer.echo("Enrol the TOTP URI in an authenticator app (e.g. as a QR code) before signing in.", err=True)
+    if password or totp_uri:
+        typer.echo("Hand these over now: they cannot be shown again.", err=True)
+
+
+@user_app.command("add")
+def add_user(
+    username: Annotated[str, typer.Option(help="3 to 64 of a-z 0-9 . _ @ - (any case; unique whatever the case)")],
+    role: Annotated[list[str], typer.Option(help="one or more roles (repeat the option)")],
+    agency: Annotated[str | None, typer.Option(help="the person's agency code, e.g. BKN; for a ppk, by default "
+                                                    "the agency they act for")] = None,
+    ppk_agency: Annotated[str | None, typer.Option(help="for a ppk: the agency they act for")] = None,
+    name: Annotated[str | None, typer.Option(help="the person's name as shown")] = None,
+) -> None:
+    """Make an account. The password is read from standard input when piped, else made and printed once;
+    for the roles that need a second factor the TOTP enrolment URI is printed once too."""
+    from pydantic import ValidationError
+
+    from services.identity import users
+    from services.identity.schemas import UserIn
+
+    agency = agency or ppk_agency
+    if not agency:
+        typer.echo("agency: required, the person's agency code (--agency)", err=True)
+        raise typer.Exit(2)
+    try:
+        data = UserIn(username=username, display_name=name, agency_code=agency, roles=role, ppk_agency=ppk_agency,
+                      password=_piped_password())
+    except ValidationError as error:
+        _usage_errors(error)
+
+    async def work(session, now):  # noqa: ANN001, ANN202
+        return await users.add(session, data=data, created_by=_operator(), now=now)
+
+    try:
+        created = _in_transaction(work)
+    except users.UserExists:
+        typer.echo(f"user {data.username} exists", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"user {created.username} added: {', '.join(created.roles)} of {created.agency_code}")
+    _show_secrets(created.password, created.totp_uri)
+
+
+@user_app.command("list")
+def list_users(as_json: Annotated[bool, typer.Option("--json", help="JSON, for scripts")] = False) -> None:
+    """Every account (never a password or TOTP secret)."""
+    from services.identity import users
+
+    async def work(session, _now):  # noqa: ANN001, ANN202
+        return [users.out(user) for user in await users.list_all(session)]
+
+    found = _in_transaction(work)
+    if as_json:
+        _show({"users": [user.model_dump(mode="json") for user in found]})
+        return
+    rows = [("USERNAME", "NAME", "AGENCY", "ROLES", "PPK AGENCY", "TOTP", "STATE")]
+    for user in found:
+        state = "disabled" if user.disabled_at else ("locked" if user.locked_until else "active")
+        rows.append((user.username, user.display_name, user.agency_code, ",".join(user.roles),
+                     user.ppk_agency or "-", "yes" if user.totp_enrolled else "no", state))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@user_app.command("disable")
+def disable_user(username: Annotated[str, typer.Argument(help="the username")]) -> None:
+    """Disable an account: no new sign-in; an open session ends on its own (SBT_USER_SESSION_TTL_SECONDS)."""
+    from services.identity import users
+
+    async def work(session, now):  # noqa: ANN001, ANN202
+        return await users.disable(session, username=username, disabled_by=_operator(), now=now)
+
+    user = _refusing_unknown_user(username, lambda: _in_transaction(work))
+    typer.echo(f"user {user.username} disabled")
+
+
+@user_app.command("reset-password")
+def reset_password(
+    username: Annotated[str, typer.Argument(help="the username")],
+    reset_totp: Annotated[bool, typer.Option("--reset-totp", help="also a new TOTP secret (a lost phone)")] = False,
+) -> None:
+    """A new password (from standard input when piped, else made and printed once); lifts a lock."""
+    from services.identity import domain, users
+
+    password = _piped_password()
+    if password is not None:
+        try:
+            domain.check_password(password)
+        except ValueError as error:
+            typer.echo(f"password: {error}", err=True)
+            raise typer.Exit(2) from None
+
+    async def work(session, now):  # noqa: ANN001, ANN202
+        return await users.reset_password(session, username=username, password=password, reset_totp=reset_totp,
+                                          reset_by=_operator(), now=now)
+
+    user, made, uri = _refusing_unknown_user(username, lambda: _in_transaction(work))
+    typer.echo(f"user {user.username}: password reset")
+    _show_secrets(made, uri)
+
+
+def _refusing_unknown_user(username: str, action: Callable[[], T]) -> T:
+    from services.identity import users
+
+    try:
+        return action()
+    except users.UserNotFound:
+        typer.echo(f"no user {username}", err=True)
+    except users.UserDisabled:
+        typer.echo(f"user {username} is disabled", err=True)
+    raise typer.Exit(1)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from services.identity import passwords
+from services.identity.passwords import TOTP_ROLES  # noqa: F401 - part of the rules read here
 from shared.authz import ROLES
 
 # Every role but "public", which is what a caller without a token holds, never a registered client.
 ASSIGNABLE_ROLES: tuple[str, ...] = tuple(role for role in ROLES if role != "public")
+
+
+# The roles people hold (the others are machines': a personnel system, another agency's ledger witness).
+PERSON_ROLES: tuple[str, ...] = ("reporter", "verifier", "examiner", "ppk", "blocker", "observer", "admin")
 
 
 class RuleBroken(ValueError):
@@ -30,14 +36,29 @@ def check_roles(roles: Iterable[str]) -> list[str]:
     return chosen
 
 
+def check_person_roles(roles: Iterable[str]) -> list[str]:
+    chosen = check_roles(roles)
+    machine = [role for role in chosen if role not in PERSON_ROLES]
+    if machine:
+        raise RuleBroken("roles", f"{machine[0]!r} is a machine's role; a person holds {', '.join(PERSON_ROLES)}")
+    return chosen
+
+
+def check_password(password: str) -> str:
+    try:
+        return passwords.check_password(password)
+    except passwords.PasswordRefused as refused:
+        raise ValueError(str(refused)) from None
+
+
 def check_ppk_agency(roles: Iterable[str], ppk_agency: str | None) -> None:
     """A PPK client acts for exactly one agency's civil servants, so it must say which; no other client
     may carry one (it would scope nothing and mislead whoever reads the token)."""
     is_ppk = "ppk" in set(roles)
     if is_ppk and not ppk_agency:
-        raise RuleBroken("ppk_agency", "required for a client with the ppk role: the agency it acts for")
+        raise RuleBroken("ppk_agency", "required with the ppk role: the agency acted for")
     if not is_ppk and ppk_agency:
-        raise RuleBroken("ppk_agency", "only a client with the ppk role acts for an agency")
+        raise RuleBroken("ppk_agency", "only with the ppk role: nobody else acts for an agency")
 
 
 class ScopeRefused(ValueError):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -109,3 +111,126 @@ class Jwk(BaseModel):
 
 class JwkSet(BaseModel):
     keys: list[Jwk] = Field(description="Every key whose tokens the services accept (RFC 7517).")
+
+
+# -- people's accounts and sessions ----------------------------------------------------------------------
+
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{2,63}$")
+
+
+def _username(value: str) -> str:
+    username = value.strip().lower()
+    if not _USERNAME.match(username):
+        raise ValueError("3 to 64 of a-z 0-9 . _ @ -, starting with a letter or digit")
+    return username
+
+
+Username = Annotated[str, AfterValidator(_username)]
+
+
+class UserIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username = Field(description="3 to 64 of a-z 0-9 . _ @ -; unique whatever its case (kept lower-case).",
+                               examples=["siti.rahma"])
+    display_name: Name | None = Field(default=None, description="The person's name as shown; the username when "
+                                                                "omitted.", examples=["Siti Rahma"])
+    agency_code: Code = Field(description="The person's agency; carried in their session.", examples=["BKN"])
+    roles: list[Annotated[str, StringConstraints(max_length=40)]] = Field(
+        min_length=1, max_length=len(domain.PERSON_ROLES),
+        description=f"Roles a person may hold: {', '.join(domain.PERSON_ROLES)}.", examples=[["observer"]])
+    ppk_agency: Code | None = Field(default=None, validate_default=True,
+                                    description="For a person with the ppk role (and only then): the agency "
+                                                "whose civil servants they act on.")
+    password: str | None = Field(default=None, description="Omitted, one is made and answered once.")
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, roles: list[str]) -> list[str]:
+        try:
+            return domain.check_person_roles(roles)
+        except domain.RuleBroken as broken:
+            raise ValueError(broken.reason) from None
+
+    @field_validator("ppk_agency")
+    @classmethod
+    def _ppk_agency_iff_ppk(cls, ppk_agency: str | None, info: ValidationInfo) -> str | None:
+        roles = info.data.get("roles")
+        if roles is not None:
+            try:
+                domain.check_ppk_agency(roles, ppk_agency)
+            except domain.RuleBroken as broken:
+                raise ValueError(broken.reason) from None
+        return ppk_agency
+
+    @field_validator("password")
+    @classmethod
+    def _strong_enough(cls, password: str | None) -> str | None:
+        return None if password is None else domain.check_password(password)
+
+
+class UserOut(BaseModel):
+    username: str
+    display_name: str
+    agency_code: str
+    roles: list[str]
+    ppk_agency: str | None
+    totp_enrolled: bool = Field(description="Whether the account has a second factor (required for "
+                                            f"{', '.join(sorted(domain.TOTP_ROLES))}).")
+    locked_until: dt.datetime | None
+    last_login_at: dt.datetime | None
+    created_at: dt.datetime
+    created_by: str
+    password_reset_at: dt.datetime | None
+    disabled_at: dt.datetime | None
+    disabled_by: str | None
+
+
+class UserSecrets(BaseModel):
+    """What is shown once, when an account is made or reset, and never again."""
+
+    username: str
+    password: str | None = Field(default=None, description="The password made for the person, when none was "
+                                                           "given; shown this once.")
+    totp_uri: str | None = Field(default=None, description="otpauth:// URI to enrol an authenticator app (show it "
+                                                           "as a QR code); shown this once.")
+
+
+class UserCreated(UserOut):
+    password: str | None = Field(default=None, description="The password made, when none was given; shown once.")
+    totp_uri: str | None = Field(default=None, description="The TOTP enrolment URI, when required; shown once.")
+
+
+class UserList(BaseModel):
+    users: list[UserOut] = Field(description="By username.")
+
+
+class PasswordResetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str | None = Field(default=None, description="Omitted, one is made and answered once.")
+    reset_totp: bool = Field(default=False, description="Also a new TOTP secret (a lost phone).")
+
+    @field_validator("password")
+    @classmethod
+    def _strong_enough(cls, password: str | None) -> str | None:
+        return None if password is None else domain.check_password(password)
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Annotated[str, StringConstraints(max_length=200)]
+    password: Annotated[str, StringConstraints(max_length=1000)]
+    totp: Annotated[str | None, StringConstraints(max_length=20)] = Field(
+        default=None, description="The authenticator app's 6-digit code, for accounts that have one.")
+
+
+class SessionOut(BaseModel):
+    access_token: str = Field(description="An Ed25519-signed JWT, as a client's token, saying it is a person's "
+                                          "session (claim `sbt_kind`: `person`).")
+    token_type: Literal["Bearer"]
+    expires_in: int = Field(description="Seconds until the session ends.")
+    username: str
+    display_name: str
+    roles: list[str]

@@ -263,6 +263,9 @@ DASHBOARD = [
     Page("/dashboard/export/cases", "/dashboard/export/{listing}", 200),
     Page("/dashboard/export/overdue?format=xlsx", "/dashboard/export/{listing}", 200),
     Page("/dashboard/export/funnel", "/dashboard/export/{listing}", 200),
+    # A PPK's landing page: its own agency's obligations; another agency's asked for by name is refused.
+    Page("/dashboard/obligations", "/dashboard/obligations", 200),
+    Page(f"/dashboard/obligations?agency={OWN}", "/dashboard/obligations", 403),
 ]
 
 

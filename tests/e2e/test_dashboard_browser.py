@@ -1,7 +1,7 @@
 """The dashboard in a real browser: headless Chromium (Debian's package) driven by Playwright, against a
 whole system on real NATS and a real database, after the national demo scenario.
 
-It logs in with an observer token, checks that the funnel on the page equals ``GET /v1/stats``, filters by
+It signs in as an observer made with ``sbt user add``, checks that the funnel on the page equals ``GET /v1/stats``, filters by
 one agency, opens a case page, and sees a new report appear without reloading (server-sent events). The
 screenshots are kept in test-artifacts/. Where no browser can be had, the test is skipped and says why.
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.accounts import PASSWORD, add_user
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.ports import eventually
 
@@ -97,7 +98,7 @@ async def page_figures(page) -> dict[str, int]:
 
 async def test_the_dashboard_in_a_browser_matches_the_figures_and_updates_live(make_system):
     playwright_api = browser_or_skip()
-    services = ["intake", "recommendation", "sanction", "blocking", "status"]
+    services = ["intake", "recommendation", "sanction", "blocking", "status", "identity"]
     from services.registry import SERVICES
 
     system = await make_system(*[s for s in services if s in SERVICES])
@@ -109,6 +110,7 @@ async def test_the_dashboard_in_a_browser_matches_the_figures_and_updates_live(m
         return figures if figures["total"]["reported"] > 0 else None
 
     await eventually(settled, 60, "figures in the status service")
+    add_user(system, "pengamat", "observer", agency="BKN")
     ARTIFACTS.mkdir(exist_ok=True)
     base = system["status"].url
 
@@ -116,10 +118,11 @@ async def test_the_dashboard_in_a_browser_matches_the_figures_and_updates_live(m
         browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = await browser.new_page(viewport={"width": 1360, "height": 1000})
-            # Without a session the dashboard asks for a token, then comes back to where it was sent from.
+            # Without a session the dashboard asks the person to sign in, then comes back to where it was sent from.
             await page.goto(f"{base}/dashboard")
             assert "/dashboard/login" in page.url
-            await page.fill("#token", observer)
+            await page.fill("#username", "pengamat")
+            await page.fill("#password", PASSWORD)
             await page.click("form.login button[type=submit]")
             await page.wait_for_url(f"{base}/dashboard")
             cookie = next(c for c in await page.context.cookies() if c["name"] == "sbt_session")

@@ -109,6 +109,9 @@ class SbtSystem:
             name: ServiceProcess(name, {**env, **nats_auth.service_env(name, self.nats_passwords)}, folder)
             for name in services
         }
+        if "identity" in self.services:  # the dashboard signs people in there, on its own port
+            for service in self.services.values():
+                service.env.setdefault("SBT_IDENTITY_URL", self.services["identity"].url)
         self.replicas: list[ServiceProcess] = []
 
     async def start(self) -> "SbtSystem":

@@ -63,3 +63,4 @@ def test_every_page_but_login_and_static_files_names_a_permission():
     assert {path for path, permissions in pages.items() if not permissions} == public
     assert pages["/dashboard"] == ["stats:read"] and pages["/dashboard/cases/{case_id}"] == ["timeline:read"]
     assert pages["/dashboard/nip"] == ["status:read"] and pages["/dashboard/stream"] == ["stats:read"]
+    assert pages["/dashboard/obligations"] == ["ppk_worklist:read"]

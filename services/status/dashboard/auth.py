@@ -1,9 +1,10 @@
 """Who may look at the dashboard: a bearer token (agency systems, scripts) or, for people, a session
-cookie holding the same signed token, set by the login form.
+cookie holding the signed token the identity service answered when they signed in (username, password and,
+for some roles, a TOTP code).
 
 The cookie is HttpOnly (no script can read the token), SameSite=Strict (no other site can make the browser
-send it) and Secure outside development, and it expires with the token. The dashboard only reads, so there
-is nothing for a forged request to change.
+send it) and Secure outside development, and it expires with the token. Every form also carries a token of
+its own (forms.py), so that no other site can post one.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ COOKIE = "sbt_session"
 LOGIN_PATH = "/dashboard/login"
 
 
-def login_required(next_path: str) -> Problem:
-    """A person without a (valid) session is sent to the login form, then back to where they were."""
-    location = f"{LOGIN_PATH}?{urlencode({'next': next_path})}"
-    return Problem(303, "login required", "log in with a token to see the dashboard", headers={"Location": location})
+def login_required(next_path: str, *, expired: bool = False) -> Problem:
+    """A person without a (valid) session is sent to the login form, then back to where they were; the
+    form says so when the session has ended."""
+    query = {"next": next_path, **({"expired": "1"} if expired else {})}
+    location = f"{LOGIN_PATH}?{urlencode(query)}"
+    return Problem(303, "login required", "sign in to see the dashboard", headers={"Location": location})
 
 
 def _token(request: Request) -> tuple[str | None, bool]:
@@ -45,8 +48,8 @@ def viewer(permission: str):
         try:
             actor = verifier.verify(token)
         except Problem:
-            if from_cookie:  # an expired or rotated-out session: log in again
-                raise login_required(request.url.path) from None
+            if from_cookie:  # an expired or rotated-out session: sign in again
+                raise login_required(request.url.path, expired=True) from None
             raise
         request.state.actor = actor
         if not allowed(permission, actor.roles):
@@ -55,6 +58,19 @@ def viewer(permission: str):
 
     dependency.permission = permission  # type: ignore[attr-defined] - read by the deny-by-default test
     return dependency
+
+
+# Where each role starts: the national overview for those who may read the figures, a PPK its agency's
+# obligations, anyone else the NIP check. In this order: the first page the caller may see.
+HOMES = (("stats:read", "/dashboard"), ("ppk_worklist:read", "/dashboard/obligations"),
+         ("status:read", "/dashboard/nip"))
+
+
+def home_of(actor: Actor | None) -> str:
+    for permission, path in HOMES:
+        if actor is not None and allowed(permission, actor.roles):
+            return path
+    return "/dashboard"
 
 
 def safe_next(target: str | None) -> str:

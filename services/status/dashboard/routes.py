@@ -1,6 +1,7 @@
 """The dashboard's pages: the national overview (funnel, breakdowns, overdue and blocked lists, the latest
-cases), a case page with its timeline, a NIP check, the login form, and a server-sent event stream that
-tells open pages when the read model has moved so they refresh their live part without reloading.
+cases), an agency's follow-up obligations (a PPK's landing page), a case page with its timeline, a NIP
+check, the sign-in form, and a server-sent event stream that tells open pages when the read model has
+moved so they refresh their live part without reloading.
 
 The pages are HTML, not API: they are left out of the OpenAPI contract, but each one still names its
 permission (``viewer(...)``), like every API route."""
@@ -13,21 +14,25 @@ import datetime as dt
 import time
 from pathlib import Path as FilePath
 from typing import Annotated
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
+import httpx
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from services.status.dashboard import charts, queries
-from services.status.dashboard.auth import COOKIE, safe_next, viewer
+from services.status import worklists
+from services.status.dashboard import charts, forms, queries
+from services.status.dashboard.auth import COOKIE, home_of, safe_next, viewer
 from services.status.dashboard.present import Presenter, Reference, reference
 from shared import nip as nip_rules
 from shared.auth import Actor, TokenVerifier
-from shared.authz import AgencyScope, allowed, may_see_case, scope_of
+from shared.authz import AgencyScope, may_see_case, scope_of
 from shared.i18n import LANGUAGES, choose, translations
 from shared.problems import Problem
+from shared.ratelimit import RateLimiter
+from shared.status_model import Stage
 
 HERE = FilePath(__file__).parent
 STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
@@ -47,7 +52,8 @@ def _environment(lang: str) -> Environment:
     )
     env.install_gettext_translations(translations(lang), newstyle=True)
     env.globals.update(funnel_steps=queries.FUNNEL_STEPS, side_figures=queries.SIDE_FIGURES, charts=charts,
-                       urlencode=urlencode, stage_words=queries.STAGE_WORDS, lang=lang)
+                       urlencode=urlencode, stage_words=queries.STAGE_WORDS, lang=lang, csrf_field=forms.csrf_field,
+                       home_of=home_of)
     return env
 
 
@@ -55,8 +61,9 @@ ENVIRONMENTS = {lang: _environment(lang) for lang in LANGUAGES}
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
-FIGURES, CASE, NIP = "stats:read", "timeline:read", "status:read"
+FIGURES, CASE, NIP, OBLIGATIONS = "stats:read", "timeline:read", "status:read", worklists.PERMISSION
 CanSeeFigures = Annotated[Actor, Depends(viewer(FIGURES))]
+CanSeeObligations = Annotated[Actor, Depends(viewer(OBLIGATIONS))]
 CanSeeCase = Annotated[Actor, Depends(viewer(CASE))]
 CanCheckNip = Annotated[Actor, Depends(viewer(NIP))]
 Filter = Annotated[str | None, Query(max_length=100)]
@@ -76,13 +83,17 @@ def _switch_url(request: Request, lang: str) -> str:
     return request.url.path + "?" + urlencode([*query, ("lang", lang)])
 
 
-def _page(request: Request, name: str, status: int = 200, names: Reference | None = None, **context) -> HTMLResponse:
-    """A page in the reader's language; a ``?lang=`` choice is kept in a cookie for the next pages."""
+def _page(request: Request, name: str, status: int = 200, names: Reference | None = None,
+          headers: dict | None = None, **context) -> HTMLResponse:
+    """A page in the reader's language, with the form token its forms carry (the sign-out button's
+    included); a ``?lang=`` choice is kept in a cookie for the next pages."""
     lang = _language(request)
     show = Presenter(lang, names or Reference())
     links = {code: _switch_url(request, code) for code in LANGUAGES}
+    context["csrf_token"] = forms.token_for(request)
     html = ENVIRONMENTS[lang].get_template(name).render(show=show, lang_links=links, **context)
-    response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
+    forms.set_cookie(request, response)
     wished = request.query_params.get("lang")
     if wished and wished.lower() in LANGUAGES:
         response.set_cookie(LANG_COOKIE, lang, max_age=LANG_SECONDS, samesite="lax", path="/dashboard",
@@ -177,7 +188,8 @@ async def overview(
                                       tables=runtime.tables, consumer=runtime.name, scoped=not scope.every_agency,
                                       pages=pages)
         names = await reference(session)
-    context = {"data": data, "filters": filters, "pages": pages, "today": data.as_of, "actor": actor}
+    context = {"data": data, "filters": filters, "pages": pages, "today": data.as_of, "actor": actor,
+               "request": request}
     return _page(request, "_overview_live.html" if part else "overview.html", names=names, **context)
 
 
@@ -212,6 +224,8 @@ async def check_nip(
     request: Request, actor: CanCheckNip, nip: Annotated[str, Query(max_length=40)] = ""
 ) -> HTMLResponse:
     runtime = _runtime(request)
+    if not nip.strip():  # the page itself, before any NIP is asked for (a reporter's landing page)
+        return _page(request, "nip.html", actor=actor, nip="", error=None, cases=None, blocks=[])
     try:
         value = nip_rules.parse(nip.replace(" ", "")).value
     except nip_rules.InvalidNip as error:
@@ -224,6 +238,30 @@ async def check_nip(
     # What GET /v1/asn/{nip}/status shows this caller: a PPK only its own agency's cases and their blocks.
     cases, blocks = scope_of(actor, NIP).civil_servant(cases, blocks)
     return _page(request, "nip.html", names=names, actor=actor, nip=value, error=None, cases=cases, blocks=blocks)
+    return _page(request, "nip.html", actor=actor, nip=value, error=None, cases=cases, blocks=blocks)
+
+
+@router.get("/obligations", response_class=HTMLResponse)
+async def obligations(request: Request, actor: CanSeeObligations, agency: Filter = None) -> HTMLResponse:
+    """An agency's cases awaiting its PPK's follow-up, soonest due first: a PPK's own agency (its landing
+    page), or for a national reader the agency asked for."""
+    scope = scope_of(actor, OBLIGATIONS)
+    if not scope.every_agency:
+        if scope.agency is None or (agency and not scope.admits(agency)):
+            raise Problem(403, "forbidden", f"the obligations of {agency or 'every agency'} are not this caller's")
+        agency = scope.agency
+    items: list[worklists.WorkItem] = []
+    total = 0
+    runtime = _runtime(request)
+    today = runtime.clock.today()
+    async with runtime.sessions() as session:
+        names = await reference(session)
+        if agency:
+            total, states = await worklists.cases(session, agency_code=agency, stage=Stage.AWAITING_PPK,
+                                                  limit=200, offset=0)
+            items = worklists.with_days_left(states, today=today, calendar=runtime.calendar)
+    return _page(request, "obligations.html", names=names, actor=actor, agency=agency, items=items, total=total,
+                 today=today, choose=scope.every_agency)
 
 
 @router.get("/stream")
@@ -257,41 +295,84 @@ async def static(name: Annotated[str, Path(max_length=40)]) -> Response:
                     headers={"Cache-Control": "public, max-age=300"})
 
 
+def _login_failures(request: Request) -> RateLimiter:
+    limiter = getattr(request.app.state, "login_failures", None)
+    if limiter is None:
+        settings = request.app.state.settings
+        limiter = request.app.state.login_failures = RateLimiter(
+            rate_per_minute=settings.token_failure_rate_per_minute, burst=settings.token_failure_burst)
+    return limiter
+
+
+def _login_page(request: Request, status: int = 200, *, next: str, error: str | None = None,  # noqa: A002
+                username: str = "", totp: bool = False, headers: dict | None = None) -> HTMLResponse:
+    # ``error`` is a code; the template says it in words, so the words can be translated there.
+    return _page(request, "login.html", status, headers=headers, next=next, error=error, username=username,
+                 totp=totp, actor=None)
+
+
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, next: Annotated[str | None, Query(max_length=400)] = None) -> HTMLResponse:  # noqa: A002
-    return _page(request, "login.html", next=safe_next(next), error=None, actor=None)
+async def login_form(
+    request: Request,
+    next: Annotated[str | None, Query(max_length=400)] = None,  # noqa: A002
+    expired: Annotated[str | None, Query(max_length=1)] = None,
+) -> HTMLResponse:
+    return _login_page(request, next=safe_next(next), error="expired" if expired else None)
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request) -> Response:
-    """Takes a bearer token (from ``sbt token`` or the agency's identity provider) and keeps it in an
-    HttpOnly session cookie that expires with the token."""
-    form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
-    token = (form.get("token") or [""])[0].strip()
-    target = safe_next((form.get("next") or [None])[0])
+async def login(request: Request, form: forms.CheckedForm) -> Response:
+    """Signs a person in at the identity service (POST /v1/sessions, as any front end would) and keeps the
+    token it answers in an HttpOnly session cookie that expires with it."""
+    target = safe_next(form.get("next"))
+    username, password, code = (form.get(name, "").strip() for name in ("username", "password", "totp"))
+    address = request.client.host if request.client else "unknown"
+    failures = _login_failures(request)
+    budget = failures.peek("dashboard:login", address)
+    if not budget.allowed:
+        return _login_page(request, 429, next=target, error="too_many", username=username,
+                           headers={"Retry-After": str(budget.retry_after)})
+    if not username or not password:
+        return _login_page(request, 422, next=target, error="missing", username=username, totp=bool(code))
+    settings = request.app.state.settings
+    body = {"username": username, "password": password, **({"totp": code} if code else {})}
+    try:
+        async with httpx.AsyncClient(base_url=settings.identity_base_url, timeout=10) as identity:
+            # The person's own address, for the identity service's per-address budget when it trusts this
+            # service as a proxy (SBT_FORWARDED_ALLOW_IPS); otherwise ignored there.
+            answer = await identity.post("/v1/sessions", json=body, headers={"X-Forwarded-For": address})
+    except httpx.HTTPError:
+        return _login_page(request, 503, next=target, error="unavailable", username=username)
+    if answer.status_code != 200:
+        title = answer.json().get("title") if answer.headers.get("content-type", "").endswith("json") else None
+        if answer.status_code == 401 and title in ("totp required", "totp invalid"):
+            if title == "totp invalid":
+                failures.check("dashboard:login", address)
+            return _login_page(request, 401, next=target, username=username, totp=True,
+                               error="totp_required" if title == "totp required" else "totp_invalid")
+        if answer.status_code == 429:
+            return _login_page(request, 429, next=target, error="too_many", username=username,
+                               headers={"Retry-After": answer.headers.get("retry-after", "60")})
+        if answer.status_code in (401, 422):
+            failures.check("dashboard:login", address)
+            return _login_page(request, 401, next=target, error="refused", username=username, totp=bool(code))
+        return _login_page(request, 503, next=target, error="unavailable", username=username)
+    token = answer.json()["access_token"]
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        if not token:
-            raise Problem(422, "token required", "token: paste a bearer token")
         actor = verifier.verify(token)
-    except Problem:
-        reason = say(request, "The token was not accepted (expired, or not issued by SBT).") if token else \
-            say(request, "Paste a token.")
-        return _page(request, "login.html", 401 if token else 422, next=target, error=reason, actor=None)
-    if not allowed(FIGURES, actor.roles):
-        return _page(request, "login.html", 403, next=target, actor=None,
-                     error=say(request, "Roles %(roles)s may not see the dashboard (observer needed).",
-                             roles=", ".join(sorted(actor.roles))))
-    response = RedirectResponse(target, status_code=303)
+    except Problem:  # signed with a key this service does not trust: a configuration fault, not the person's
+        return _login_page(request, 503, next=target, error="unavailable", username=username)
+    # Where the person was sent from, or where their role starts (a PPK cannot see the national overview).
+    response = RedirectResponse(home_of(actor) if target == "/dashboard" else target, status_code=303)
     lifetime = max(int(actor.claims.get("exp", 0) - time.time()), 0)
-    settings = request.app.state.settings
     response.set_cookie(COOKIE, token, max_age=lifetime, httponly=True, samesite="strict", path="/dashboard",
                         secure=settings.env == "production")
     return response
 
 
 @router.post("/logout")
-async def logout() -> Response:
+async def logout(form: forms.CheckedForm) -> Response:
     response = RedirectResponse("/dashboard/login", status_code=303)
     response.delete_cookie(COOKIE, path="/dashboard")
     return response
