@@ -6,9 +6,26 @@ from typing import Annotated
 
 import typer
 
-from shared.settings import get_settings
+from pydantic import ValidationError
+
+from shared.settings import Settings
+from shared.settings import get_settings as _load_settings
 
 app = typer.Typer(help="SBT: Sistem Berbagi Terintegrasi, ASN neutrality oversight.", no_args_is_help=True)
+
+
+def get_settings() -> Settings:
+    """The settings, or one clear line and exit 2 when they are invalid or contradict each other."""
+    try:
+        return _load_settings()
+    except ValidationError as error:
+        reasons = "; ".join(
+            str(problem["msg"]).removeprefix("Value error, ")
+            + (f" ({'.'.join(map(str, problem['loc']))})" if problem.get("loc") else "")
+            for problem in error.errors()
+        )
+        typer.echo(f"sbt: refusing to start: {reasons}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -108,6 +108,7 @@ class Runtime:
             signing_key=signing_key_from_settings(settings, spec.name),
             batch_size=settings.relay_batch_size,
             sweep_seconds=settings.relay_sweep_seconds,
+            lease_seconds=settings.relay_lease_seconds,
         )
         handlers = spec.handlers(self)
         self.consumer = (
@@ -121,6 +122,7 @@ class Runtime:
                 batch_size=settings.consumer_batch_size,
                 max_deliver=settings.consumer_max_deliver,
                 retry_delay=settings.consumer_retry_delay_seconds,
+                ack_wait=settings.redelivery_seconds,
                 after_commit=self.relay.wake,
             )
             if handlers
@@ -156,11 +158,19 @@ class Runtime:
             self.relay.stop()
         if self.consumer is not None:
             self.consumer.stop()
+        # Let the consumer finish the batch in hand (or its fetch) rather than cut it off; what it has
+        # not finished when cancelled, it gives back.
+        consuming = [task for task in self._tasks if task.get_name() == f"{self.name}-consumer"]
+        if consuming:
+            await asyncio.wait(consuming, timeout=2)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.relay is not None:
+            with contextlib.suppress(Exception):  # a database gone by now: the lease runs out on its own
+                await self.relay.release_lease()
         if self.bus is not None:
             await self.bus.close()
         await self.engine.dispose()

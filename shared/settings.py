@@ -30,6 +30,11 @@ SERVICES_WITHOUT_BUS: frozenset[str] = frozenset({"identity"})
 # The embedded NATS listens on its own port so that it never collides with a NATS already on 4222.
 EMBEDDED_NATS_PORT = 4322
 
+# The status service's wait for a missing predecessor, in redeliveries (settings.redelivery_seconds): by
+# default, and the least an explicit SBT_LEDGER_GAP_SECONDS may be.
+LEDGER_GAP_PER_REDELIVERY = 12
+LEDGER_GAP_MIN_REDELIVERIES = 2
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SBT_", extra="ignore")
@@ -56,6 +61,13 @@ class Settings(BaseSettings):
     consumer_batch_size: int = 256
     consumer_max_deliver: int = 5
     consumer_retry_delay_seconds: float = 0.5
+    # How soon what a crashed consumer had been given comes back to it (JetStream's ack_wait; a consumer
+    # applying a long batch says it is still at work). The one setting the other recovery timings follow:
+    # the status service's wait for a missing predecessor (ledger_gap_seconds) is a multiple of it.
+    redelivery_seconds: float = Field(default=5.0, gt=0)
+    # How long a relay's hold on its service's outbox lasts unless renewed (every batch and sweep); a
+    # relay that died without releasing it is succeeded after this long.
+    relay_lease_seconds: float = Field(default=3.0, gt=0)
 
     max_body_bytes: int = 64 * 1024
 
@@ -133,7 +145,9 @@ class Settings(BaseSettings):
     ledger_checkpoint_seconds: float = Field(default=60.0, ge=0)
     ledger_witness_keys: dict[str, str] = Field(default_factory=dict)
     # An event that arrives before its producer's previous one waits this long for it, then is dead-lettered.
-    ledger_gap_seconds: float = Field(default=60.0, gt=0)
+    # Unset: LEDGER_GAP_PER_REDELIVERY times redelivery_seconds (60 s by default); set, it must leave the
+    # predecessor time to be redelivered (at least LEDGER_GAP_MIN_REDELIVERIES times redelivery_seconds).
+    ledger_gap_seconds: float | None = Field(default=None, gt=0)
     # How often the status service's in-memory read index looks for leaves another replica appended (its own
     # are picked up at once); 0 turns the index off and every status read goes to the database.
     status_index_poll_seconds: float = Field(default=0.025, ge=0)
@@ -165,6 +179,21 @@ class Settings(BaseSettings):
     def _embedded_nats_by_default(self) -> "Settings":
         if "nats_url" not in self.model_fields_set:
             self.nats_url = self.embedded_nats_url
+        return self
+
+    @model_validator(mode="after")
+    def _recovery_timings_agree(self) -> "Settings":
+        if self.ledger_gap_seconds is None:
+            self.ledger_gap_seconds = LEDGER_GAP_PER_REDELIVERY * self.redelivery_seconds
+        elif self.ledger_gap_seconds < LEDGER_GAP_MIN_REDELIVERIES * self.redelivery_seconds:
+            # A predecessor lost in a crashed consumer comes back after redelivery_seconds; a shorter gap
+            # would dead-letter the events that wait for it.
+            raise ValueError(
+                f"SBT_LEDGER_GAP_SECONDS={self.ledger_gap_seconds:g} is shorter than "
+                f"{LEDGER_GAP_MIN_REDELIVERIES} x SBT_REDELIVERY_SECONDS={self.redelivery_seconds:g}: events "
+                "waiting for a redelivered predecessor would be dead-lettered; raise it, lower "
+                "SBT_REDELIVERY_SECONDS, or leave SBT_LEDGER_GAP_SECONDS unset"
+            )
         return self
 
     @property

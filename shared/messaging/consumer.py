@@ -9,7 +9,12 @@ given the batch; the others' handlers are called event by event inside the same 
 A redelivered event is found in the inbox, acked and skipped. If a batch fails, its events are applied again
 one per transaction, so that one bad event does not hold back the others. An event that keeps failing is
 moved to the dead-letter table (with the error) after ``max_deliver`` attempts, and acked: it is never
-silently lost, and operators can list and replay it. An event that cannot be trusted (bad envelope, hash
+silently lost, and operators can list and replay it.
+
+What a consumer has been given but not acknowledged comes back after ``ack_wait`` (settings.redelivery_seconds):
+short, so that a crashed consumer's batch returns within seconds. While a batch is being applied the consumer
+says it is still at work (``in_progress``) so that a long batch is not redelivered under it, and on an orderly
+stop it gives back (``nak``) what it has not finished, for its successor at once. An event that cannot be trusted (bad envelope, hash
 mismatch, no valid signature by a pinned key of its producer, or a ``source`` that is not the producer in
 its subject) is dead-lettered at once and counted (``sbt_events_refused_total``): it is never applied.
 """
@@ -17,6 +22,7 @@ its subject) is dead-lettered at once and counted (``sbt_events_refused_total``)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -132,6 +138,7 @@ class Consumer:
         batch_size: int = 256,
         max_deliver: int = 5,
         retry_delay: float = 0.5,
+        ack_wait: float = 5.0,
         keys: ProducerKeys,
         after_commit: Callable[[], None] | None = None,
     ) -> None:
@@ -153,6 +160,7 @@ class Consumer:
         self.batch_size = batch_size
         self.max_deliver = max_deliver
         self.retry_delay = retry_delay
+        self.ack_wait = ack_wait
         self.after_commit = after_commit
         self._stopped = False
         self.applied = 0
@@ -171,7 +179,7 @@ class Consumer:
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             filter_subjects=self.filter_subjects,
-            ack_wait=30,
+            ack_wait=self.ack_wait,
             max_ack_pending=20_000,
         )
         # Create-or-update by name (CONSUMER.CREATE.<stream>.<name>): a service that learned new event types
@@ -214,6 +222,34 @@ class Consumer:
         return await subscription.fetch(self.batch_size, timeout=1.0)
 
     async def process(self, msgs: list[Msg]) -> None:
+        heartbeat = asyncio.create_task(self._still_at_work(msgs))
+        try:
+            await self._process(msgs)
+        except asyncio.CancelledError:
+            await self._give_back(msgs)
+            raise
+        finally:
+            heartbeat.cancel()
+
+    async def _still_at_work(self, msgs: list[Msg]) -> None:
+        """Renew the deliveries' ack_wait while they are applied: a short ack_wait brings a crashed
+        consumer's batch back soon, and must not bring back a batch that is merely slow."""
+        while True:
+            await asyncio.sleep(self.ack_wait / 3)
+            for msg in msgs:
+                if not msg.is_acked:
+                    with contextlib.suppress(Exception):  # the next beat, or the redelivery, covers it
+                        await msg.in_progress()
+
+    async def _give_back(self, msgs: list[Msg]) -> None:
+        """On an orderly stop: what was not acknowledged is redelivered now, not after ack_wait (what had
+        committed is found in the inbox and skipped)."""
+        for msg in msgs:
+            if not msg.is_acked:
+                with contextlib.suppress(Exception):
+                    await msg.nak()
+
+    async def _process(self, msgs: list[Msg]) -> None:
         deliveries = sorted((Delivery(m, m.metadata.sequence.stream, m.metadata.num_delivered) for m in msgs),
                             key=lambda delivery: delivery.stream_seq)
         for delivery in deliveries:

@@ -3,7 +3,8 @@ and a relay publishes them afterwards.
 
 The relay, not the writer, chains and signs each event to its producer's previous one (sequence and hash). Writers
 therefore never contend on a chain head, and the chain follows the order in which events became visible.
-Only one relay per service sends at a time: it holds a lease row, renewed with every batch.
+Only one relay per service sends at a time: it holds a lease row, renewed with every batch and sweep and
+released on an orderly stop; a relay that died is succeeded when its short lease runs out.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ log = logging.getLogger("sbt.outbox")
 event_log = structlog.get_logger("sbt.events")
 
 LEASE_NAME = "outbox-relay"
-LEASE_SECONDS = 10.0
+LEASE_SECONDS = 3.0
 COALESCE_SECONDS = 0.005
 
 
@@ -108,8 +109,10 @@ class Relay:
         signing_key: Signer | None,
         batch_size: int = 500,
         sweep_seconds: float = 1.0,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self.sessions = sessions
+        self.lease_seconds = lease_seconds
         # Every event is signed as it is chained; None only where nothing may be trusted anyway (tests of
         # the chaining itself): consumers refuse unsigned events.
         self.signing_key = signing_key
@@ -145,6 +148,17 @@ class Relay:
     def stop(self) -> None:
         self._stopped = True
         self._wake.set()
+
+    async def release_lease(self) -> None:
+        """Give up the lease on an orderly stop, so that a successor (this service restarted, or another
+        replica) sends at once instead of waiting for it to run out."""
+        lease = self.tables.relay_lease
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(lease)
+                .where(lease.c.name == LEASE_NAME, lease.c.holder == self.holder)
+                .values(expires_at=utcnow() - dt.timedelta(seconds=1))
+            )
 
     async def drain(self) -> int:
         """Send everything that is ready; returns how many events were acknowledged."""
@@ -215,7 +229,7 @@ class Relay:
     async def _hold_lease(self, session: AsyncSession) -> bool:
         lease = self.tables.relay_lease
         now = utcnow()
-        expires = now + dt.timedelta(seconds=LEASE_SECONDS)
+        expires = now + dt.timedelta(seconds=self.lease_seconds)
         result = await session.execute(
             update(lease)
             .where(lease.c.name == LEASE_NAME)

@@ -96,7 +96,8 @@ async def test_answers_carry_proofs_that_verify_offline_and_a_witness_cosigns(ma
     witness_keys = orjson.dumps({"kasn-1": cp.public_pem(cp.load_private_key(witness_pem))}).decode()
     system = await make_system("status", extra_env={"SBT_LEDGER_WITNESS_KEYS": witness_keys,
                                                     "SBT_LEDGER_CHECKPOINT_SECONDS": "0",
-                                                    "SBT_LEDGER_GAP_SECONDS": "0.5"})
+                                                    "SBT_LEDGER_GAP_SECONDS": "0.5",
+                                                    "SBT_REDELIVERY_SECONDS": "0.25"})
     events = case_log()
     await publish(system, events)
     await wait_for_size(system, len(events))

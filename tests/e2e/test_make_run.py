@@ -109,3 +109,82 @@ async def test_sbt_run_brings_up_every_service_on_an_embedded_nats_that_enforces
     assert runner.returncode == 0, (tmp_path / "run.log").read_text()[-3000:]
     assert not port_open(settings.embedded_nats_port)
     assert not any(port_open(settings.service_port(s)) for s in SERVICES)
+
+
+def _children(parent: int) -> dict[str, int]:
+    """The runner's processes by name (a service's, or "nats"), from /proc."""
+    found = {}
+    for task in Path(f"/proc/{parent}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except FileNotFoundError:
+                continue
+            words = [word.decode() for word in command if word]
+            if not words:
+                continue  # exited, not yet reaped by the runner
+            name = "nats" if any(w.endswith("nats-server") for w in words[:1]) else words[-1]
+            found[name] = int(pid)
+    return found
+
+
+async def test_sbt_run_restarts_a_killed_service_or_nats_and_leaves_the_rest_running(tmp_path: Path):
+    settings = Settings(env="development", data_dir=tmp_path / "var", embedded_nats_port=free_port(),
+                        port_offset=_free_offset())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SBT_")}
+    env.update(SBT_DATA_DIR=str(settings.data_dir), SBT_EMBEDDED_NATS_PORT=str(settings.embedded_nats_port),
+               SBT_PORT_OFFSET=str(settings.port_offset), SBT_RELAY_SWEEP_SECONDS="0.2", PYTHONUNBUFFERED="1")
+    run_log = tmp_path / "run.log"
+    log = run_log.open("wb")
+    runner = subprocess.Popen([sys.executable, "-m", "services.cli", "run"], env=env, stdout=log,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+
+    def every_service_healthy() -> bool:
+        assert runner.poll() is None, run_log.read_text()[-3000:]
+        return all(healthy(f"http://127.0.0.1:{settings.service_port(s)}/healthz") for s in SERVICES)
+
+    try:
+        wait_for(every_service_healthy, 120, "every service of `sbt run`")
+        before = _children(runner.pid)
+        assert set(before) == {*SERVICES, "nats"}
+
+        os.kill(before["status"], signal.SIGKILL)
+        wait_for(lambda: "status" in _children(runner.pid) and _children(runner.pid)["status"] != before["status"]
+                 and every_service_healthy(), 15, "status restarted")
+        after = _children(runner.pid)
+        assert {k: v for k, v in after.items() if k != "status"} == {k: v for k, v in before.items() if k != "status"}
+        assert "status exited (signal 9); restarting in 0.5 s" in run_log.read_text()
+
+        os.kill(before["nats"], signal.SIGKILL)
+        wait_for(lambda: _children(runner.pid).get("nats") not in (None, before["nats"])
+                 and port_open(settings.embedded_nats_port), 15, "NATS restarted")
+        assert "nats exited (signal 9); restarting in 0.5 s" in run_log.read_text()
+        services = {k: v for k, v in _children(runner.pid).items() if k != "nats"}
+        assert services == {k: v for k, v in after.items() if k != "nats"}  # no service stopped for it
+
+        # And the system still carries a report from intake to the status service.
+        nip = random_nip()
+        reporter = mint_token(settings, agency="BAWASLU", roles=["reporter"])
+        observer = mint_token(settings, agency="BKN", roles=["observer"])
+        base = "http://127.0.0.1:{}"
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {reporter}"}, timeout=10) as client:
+            response = await client.post(base.format(settings.service_port("intake")) + "/v1/reports",
+                                         json=report_body(nip))
+            assert response.status_code == 201, response.text
+
+        async def reached_status():
+            async with httpx.AsyncClient(headers={"Authorization": f"Bearer {observer}"}, timeout=10) as client:
+                status = (await client.get(base.format(settings.service_port("status")) + f"/v1/asn/{nip}/status")).json()
+                return status if status.get("cases") else None
+
+        await eventually(reached_status, 30, "the report reached the status service after NATS restarted")
+    finally:
+        if runner.poll() is None:
+            runner.send_signal(signal.SIGTERM)
+            try:
+                runner.wait(30)
+            except subprocess.TimeoutExpired:
+                stop_process(runner)
+        log.close()
+    assert runner.returncode == 0, run_log.read_text()[-3000:]
+    assert not port_open(settings.embedded_nats_port)

@@ -147,7 +147,8 @@ async def _blocked(system, nip: str) -> bool:
 
 
 async def test_a_fork_signed_by_the_producer_halts_it_with_an_alarm_until_an_operator_resolves_it(make_system):
-    system = await make_system("status", "blocking", extra_env={"SBT_LEDGER_GAP_SECONDS": "1"})
+    system = await make_system("status", "blocking", extra_env={"SBT_LEDGER_GAP_SECONDS": "1",
+                                                                   "SBT_REDELIVERY_SECONDS": "0.5"})
     nip, later = random_nip(), random_nip()
     block = await _block(system, nip)
     await eventually(lambda: _blocked(system, nip), 15, "the block in the shared status")
