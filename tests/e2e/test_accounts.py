@@ -20,7 +20,7 @@ from tests.harness.ports import eventually
 
 pytestmark = pytest.mark.e2e
 
-REFUSED = "Wrong username or password"
+REFUSED = "Nama pengguna atau kata sandi salah"  # the page speaks Indonesian by default
 
 
 def _said(page, username: str) -> str:  # noqa: ANN001
@@ -83,7 +83,7 @@ async def test_sign_in_refusals_lockout_totp_and_form_tokens(make_system):
             asked = await sign_in(tab, username)
             assert asked.status_code == 401 and 'name="totp"' in asked.text and REFUSED not in asked.text
             bad = await sign_in(tab, username, totp="000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
-            assert bad.status_code == 401 and "code is wrong" in bad.text
+            assert bad.status_code == 401 and "Kode salah" in bad.text
             good = await sign_in(tab, username, totp=pyotp.TOTP(secret).now())
             assert good.status_code == 303, good.text
             assert (await tab.get(good.headers["location"])).status_code == 200
@@ -191,7 +191,7 @@ async def test_every_role_lands_on_a_page_it_may_see_and_a_session_expires(make_
         ended = await own.get("/dashboard/obligations")
         assert ended.status_code == 303 and "expired=1" in ended.headers["location"]
         form = await own.get(ended.headers["location"])
-        assert form.status_code == 200 and "Your session has ended" in form.text
+        assert form.status_code == 200 and "Sesi Anda telah berakhir" in form.text
 
     # Every role a person holds lands on a page it may see.
     homes = {}

@@ -188,8 +188,7 @@ async def overview(
                                       tables=runtime.tables, consumer=runtime.name, scoped=not scope.every_agency,
                                       pages=pages)
         names = await reference(session)
-    context = {"data": data, "filters": filters, "pages": pages, "today": data.as_of, "actor": actor,
-               "request": request}
+    context = {"data": data, "filters": filters, "pages": pages, "today": data.as_of, "actor": actor}
     return _page(request, "_overview_live.html" if part else "overview.html", names=names, **context)
 
 
