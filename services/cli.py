@@ -8,7 +8,8 @@ import typer
 
 from pydantic import ValidationError
 
-from shared.settings import Settings
+from services.cli_support import friendly
+from shared.settings import SERVICE_PORTS, Settings
 from shared.settings import get_settings as _load_settings
 
 app = typer.Typer(help="SBT: Sistem Berbagi Terintegrasi, ASN neutrality oversight.", no_args_is_help=True)
@@ -85,6 +86,7 @@ def migrate(services: Annotated[list[str] | None, typer.Argument(help="default: 
 
 
 @app.command()
+@friendly
 def token(
     agency: Annotated[str, typer.Option(help="the client's agency code, e.g. BAWASLU, BKN")],
     role: Annotated[list[str], typer.Option(help="one or more roles")],
@@ -93,8 +95,13 @@ def token(
     ttl: Annotated[int | None, typer.Option(help="seconds")] = None,
 ) -> None:
     """Mint a development bearer token signed with the configured (or development) key."""
+    from services.cli_support import usage
     from shared.auth import mint_token
+    from shared.authz import ROLES
 
+    unknown = sorted(set(role) - set(ROLES))
+    if unknown:
+        raise usage(f"unknown role {', '.join(unknown)}; known: {', '.join(ROLES)}")
     typer.echo(
         mint_token(get_settings(), agency=agency, roles=role, ppk_agency=ppk_agency, client_id=client_id,
                    ttl_seconds=ttl)
@@ -113,6 +120,7 @@ def contracts(check: Annotated[bool, typer.Option(help="fail if the checked-in f
 
 
 @app.command()
+@friendly
 def demo(
     cases: Annotated[int, typer.Option(help="how many cases to report", min=1, max=20000)] = 300,
     seed: Annotated[int, typer.Option(help="the same seed plays the same scenario")] = 2019,
@@ -124,26 +132,31 @@ def demo(
     """Play a national scenario through the running services' REST APIs (start them with `sbt run`)."""
     import asyncio
 
-    from services.demo import DemoError, default_urls, play
+    from services.cli_support import fail, progress, service_url, usage
+    from services.demo import DemoError, play
 
     settings = get_settings()
-    urls = default_urls(settings.host, settings.port_offset)
+    urls = {name: service_url(name, settings=settings) for name in SERVICE_PORTS}
     for item in url or []:
         name, sep, address = item.partition("=")
         if not sep or name not in urls:
-            raise typer.BadParameter(f"expected NAME=URL with NAME one of {', '.join(urls)}", param_hint="--url")
+            raise usage(f"--url expects NAME=URL with NAME one of {', '.join(urls)}, got {item!r}")
         urls[name] = address
     try:
-        _tally, _figures, agreed = asyncio.run(
-            play(settings, urls, cases=cases, seed=seed, concurrency=concurrency, sweep_days=sweep_days,
-                 say=typer.echo)
-        )
+        with progress(what="demo", unit="cases") as bar:
+            task = bar.add_task("", total=None)
+
+            def step(name: str, done: int, total: int) -> None:
+                bar.update(task, description=name, completed=done, total=total)
+
+            _tally, _figures, agreed = asyncio.run(
+                play(settings, urls, cases=cases, seed=seed, concurrency=concurrency, sweep_days=sweep_days,
+                     say=typer.echo, step=step)
+            )
     except DemoError as error:
-        typer.echo(f"demo stopped: {error}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(f"demo stopped: {error}") from None
     if not agreed:
-        typer.echo("the figures did not settle to what the scenario did", err=True)
-        raise typer.Exit(1)
+        raise fail("the figures did not settle to what the scenario did")
 
 
 from services.intake.reference.commands import import_command, seed_app  # noqa: E402

@@ -197,10 +197,12 @@ class DemoError(RuntimeError):
 
 class Scenario:
     def __init__(self, settings: Settings, urls: dict[str, str], *, concurrency: int = 16,
-                 say: Callable[[str], None] = print, timeout: float = 60.0) -> None:
+                 say: Callable[[str], None] = print, timeout: float = 60.0,
+                 step: Callable[[str, int, int], None] | None = None) -> None:
         self.settings = settings
         self.urls = urls
         self.say = say
+        self.step = step  # (what, done, of how many): the progress of the step under way
         self.timeout = timeout
         self.gate = asyncio.Semaphore(concurrency)
         self.tokens: dict[tuple, str] = {}
@@ -247,7 +249,18 @@ class Scenario:
             raise DemoError(f"{method} {service}{path}: {response.status_code} {response.text[:500]}")
 
     async def each(self, items: list, step: Callable[[object], Awaitable[None]]) -> None:
-        await asyncio.gather(*(step(item) for item in items))
+        what, total, done = step.__name__, len(items), 0
+
+        async def counted(item: object) -> None:
+            nonlocal done
+            await step(item)
+            done += 1
+            if self.step:
+                self.step(what, done, total)
+
+        if self.step:
+            self.step(what, 0, total)
+        await asyncio.gather(*(counted(item) for item in items))
 
     # --- the steps -------------------------------------------------------------------------------------
 
@@ -402,13 +415,13 @@ def render(tally: Tally, figures: dict, baseline: dict[str, int], say: Callable[
 
 async def play(settings: Settings, urls: dict[str, str], *, cases: int = 300, seed: int = 2019,
                concurrency: int = 16, sweep_days: int = 40, say: Callable[[str], None] = print,
-               timeout: float = 60.0) -> tuple[Tally, dict, bool]:
+               timeout: float = 60.0, step: Callable[[str, int, int], None] | None = None) -> tuple[Tally, dict, bool]:
     rng = random.Random(seed)
     roster = load_roster()
     plans = plan(rng, roster, load_catalogue(), cases)
     chosen = {p.person.nip for p in plans}
     spare = [person for person in roster if person.nip not in chosen]
     rng.shuffle(spare)
-    scenario = Scenario(settings, urls, concurrency=concurrency, say=say, timeout=timeout)
+    scenario = Scenario(settings, urls, concurrency=concurrency, say=say, timeout=timeout, step=step)
     tally, figures = await scenario.run(plans, spare=spare, sweep_days=sweep_days)
     return tally, figures, render(tally, figures, scenario.baseline, say)

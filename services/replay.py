@@ -19,7 +19,6 @@ import hashlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 from sqlalchemy import Table, select
@@ -124,8 +123,7 @@ class ReplayResult:
 async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size: int = 500,
                  progress: Callable[[int, int], None] | None = None, cases_kept: int = CASES_KEPT) -> ReplayResult:
     """``cases_kept``: case statuses kept in memory between batches (beyond, they are read back)."""
-    import nats
-
+    from services.cli_support import connect_ops
     from services.status.ledger.store import Ledger
     from services.status.models import ledger as ledger_tables
     from shared.migrations import upgrade
@@ -136,10 +134,9 @@ async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size
     ledger = Ledger(ledger_tables, log_id=settings.ledger_log_id)
     engine = create_engine(into_url)
     sessions = sessionmaker(engine)
-    options: dict[str, Any] = {"servers": [s.strip() for s in settings.nats_url.split(",")]}
-    if settings.nats_user:
-        options.update(user=settings.nats_user, password=settings.nats_password)
-    connection = await nats.connect(**options)
+    # As the operator, the way `make run` writes its login (or SBT_NATS_USER): the stream is read with an
+    # ephemeral consumer, which only the ops user may make.
+    connection = await connect_ops(settings)
     started = time.perf_counter()
     try:
         if position:

@@ -9,7 +9,7 @@ offline. ``witness`` is what another agency runs to co-sign checkpoints after ch
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,16 @@ def _header(source: str, log_id: str | None, keys: dict, witnesses: dict, produc
             "producers": producers}
 
 
-async def export_from_api(url: str, token: str, out: Path, page: int = 2000) -> dict[str, int]:
+# (what is being exported, done, of how many or None when unknown)
+Progress = Callable[[str, int, "int | None"], None]
+
+
+def _silent(_what: str, _done: int, _total: int | None) -> None:
+    pass
+
+
+async def export_from_api(url: str, token: str, out: Path, page: int = 2000,
+                          progress: Progress = _silent) -> dict[str, int]:
     counts = {"events": 0, "checkpoints": 0, "statuses": 0}
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
         async def get(path: str, **params: Any) -> dict:
@@ -44,6 +53,8 @@ async def export_from_api(url: str, token: str, out: Path, page: int = 2000) -> 
             return response.json()
 
         keys = await get("/v1/ledger/keys")
+        size = (await get("/v1/ledger/checkpoint")).get("tree_size")  # for the progress bar only
+        progress("events", 0, size)
         with out.open("wb") as handle:
             handle.write(_line(_header(url, keys["log_id"], keys["keys"], keys["witnesses"],
                                        keys.get("producers") or {})))
@@ -53,6 +64,7 @@ async def export_from_api(url: str, token: str, out: Path, page: int = 2000) -> 
                 for entry in body["entries"]:
                     handle.write(_line({"kind": "event", **entry}))
                 counts["events"] += len(body["entries"])
+                progress("events", counts["events"], max(size or 0, counts["events"]))
                 after = body["next_after"]
             checkpoints = (await get("/v1/ledger/checkpoints"))["checkpoints"]
             current = await get("/v1/ledger/checkpoint")
@@ -67,26 +79,25 @@ async def export_from_api(url: str, token: str, out: Path, page: int = 2000) -> 
                 for status in body["statuses"]:
                     handle.write(_line({"kind": "status", "status": status}))
                 counts["statuses"] += len(body["statuses"])
+                progress("statuses", counts["statuses"], None)
                 case_after = body["next_after"]
     return counts
 
 
-async def export_from_stream(settings: Settings, out: Path) -> dict[str, int]:
+async def export_from_stream(settings: Settings, out: Path, progress: Progress = _silent) -> dict[str, int]:
     """Every message of the stream, in stream order: events as leaves, announced checkpoints as checkpoints.
-    Events the status service refused (dead letters) are in the stream too, and verify will name them."""
-    import nats
-
+    Events the status service refused (dead letters) are in the stream too, and verify will name them.
+    Read as the operator: the embedded server's ``ops`` login, or SBT_NATS_USER."""
+    from services.cli_support import connect_ops
     from shared.events.catalog import SUBJECT_PREFIX
     from shared.events.signing import producer_keys_from_settings
 
     counts = {"events": 0, "checkpoints": 0}
-    from shared.nats_login import connect_options
-    from shared.nats_permissions import OPS_USER
-
-    connection = await nats.connect(**connect_options(settings, OPS_USER))
+    connection = await connect_ops(settings)
     try:
         js = connection.jetstream()
         last = (await js.stream_info(settings.stream_name)).state.last_seq
+        progress("messages", 0, last)
         with out.open("wb") as handle:
             producers = producer_keys_from_settings(settings).document()
             handle.write(_line(_header(f"stream {settings.stream_name}", settings.ledger_log_id, {}, {}, producers)))
@@ -103,7 +114,10 @@ async def export_from_stream(settings: Settings, out: Path) -> dict[str, int]:
                         handle.write(_line({"kind": "event", "stream_seq": msg.metadata.sequence.stream,
                                             "envelope": document}))
                         counts["events"] += 1
-                    if msg.metadata.sequence.stream >= last:
+                    seq = msg.metadata.sequence.stream
+                    if seq % 500 == 0 or seq >= last:
+                        progress("messages", seq, last)
+                    if seq >= last:
                         break
                 await subscription.unsubscribe()
     finally:
@@ -113,11 +127,21 @@ async def export_from_stream(settings: Settings, out: Path) -> dict[str, int]:
 
 # --- verify ---------------------------------------------------------------------------------------------------
 
-def read_lines(path: Path) -> Iterator[dict]:
+def read_lines(path: Path, progress: Callable[[int, int], None] | None = None) -> Iterator[dict]:
+    """The records of a JSON-lines file; ``progress(bytes read, file size)`` now and then."""
+    size, done = path.stat().st_size, 0
     with path.open("rb") as handle:
-        for line in handle:
+        for number, line in enumerate(handle):
+            done += len(line)
+            if progress and number % 2000 == 0:
+                progress(done, size)
             if line.strip():
-                yield orjson.loads(line)
+                try:
+                    yield orjson.loads(line)
+                except orjson.JSONDecodeError as error:
+                    raise ValueError(f"{path}: line {number + 1} is not JSON ({error})") from None
+    if progress:
+        progress(size, size)
 
 
 def _public(pem: str):  # noqa: ANN202 - an Ed25519 public key
@@ -171,7 +195,7 @@ def _keys_from_header(path: Path) -> tuple[dict, dict, ProducerKeys | None]:
 
 
 def verify_file(path: Path, *, log_keys: list[str], witness_keys: list[str], statuses: Path | None = None,
-                proof: bool = False) -> audit.Report:
+                proof: bool = False, progress: Callable[[int, int], None] | None = None) -> audit.Report:
     log, producers = pinned_keys(log_keys)
     keys = audit.Keys(log=log, witnesses=load_keys(witness_keys), producers=producers)
     if proof:
@@ -189,7 +213,7 @@ def verify_file(path: Path, *, log_keys: list[str], witness_keys: list[str], sta
     if statuses is not None:
         document = orjson.loads(statuses.read_bytes())
         given = document if isinstance(document, list) else document.get("cases") or [document]
-    return audit.verify_export(read_lines(path), keys, given)
+    return audit.verify_export(read_lines(path, progress), keys, given)
 
 
 # --- witness --------------------------------------------------------------------------------------------------

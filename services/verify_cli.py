@@ -1,6 +1,8 @@
 """The ledger's commands: ``sbt export``, ``sbt verify``, ``sbt witness`` and ``sbt replay`` (registered in
 services/cli.py). In development they mint their own token with the development key; elsewhere pass
-``--token`` (or SBT_TOKEN)."""
+``--token`` (or SBT_TOKEN). They find the status service and the bus where ``make run`` puts them: the
+status port plus SBT_PORT_OFFSET (or SBT_STATUS_URL, or ``--url``), and the embedded NATS with its ``ops``
+login (services/cli_support.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,22 @@ from typing import Annotated
 import orjson
 import typer
 
-from shared.settings import SERVICE_PORTS, get_settings
+from services.cli_support import CliError, USAGE, fail, friendly, progress, service_url, usage
+from shared.settings import get_settings
 
-DEFAULT_STATUS_URL = f"http://127.0.0.1:{SERVICE_PORTS['status']}"
+StatusUrl = Annotated[str | None, typer.Option(
+    help="the status service (default: SBT_STATUS_URL, else its port plus SBT_PORT_OFFSET on SBT_HOST)")]
+
+
+class _Bar:
+    """A rich progress bar fed by (what, done, total) callbacks."""
+
+    def __init__(self, bar) -> None:  # noqa: ANN001 - a rich Progress
+        self.bar = bar
+        self.task = bar.add_task("", total=None)
+
+    def __call__(self, what: str, done: int, total: int | None) -> None:
+        self.bar.update(self.task, description=what, completed=done, total=total)
 
 
 def _token(token: str | None, *roles: str, agency: str = "SBT") -> str:
@@ -26,22 +41,28 @@ def _token(token: str | None, *roles: str, agency: str = "SBT") -> str:
     return mint_token(get_settings(), agency=agency, roles=list(roles), client_id="sbt-cli")
 
 
+@friendly
 def export_command(
-    out: Annotated[Path, typer.Argument(help="the JSON-lines file to write")],
-    url: Annotated[str, typer.Option(help="the status service")] = DEFAULT_STATUS_URL,
+    out: Annotated[Path, typer.Argument(help="the JSON-lines file to write", dir_okay=False)],
+    url: StatusUrl = None,
     from_stream: Annotated[bool, typer.Option("--from-stream", help="read the NATS stream instead of the API")] = False,
     token: Annotated[str | None, typer.Option(help="a bearer token with ledger:export (default: SBT_TOKEN)")] = None,
 ) -> None:
     """Export the ledger: the log's keys, every event in order, every checkpoint, every case's status."""
     from services.verify import export_from_api, export_from_stream
 
-    if from_stream:
-        counts = asyncio.run(export_from_stream(get_settings(), out))
-    else:
-        counts = asyncio.run(export_from_api(url, _token(token, "observer"), out))
+    if from_stream and url:
+        raise usage("--url and --from-stream exclude each other")
+    with progress(what="export") as bar:
+        if from_stream:
+            counts = asyncio.run(export_from_stream(get_settings(), out, progress=_Bar(bar)))
+        else:
+            counts = asyncio.run(export_from_api(service_url("status", url), _token(token, "observer"), out,
+                                                 progress=_Bar(bar)))
     typer.echo(f"exported to {out}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
 
 
+@friendly
 def verify_command(
     file: Annotated[Path | None, typer.Argument(help="an export, or with --proof a saved answer with ?proofs=true",
                                                 exists=True, dir_okay=False)] = None,
@@ -62,47 +83,53 @@ def verify_command(
     from services.verify import export_from_stream, verify_file
 
     if (file is None) == (not from_stream):
-        typer.echo("give either FILE or --from-stream", err=True)
-        raise typer.Exit(2)
+        raise usage("give either FILE or --from-stream")
     try:
-        if from_stream:
-            from shared.events.signing import producer_keys_from_settings
+        with progress(what="verify") as bar:
+            shown = _Bar(bar)
 
-            settings = get_settings()
-            with tempfile.TemporaryDirectory() as folder:
-                file = Path(folder) / "stream.jsonl"
-                asyncio.run(export_from_stream(settings, file))
-                pinned = Path(folder) / "keys.json"
+            def reading(done: int, size: int) -> None:
+                shown("reading", done, size)
+
+            if from_stream:
                 from services.status.ledger.signer import signer_from_settings
+                from shared.events.signing import producer_keys_from_settings
 
-                signer = signer_from_settings(settings)
-                pinned.write_bytes(orjson.dumps({"keys": {signer.key_id: signer.public_pem},
-                                                 "producers": producer_keys_from_settings(settings).document()}))
-                report = verify_file(file, log_keys=[*(key or []), str(pinned)], witness_keys=witness_key or [])
-        else:
-            report = verify_file(file, log_keys=key or [], witness_keys=witness_key or [], statuses=statuses,
-                                 proof=proof)
-    except (ValueError, OSError) as error:
-        typer.echo(f"cannot verify: {error}", err=True)
-        raise typer.Exit(2) from None
+                settings = get_settings()
+                with tempfile.TemporaryDirectory() as folder:
+                    file = Path(folder) / "stream.jsonl"
+                    asyncio.run(export_from_stream(settings, file, progress=shown))
+                    pinned = Path(folder) / "keys.json"
+                    signer = signer_from_settings(settings)
+                    pinned.write_bytes(orjson.dumps({"keys": {signer.key_id: signer.public_pem},
+                                                     "producers": producer_keys_from_settings(settings).document()}))
+                    report = verify_file(file, log_keys=[*(key or []), str(pinned)], witness_keys=witness_key or [],
+                                         progress=reading)
+            else:
+                report = verify_file(file, log_keys=key or [], witness_keys=witness_key or [], statuses=statuses,
+                                     proof=proof, progress=reading)
+    except CliError:
+        raise
+    except (ValueError, OSError) as error:  # a file or key that is not what it should be: the user's to fix
+        raise CliError(f"cannot verify: {error}", USAGE) from None
     typer.echo(", ".join(f"{name} {value}" for name, value in report.counts.items()))
     for note in report.notes:
         typer.echo(f"note: {note}")
     for line in report.lines():
         typer.echo(line)
     if not report.ok:
-        typer.echo(f"FAILED: {len(report.findings)} problem(s)", err=True)
-        raise typer.Exit(1)
+        raise fail(f"FAILED: {len(report.findings)} problem(s)")
     typer.echo("OK: verified")
 
 
+@friendly
 def witness_command(
     agency: Annotated[str, typer.Option(help="the witnessing agency, e.g. KASN")],
     key: Annotated[Path, typer.Option(help="the witness's Ed25519 private key (PEM); made if missing",
                                       dir_okay=False)],
     key_id: Annotated[str, typer.Option(help="the id the log knows this key by")],
     state: Annotated[Path, typer.Option(help="where the last co-signed checkpoint is kept", dir_okay=False)],
-    url: Annotated[str, typer.Option(help="the status service")] = DEFAULT_STATUS_URL,
+    url: StatusUrl = None,
     log_key: Annotated[list[str] | None, typer.Option(help="KEY_ID=PEM_FILE of the log (default: pinned on "
                                                           "first use in the state file)")] = None,
     token: Annotated[str | None, typer.Option(help="a bearer token with ledger:witness")] = None,
@@ -111,19 +138,23 @@ def witness_command(
     from services.verify import WitnessRefusal, load_keys, witness
     from shared.ledger.checkpoint import private_pem_file
 
-    pem = private_pem_file(key)
+    try:
+        pem = private_pem_file(key)
+        log_keys = load_keys(log_key or [])
+    except ValueError as error:
+        raise usage(str(error)) from None
     try:
         checkpoint, checked = asyncio.run(witness(
-            url, _token(token, "witness", agency=agency), agency=agency, key_pem=pem, key_id=key_id,
-            state_file=state, log_keys=load_keys(log_key or []),
+            service_url("status", url), _token(token, "witness", agency=agency), agency=agency, key_pem=pem,
+            key_id=key_id, state_file=state, log_keys=log_keys,
         ))
     except WitnessRefusal as refusal:
-        typer.echo(f"REFUSED: {refusal}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(f"REFUSED: {refusal}") from None
     typer.echo(f"co-signed {checkpoint.log_id}@{checkpoint.tree_size} root {checkpoint.root_hash} ({checked}); "
                f"witnesses: {', '.join(c.witness for c in checkpoint.cosignatures)}")
 
 
+@friendly
 def replay_command(
     into: Annotated[str | None, typer.Option(help="database URL for the fresh tables (default: a new SQLite "
                                                   "file under SBT_DATA_DIR)")] = None,
@@ -135,6 +166,7 @@ def replay_command(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from services.cli_support import err_console
     from services.replay import combined, replay
 
     settings = get_settings()
@@ -143,7 +175,7 @@ def replay_command(
         into = f"sqlite+aiosqlite:///{target}"
     started = time.perf_counter()
     with Progress(TextColumn("replay"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                  TimeRemainingColumn()) as bar:
+                  TimeRemainingColumn(), console=err_console) as bar:
         task = bar.add_task("replay", total=None, rate="")
 
         def progress(done: int, total: int) -> None:
@@ -159,6 +191,5 @@ def replay_command(
     typer.echo(f"live state hash     {combined(result.live)}")
     typer.echo(f"replayed state hash {combined(result.replayed)}")
     if result.differing:
-        typer.echo("DIFFERENT: " + ", ".join(result.differing), err=True)
-        raise typer.Exit(1)
+        raise fail("DIFFERENT: " + ", ".join(result.differing))
     typer.echo("OK: the replay reproduces the live projection")

@@ -86,8 +86,9 @@ def add(
 @client_app.command("list")
 def list_clients(
     active: Annotated[bool, typer.Option("--active", help="only clients that are not revoked")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON, for scripts")] = False,
 ) -> None:
-    """Every registered client (never a secret)."""
+    """Every registered client (never a secret): a table, or JSON with --json."""
     from services.identity import clients
     from services.identity.schemas import ClientOut
 
@@ -95,7 +96,15 @@ def list_clients(
         return [ClientOut.model_validate(c, from_attributes=True).model_dump(mode="json")
                 for c in await clients.list_all(session, include_revoked=not active)]
 
-    _show({"clients": _in_transaction(work)})
+    listed = _in_transaction(work)
+    if as_json:
+        _show({"clients": listed})
+        return
+    from services.cli_support import print_table
+
+    print_table(f"{len(listed)} client(s)", ["client id", "name", "agency", "roles", "ppk agency", "created", "revoked"],
+                [(c["client_id"], c["name"], c["agency_code"], ", ".join(c["roles"]), c["ppk_agency"],
+                  c["created_at"][:19], (c["revoked_at"] or "")[:19] or None) for c in listed])
 
 
 @client_app.command("revoke")

@@ -17,7 +17,7 @@ import yaml
 from services.registry import SERVICES
 from services.runner import nats_server_binary
 from shared.nats_permissions import OPS_USER, password_variable, service_users
-from shared.settings import SERVICES_WITHOUT_BUS
+from shared.settings import SERVICE_PORTS, SERVICES_WITHOUT_BUS
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -149,3 +149,132 @@ def test_kubernetes_nats_loads_the_generated_users_and_each_service_gets_only_it
     (tmp_path / "nats.conf").write_text(config["data"]["nats.conf"].replace("/data", str(tmp_path / "data")))
     checked = _nats_config_test(tmp_path / "nats.conf", {**_passwords(), "POD_NAME": "nats-0"})
     assert checked.returncode == 0, checked.stderr
+
+
+# --- what operators can trust -------------------------------------------------------------------------------
+
+def _version() -> str:
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+
+
+def test_every_compose_container_has_a_healthcheck_and_waits_for_what_it_needs_to_be_healthy(compose):
+    services = compose["services"]
+    for name, service in services.items():
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+        depends = service.get("depends_on", {})
+        assert isinstance(depends, dict), f"{name}: depends_on must name a condition for each dependency"
+        for dependency, condition in depends.items():
+            assert condition == {"condition": "service_healthy"}, f"{name} waits for {dependency} only to start"
+        limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
+        assert limits.get("memory") and limits.get("cpus"), f"{name} has no resource limits"
+    for node in [name for name in services if name.startswith("nats-")]:
+        assert "http://127.0.0.1:8222/healthz?js-enabled-only=true" in services[node]["healthcheck"]["test"]
+    for service in SERVICES:
+        assert f"http://127.0.0.1:{SERVICE_PORTS[service]}/readyz" in " ".join(services[service]["healthcheck"]["test"])
+        nats_nodes = {name for name in services[service].get("depends_on", {}) if name.startswith("nats-")}
+        assert nats_nodes == (set() if service in SERVICES_WITHOUT_BUS else {"nats-1", "nats-2", "nats-3"})
+
+
+def test_compose_has_no_default_secrets_and_grafana_asks_for_a_sign_in(compose):
+    import re
+
+    text = (ROOT / "docker-compose.yml").read_text()
+    # ${VAR:-default} and ${VAR-default} would start with a secret anyone can read here; ${VAR:?...} refuses.
+    defaulted = re.findall(r"\$\{(\w+):?-[^}]*\}", text)
+    assert not [name for name in defaulted if re.search("PASSWORD|SECRET|KEY|TOKEN", name)], defaulted
+    assert "dev-only" not in text
+    for variable in [*(password_variable(user) for user in [*service_users(), OPS_USER]),
+                     "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"]:
+        assert f"${{{variable}:?" in text, f"{variable} is not required"
+        assert f"{variable}=" in (ROOT / "deploy" / "compose.env.example").read_text()
+    grafana = compose["services"]["grafana"]["environment"]
+    assert grafana["GF_AUTH_ANONYMOUS_ENABLED"] == "false"
+    assert grafana["GF_SECURITY_ADMIN_PASSWORD"].startswith("${GRAFANA_ADMIN_PASSWORD:?")
+    assert compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+
+
+def _workloads():
+    return [doc for _, doc in _manifests() if doc["kind"] in ("Deployment", "StatefulSet")]
+
+
+def test_kubernetes_images_are_pinned_to_a_version_never_latest():
+    for workload in _workloads():
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            image = container["image"]
+            assert ":" in image and not image.endswith(":latest"), f"{workload['metadata']['name']}: {image}"
+            if image.startswith("sbt:"):
+                assert image == f"sbt:{_version()}", "the SBT image's tag is pyproject's version"
+
+
+def test_every_kubernetes_workload_runs_restricted():
+    for workload in _workloads():
+        name = workload["metadata"]["name"]
+        pod = workload["spec"]["template"]["spec"]
+        context = pod.get("securityContext", {})
+        assert context.get("runAsNonRoot") is True and context.get("runAsUser", 0) > 0, name
+        assert context.get("seccompProfile") == {"type": "RuntimeDefault"}, name
+        volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
+        for container in pod["containers"]:
+            own = container.get("securityContext", {})
+            assert own.get("allowPrivilegeEscalation") is False, name
+            assert own.get("readOnlyRootFilesystem") is True, name
+            assert own.get("capabilities", {}).get("drop") == ["ALL"], name
+            assert container.get("resources", {}).get("limits", {}).get("memory"), name
+            if workload["kind"] == "Deployment":  # its writable paths are emptyDirs, thrown away with the pod
+                mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+                assert "emptyDir" in volumes[mounts["/var/sbt"]] and "emptyDir" in volumes[mounts["/tmp"]], name
+
+
+def test_every_kubernetes_workload_has_a_disruption_budget():
+    budgets = [doc for _, doc in _manifests() if doc["kind"] == "PodDisruptionBudget"]
+    covered = {budget["spec"]["selector"]["matchLabels"]["app"] for budget in budgets}
+    for workload in _workloads():
+        if workload["metadata"]["name"] == "postgres":
+            continue  # one pod, for trials: a budget would only block every node drain
+        assert workload["spec"]["template"]["metadata"]["labels"]["app"] in covered, workload["metadata"]["name"]
+
+
+def test_kubernetes_network_policies_deny_by_default_and_let_each_service_reach_only_nats_and_its_database():
+    policies = {doc["metadata"]["name"]: doc for _, doc in _manifests() if doc["kind"] == "NetworkPolicy"}
+    deny = policies["default-deny"]["spec"]
+    assert deny["podSelector"] == {} and set(deny["policyTypes"]) == {"Ingress", "Egress"}
+    assert "ingress" not in deny and "egress" not in deny
+
+    def selected(policy: dict, app: str) -> bool:
+        selector = policy["spec"]["podSelector"]
+        if not selector:
+            return True
+        if app == selector.get("matchLabels", {}).get("app"):
+            return True
+        return any(e["key"] == "app" and e["operator"] == "In" and app in e["values"]
+                   for e in selector.get("matchExpressions", []))
+
+    def peer_apps(rule: dict) -> set[str]:
+        apps = set()
+        for peer in rule.get("to", []):
+            if "namespaceSelector" in peer:
+                apps.add("kube-dns" if peer.get("podSelector", {}).get("matchLabels", {}).get("k8s-app") == "kube-dns"
+                         else "another namespace")
+                continue
+            apps.add(peer["podSelector"]["matchLabels"]["app"])
+        return apps
+
+    for service in SERVICES:
+        reached = set()
+        for policy in policies.values():
+            if selected(policy, service) and "Egress" in policy["spec"]["policyTypes"]:
+                for rule in policy["spec"].get("egress", []):
+                    reached |= peer_apps(rule)
+        wanted = {"kube-dns", "postgres"} | (set() if service in SERVICES_WITHOUT_BUS else {"nats"})
+        assert reached == wanted, f"{service} reaches {sorted(reached)}"
+        sources = [peer for policy in policies.values() if selected(policy, service) and policy["spec"]["podSelector"]
+                   for rule in policy["spec"].get("ingress", []) for peer in rule.get("from", [])]
+        assert sources and all(set(peer) == {"namespaceSelector"} for peer in sources), service
+
+
+def test_the_bundled_postgres_says_it_is_for_trials_and_names_an_operator_for_production():
+    for path in (K8S / "postgres.yaml", K8S / "README.md"):
+        text = path.read_text()
+        assert "trials" in text.lower() and "CloudNativePG" in text, path.name

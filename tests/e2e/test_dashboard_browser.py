@@ -8,7 +8,6 @@ screenshots are kept in test-artifacts/. Where no browser can be had, the test i
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import shutil

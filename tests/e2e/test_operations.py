@@ -171,9 +171,10 @@ async def test_metrics_trace_logs_and_operator_views_match_what_happened(make_sy
         assert backlog["outbox"] == {"unsent": 0, "oldest_created_at": None, "oldest_age_seconds": 0.0}
         assert backlog["service"] == "intake"
     # The same through `sbt ops`, which mints its admin token with the deployment's signing key.
-    listed_by_cli = await sbt_ops(system, "dead-letters", "--service", "status", "--url", system["status"].url)
+    listed_by_cli = await sbt_ops(system, "dead-letters", "--json", "--service", "status", "--url",
+                                  system["status"].url)
     assert [item["id"] for item in listed_by_cli["items"]] == [letter["id"]]
-    backlog_by_cli = await sbt_ops(system, "backlog", "--service", "status",
+    backlog_by_cli = await sbt_ops(system, "backlog", "--json", "--service", "status",
                                    env={"SBT_STATUS_URL": system["status"].url})
     assert backlog_by_cli["services"][0]["consumer"]["num_pending"] == 0
 
@@ -226,6 +227,6 @@ async def test_one_trace_id_follows_a_case_through_every_service_it_touched(make
     # Deadline sweeps are counted, and `sbt ops sweep` forwards one to the sanction service for a given day.
     before = one(await scrape(system, "sanction"), "sbt_deadline_sweeps_total")
     assert before >= 1  # the demo's sweeps
-    swept = await sbt_ops(system, "sweep", "--date", "2030-01-02", "--url", system["sanction"].url)
+    swept = await sbt_ops(system, "sweep", "--json", "--date", "2030-01-02", "--url", system["sanction"].url)
     assert swept["as_of"] == "2030-01-02"
     assert one(await scrape(system, "sanction"), "sbt_deadline_sweeps_total") == before + 1

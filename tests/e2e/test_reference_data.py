@@ -46,8 +46,8 @@ async def test_imported_reference_data_is_published_and_routes_reports(make_syst
     rows = list(generate_roster(40, AGENCIES, seed=11))
     roster = _roster_file(tmp_path, rows, "198609262015051000,Salah Serial,BKN,,,,PNS\n")
     done = _sbt_import(system, "roster", roster)
-    assert done.returncode == 0, done.stderr
-    assert "40 imported" in done.stderr and "1 rejected" in done.stderr
+    assert done.returncode == 1, done.stderr  # a refused row is named and makes the exit code 1 ...
+    assert "40 imported" in done.stderr  # ... while a roster keeps its valid rows and "1 rejected" in done.stderr
     assert "line 42: nip: serial must be 001 to 999, got 000" in done.stderr
 
     # The running intake relay publishes what the import staged; the status service logs every event.

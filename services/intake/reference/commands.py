@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from services.cli_support import friendly, usage
 from shared.settings import get_settings
 
 DEFAULT_SEED_AGENCIES = Path("deploy/seed/agencies.csv")
@@ -17,6 +18,7 @@ DEFAULT_SEED_AGENCIES = Path("deploy/seed/agencies.csv")
 seed_app = typer.Typer(help="Generate realistic demo data.", no_args_is_help=True)
 
 
+@friendly
 def import_command(
     kind: Annotated[str, typer.Argument(help="roster | agencies | elections | violations")],
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
@@ -24,7 +26,9 @@ def import_command(
     batch_size: Annotated[int, typer.Option(min=100, max=100_000, help="roster rows per transaction")] = 5000,
 ) -> None:
     """Load reference data into intake's database (migrating it first). Agencies, elections and violations
-    are published as events by the running intake; the roster is not published."""
+    are published as events by the running intake; the roster is not published. Exits 1 when any row is
+    refused (each named with its line and reason): a reference file is then not imported at all, a roster
+    keeps its valid rows."""
     import asyncio
 
     from rich.console import Console
@@ -41,17 +45,23 @@ def import_command(
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     if kind not in KINDS:
-        raise typer.BadParameter(f"must be one of {', '.join(KINDS)}", param_hint="KIND")
+        raise usage(f"KIND must be one of {', '.join(KINDS)}, got {kind!r}")
     settings = get_settings()
     url = settings.database_url_for("intake")
     upgrade("intake", url)
     try:
         if kind == "roster":
-            asyncio.run(_import_roster(console, url, file, batch_size))
+            rejected = asyncio.run(_import_roster(console, url, file, batch_size))
+            if rejected:
+                console.print(f"[red]{rejected:,} row(s) refused; the valid rows were imported[/red]")
+                raise typer.Exit(1)
         else:
             asyncio.run(_import_reference(console, url, kind, file, settings))
     except FileFormatError as error:
         console.print(f"[red]{file}: {error}[/red]")
+        raise typer.Exit(1) from None
+    except UnicodeDecodeError:
+        console.print(f"[red]{file}: not UTF-8 text (is it the right file?)[/red]")
         raise typer.Exit(1) from None
     except ImportRejected as error:
         _print_rejections(console, error.rejected)
@@ -59,7 +69,8 @@ def import_command(
         raise typer.Exit(1) from None
 
 
-async def _import_roster(console, url: str, path: Path, batch_size: int) -> None:  # noqa: ANN001
+async def _import_roster(console, url: str, path: Path, batch_size: int) -> int:  # noqa: ANN001
+    """Imports the valid rows; returns how many rows were refused."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from services.intake.reference.importer import import_roster
@@ -89,6 +100,7 @@ async def _import_roster(console, url: str, path: Path, batch_size: int) -> None
     )
     if report.rejected.count:
         _print_rejections(console, report.rejected)
+    return report.rejected.count
 
 
 async def _import_reference(console, url: str, kind: str, path: Path, settings) -> None:  # noqa: ANN001
@@ -104,9 +116,11 @@ async def _import_reference(console, url: str, kind: str, path: Path, settings) 
 
 def _print_rejections(console, rejected) -> None:  # noqa: ANN001
     by_field = ", ".join(f"{field}: {count:,}" for field, count in sorted(rejected.by_field.items()))
-    console.print(f"[yellow]{rejected.count:,} invalid row(s) not imported ({by_field}); the first ones:[/yellow]")
+    console.print(f"[yellow]{rejected.count:,} invalid row(s) not imported ({by_field}):[/yellow]")
     for line, field, reason in rejected.examples:
-        console.print(f"  line {line}: {field}: {reason}")
+        console.print(f"  line {line}: {field}: {reason}", markup=False, highlight=False)
+    if rejected.count > len(rejected.examples):
+        console.print(f"  ... and {rejected.count - len(rejected.examples):,} more")
 
 
 @seed_app.command("roster")

@@ -64,9 +64,10 @@ class RowError(ValueError):
 
 @dataclass
 class Rejections:
-    """Invalid rows: counted by field, the first few kept with their line (or item) numbers."""
+    """Invalid rows: counted by field, the first thousand kept with their line (or item) numbers (enough to
+    name every one in a file of typing slips, bounded for a roster that is wrong throughout)."""
 
-    keep: int = 10
+    keep: int = 1000
     count: int = 0
     by_field: dict[str, int] = field(default_factory=dict)
     examples: list[tuple[int, str, str]] = field(default_factory=list)
