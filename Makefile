@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test unit e2e contracts faults bench clean messages
+.PHONY: install run test unit e2e contracts faults bench clean messages lint
 
 install: $(INSTALLED)
 
@@ -25,6 +25,10 @@ unit: install
 
 e2e: install
 	$(BIN)/pytest -q tests/e2e
+
+# The code checks itself: ruff over everything (mypy's strict pass over shared/ is still to come).
+lint: install
+	$(BIN)/ruff check services shared tests
 
 contracts: install
 	$(BIN)/sbt contracts
