@@ -118,12 +118,15 @@ def friendly(command: F) -> F:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         import httpx
+        from pydantic import ValidationError
         from sqlalchemy.exc import OperationalError
 
         try:
             return command(*args, **kwargs)
         except CliError as error:
             raise fail(str(error), error.code) from None
+        except ValidationError as error:  # a setting in the environment that cannot be used
+            raise fail(settings_error_line(error), 2) from None
         except httpx.HTTPStatusError as error:
             response = error.response
             base = f"{response.request.url.scheme}://{response.request.url.netloc.decode()}"
@@ -145,6 +148,15 @@ def friendly(command: F) -> F:
             raise fail(f"gave up waiting: {error or 'timed out'}") from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def settings_error_line(error: Any) -> str:
+    """One line naming each refused setting as the operator sets it (SBT_PORT_OFFSET, not port_offset)."""
+    problems = []
+    for item in error.errors():
+        name = "SBT_" + "_".join(str(part) for part in item["loc"]).upper() if item["loc"] else "settings"
+        problems.append(f"{name}: {item['msg']}")
+    return "error: " + "; ".join(problems)
 
 
 def _transport_reason(error: Exception) -> str:

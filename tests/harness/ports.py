@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import subprocess
 import time
@@ -13,6 +14,18 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def free_port_between(low: int, high: int) -> int:
+    """A free loopback port in [low, high] (for settings that bound the port, such as SBT_PORT_OFFSET)."""
+    for candidate in random.sample(range(low, high + 1), k=min(200, high - low + 1)):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            return candidate
+    raise RuntimeError(f"no free port between {low} and {high}")
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -13,7 +13,7 @@ import pytest
 
 from services.cli_support import service_url
 from shared.settings import SERVICE_PORTS, Settings
-from tests.harness.ports import free_port
+from tests.harness.ports import free_port, free_port_between
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,7 +66,8 @@ def test_an_import_whose_rows_are_all_refused_exits_1_naming_each_row(tmp_path):
     ["ops", "dead-letters"],
 ])
 def test_export_witness_and_ops_look_for_the_status_service_at_its_port_plus_the_offset(tmp_path, command):
-    offset = free_port() - SERVICE_PORTS["status"]  # a port nothing listens on
+    status_port = SERVICE_PORTS["status"]
+    offset = free_port_between(status_port + 1000, status_port + 20000) - status_port  # nothing listens there
     arguments = [str(tmp_path / part) if part.endswith((".jsonl", ".pem", ".json")) else part for part in command]
     answered = sbt(tmp_path, *arguments, SBT_PORT_OFFSET=str(offset))
     assert answered.returncode == 1
@@ -90,3 +91,10 @@ def test_service_urls_follow_the_offset_the_host_and_an_explicit_address(monkeyp
     assert service_url("status", settings=settings) == "http://from-env:1"
     # A service bound to every address is reached on the loopback one.
     assert service_url("intake", settings=Settings(host="0.0.0.0")) == f"http://127.0.0.1:{SERVICE_PORTS['intake']}"
+
+
+def test_a_setting_out_of_range_is_one_line_naming_the_variable(tmp_path):
+    answered = sbt(tmp_path, "ops", "dead-letters", SBT_PORT_OFFSET="60000")
+    assert answered.returncode == 2
+    line = one_line(answered.stderr)
+    assert line.startswith("error: SBT_PORT_OFFSET:") and "50000" in line
