@@ -19,10 +19,10 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
 import structlog
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Column, Index, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -71,7 +71,7 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def entry_for(request: Request, status: int, started: float) -> dict:
+def entry_for(request: Request, status: int, started: float) -> dict[str, Any]:
     return entry(
         actor=getattr(request.state, "actor", None), method=request.method, route=route_template(request),
         status=status, client_ip=client_ip(request), trace_id=trace_id_of(current_traceparent()), started=started,
@@ -79,7 +79,7 @@ def entry_for(request: Request, status: int, started: float) -> dict:
 
 
 def entry(*, actor: object | None, method: str, route: str, status: int, client_ip: str | None,
-          trace_id: str | None, started: float) -> dict:
+          trace_id: str | None, started: float) -> dict[str, Any]:
     """One access entry; also for a plain-ASGI path in front of the app (intake's report filing)."""
     return {
         "at": utcnow(),
@@ -101,12 +101,12 @@ class AccessLog:
     def __init__(self, table: Table | None, flush_seconds: float = 0.5) -> None:
         self.table = table
         self.flush_seconds = flush_seconds
-        self._buffer: list[dict] = []
+        self._buffer: list[dict[str, Any]] = []
         self._wake = asyncio.Event()
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self.dropped = 0
 
-    def record(self, entry: dict) -> None:
+    def record(self, entry: dict[str, Any]) -> None:
         if self.table is None or self._sessions is None:
             # No table (or not started yet): the log line is the record.
             access_lines.info("access", **{**entry, "at": entry["at"].isoformat()})
@@ -198,7 +198,7 @@ class AccessPage(BaseModel):
     next_before: int | None = Field(description="Pass as `before` to read the next (older) page.")
 
 
-def access_log_router(table: Table, permission_dependency: Callable) -> APIRouter:
+def access_log_router(table: Table, permission_dependency: Callable[..., Any]) -> APIRouter:
     router = APIRouter(prefix="/v1/ops", tags=["ops"])
 
     @router.get("/access-log", response_model=AccessPage, summary="Who did what, when and from where",
@@ -227,7 +227,7 @@ def access_log_router(table: Table, permission_dependency: Callable) -> APIRoute
     return router
 
 
-def install(app: FastAPI, metadata: MetaData, flush_seconds: float, permission_dependency: Callable) -> AccessLog:
+def install(app: FastAPI, metadata: MetaData, flush_seconds: float, permission_dependency: Callable[..., Any]) -> AccessLog:
     """The middleware always; the table writer and the admin route where the service has the table.
 
     Install it before the trace middleware so that it runs inside it and sees the request's trace id.

@@ -11,12 +11,13 @@ import datetime as dt
 import os
 import time
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -38,7 +39,7 @@ class Actor:
     agency: str
     roles: frozenset[str]
     ppk_agency: str | None = None
-    claims: dict = field(default_factory=dict, compare=False)
+    claims: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def _dev_private_key_pem(settings: Settings) -> str:
@@ -88,7 +89,7 @@ def mint_token(
     client_id: str | None = None,
     ppk_agency: str | None = None,
     ttl_seconds: int | None = None,
-    extra_claims: dict | None = None,
+    extra_claims: dict[str, Any] | None = None,
 ) -> str:
     unknown = set(roles) - set(ROLES)
     if unknown:
@@ -114,7 +115,12 @@ def mint_token(
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.keys = {kid: serialization.load_pem_public_key(pem.encode()) for kid, pem in trusted_keys(settings).items()}
+        self.keys: dict[str, Ed25519PublicKey] = {}
+        for kid, pem in trusted_keys(settings).items():
+            key = serialization.load_pem_public_key(pem.encode())
+            if not isinstance(key, Ed25519PublicKey):
+                raise ValueError(f"token key {kid} is not an Ed25519 public key")
+            self.keys[kid] = key
         self._cache: dict[str, tuple[Actor, float]] = {}
 
     def verify(self, token: str) -> Actor:
@@ -132,7 +138,7 @@ class TokenVerifier:
 
     def _verify(self, token: str) -> Actor:
         try:
-            kid = jwt.get_unverified_header(token).get("kid")
+            kid = str(jwt.get_unverified_header(token).get("kid"))
         except jwt.PyJWTError:
             raise Problem(401, "invalid token", "the bearer token is not a JWT") from None
         key = self.keys.get(kid)
@@ -168,7 +174,7 @@ class TokenVerifier:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require(permission: str):
+def require(permission: str) -> Callable[..., Awaitable[Actor]]:
     """A dependency that authenticates the caller and checks ``permission``; 401 or 403 otherwise. A write
     (POST, PUT, PATCH, DELETE) also spends one unit of the client's write budget; 429 past it."""
 
@@ -186,14 +192,14 @@ def require(permission: str):
             await request.app.state.write_limiter.spend(actor)
         return actor
 
-    dependency.permission = permission  # type: ignore[attr-defined] - read by the deny-by-default test
+    dependency.permission = permission  # type: ignore[attr-defined]  # read by the deny-by-default test
     return dependency
 
 
 PUBLIC_ACTOR = Actor(client_id="public", agency="PUBLIC", roles=frozenset({"public"}))
 
 
-def public(permission: str):
+def public(permission: str) -> Callable[..., Awaitable[Actor]]:
     """A dependency for an endpoint open to anyone without a token, rate-limited per client IP.
 
     The permission must be granted to the ``public`` role in the table, so that what is open stays
@@ -223,5 +229,5 @@ def public(permission: str):
             )
         return PUBLIC_ACTOR
 
-    dependency.permission = permission  # type: ignore[attr-defined] - read by the deny-by-default test
+    dependency.permission = permission  # type: ignore[attr-defined]  # read by the deny-by-default test
     return dependency

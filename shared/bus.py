@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NATS
@@ -27,8 +28,8 @@ class Bus:
         self.name = name
         self.nc: NATS | None = None
         self.js: JetStreamContext | None = None
-        self._options: dict = {}
-        self._retry: asyncio.Task | None = None
+        self._options: dict[str, Any] = {}
+        self._retry: asyncio.Task[Any] | None = None
 
     async def connect(self) -> None:
         # Each service logs in as its own user, replies coming to that user's own inbox prefix, so no
@@ -90,7 +91,14 @@ class Bus:
                 if error.err_code != 10058:
                     raise
 
-    async def publish_many(self, messages: Sequence[tuple]) -> list[bool]:
+    @property
+    def jetstream(self) -> JetStreamContext:
+        """The JetStream context of a connected bus."""
+        if self.js is None:
+            raise ConnectionError("the bus is not connected")
+        return self.js
+
+    async def publish_many(self, messages: Sequence[tuple[Any, ...]]) -> list[bool]:
         """Publish (subject, payload, msg id[, extra headers]) with all acks in flight at once; True where acked.
 
         ``Nats-Msg-Id`` is the event id, so JetStream drops a re-send within the duplicate window.

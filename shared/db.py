@@ -10,6 +10,7 @@ import datetime as dt
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import DateTime, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -53,7 +54,7 @@ def private_sqlite_file(path: Path) -> None:
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # WAL lets readers run beside the one writer; the driver's own BEGIN is replaced by
         # BEGIN IMMEDIATE so two writers queue on the lock instead of failing to upgrade it.
         dbapi_connection.isolation_level = None
@@ -68,7 +69,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection):  # noqa: ANN001
+    def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -80,20 +81,20 @@ def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
-class UtcDateTime(TypeDecorator):
+class UtcDateTime(TypeDecorator[dt.datetime]):
     """A timestamp that is always timezone-aware UTC in Python, whatever the database keeps."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: dt.datetime | None, dialect):  # noqa: ANN001
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(dt.UTC)
 
-    def process_result_value(self, value: dt.datetime | None, dialect):  # noqa: ANN001
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -101,13 +102,13 @@ class UtcDateTime(TypeDecorator):
         return value.astimezone(dt.UTC)
 
 
-def upsert_insert(session: AsyncSession, table: Table):  # noqa: ANN201 - the dialect's own Insert
+def upsert_insert(session: AsyncSession, table: Table) -> Any:  # the dialect's own Insert
     """An INSERT of the session's database that can say ON CONFLICT (PostgreSQL and SQLite both can)."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
-async def insert_ignoring_duplicates(session: AsyncSession, table: Table, values: dict) -> None:
+async def insert_ignoring_duplicates(session: AsyncSession, table: Table, values: dict[str, Any]) -> None:
     """INSERT that does nothing when the key exists (ON CONFLICT DO NOTHING on both databases)."""
     await session.execute(upsert_insert(session, table).values(**values).on_conflict_do_nothing())
 

@@ -12,6 +12,8 @@ from starlette.types import Scope, Send
 from shared.access_log import AccessLog
 from shared.auth import Actor
 from shared.db import utcnow
+from prometheus_client import Counter, Histogram
+
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.security_headers import COMMON
 
@@ -19,7 +21,7 @@ JSON = b"application/json"
 
 
 def bearer_token(scope: Scope) -> str | None:
-    header = next((value for name, value in scope["headers"] if name == b"authorization"), None)
+    header: bytes | None = next((value for name, value in scope["headers"] if name == b"authorization"), None)
     if header is None or header[:7].lower() != b"bearer ":
         return None
     return header[7:].decode("latin-1").strip()
@@ -34,7 +36,7 @@ async def send_body(send: Send, status: int, body: bytes, content_type: bytes = 
 
 
 @lru_cache(maxsize=256)
-def request_metrics(route: str, method: str, status: int):  # noqa: ANN201 - a (Counter, Histogram) pair
+def request_metrics(route: str, method: str, status: int) -> tuple[Counter, Histogram]:
     """The labelled request counter and latency histogram of a route: looking a labelled child up costs more
     than counting, thousands of times a second."""
     return HTTP_REQUESTS.labels(route, method, str(status)), HTTP_LATENCY.labels(route, method)

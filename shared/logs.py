@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import orjson
 import structlog
+from structlog.typing import EventDict, Processor
 
 from shared.observability import current_traceparent, trace_id_of
 
 
-def _add_trace(_logger, _method, event_dict):  # noqa: ANN001
+def _add_trace(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     trace_id = trace_id_of(current_traceparent())
     if trace_id and "trace_id" not in event_dict:
         event_dict["trace_id"] = trace_id
@@ -25,11 +27,11 @@ def _add_trace(_logger, _method, event_dict):  # noqa: ANN001
 
 
 def configure_logging(service: str, level: str = "INFO") -> None:
-    def add_service(_logger, _method, event_dict):  # noqa: ANN001, ANN202
+    def add_service(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
         event_dict["service"] = service
         return event_dict
 
-    shared_processors = [
+    shared_processors: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -60,6 +62,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _json_bytes(event_dict: dict, **_options) -> bytes:  # noqa: ANN003
+def _json_bytes(event_dict: dict[str, Any], **_options: Any) -> bytes:
     # Values orjson does not know (a Decimal, an exception object) are written as their text.
     return orjson.dumps(event_dict, default=str)

@@ -146,7 +146,7 @@ async def refresh_gauges(runtime: Runtime) -> None:
         return
     BUS_CONNECTED.set(1 if runtime.bus.connected else 0)
     with contextlib.suppress(Exception):
-        count, oldest = await runtime.relay.backlog()
+        count, oldest = await runtime.live_relay.backlog()
         OUTBOX_BACKLOG.set(count)
         age = (dt.datetime.now(dt.UTC) - oldest).total_seconds() if oldest is not None else 0.0
         OUTBOX_OLDEST_AGE.set(max(age, 0.0))
@@ -157,7 +157,7 @@ async def refresh_gauges(runtime: Runtime) -> None:
     if runtime.consumer is not None and runtime.bus.connected:
         with contextlib.suppress(Exception):
             info = await asyncio.wait_for(
-                runtime.bus.js.consumer_info(runtime.settings.stream_name, runtime.consumer.name), timeout=2
+                runtime.live_bus.jetstream.consumer_info(runtime.settings.stream_name, runtime.consumer.name), timeout=2
             )
             CONSUMER_LAG.set(info.num_pending or 0)
             CONSUMER_ACK_PENDING.set(info.num_ack_pending or 0)

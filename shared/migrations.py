@@ -13,7 +13,7 @@ from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
-from sqlalchemy import MetaData, pool, text
+from sqlalchemy import Connection, MetaData, pool, text
 from sqlalchemy.ext.asyncio import async_engine_from_config
 
 SERVICES_DIR = Path(__file__).resolve().parent.parent / "services"
@@ -71,7 +71,7 @@ async def _run_online(config: Config, target_metadata: MetaData) -> None:
     await engine.dispose()
 
 
-def _do_run(connection, target_metadata: MetaData) -> None:  # noqa: ANN001
+def _do_run(connection: Connection, target_metadata: MetaData) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
                       compare_type=True)
     with context.begin_transaction():

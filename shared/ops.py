@@ -13,11 +13,12 @@ import asyncio
 import contextlib
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
+from nats.aio.msg import Msg
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import metrics
@@ -36,7 +37,8 @@ CanWriteOps = Annotated[Actor, Depends(require("ops:write"))]
 
 
 def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 OpsRuntime = Annotated[Any, Depends(_runtime)]
@@ -105,7 +107,7 @@ class _StoredMessage:
 
 
 async def open_dead_letter_count(runtime: Runtime) -> int:
-    table = runtime.tables.dead_letters
+    table = runtime.messaging.dead_letters
     async with runtime.sessions() as session:
         return int(await session.scalar(select(func.count()).where(table.c.replayed_at.is_(None))) or 0)
 
@@ -113,7 +115,7 @@ async def open_dead_letter_count(runtime: Runtime) -> int:
 async def list_dead_letters(
     runtime: Runtime, *, state: Literal["open", "replayed", "all"] = "open", limit: int = 100
 ) -> list[DeadLetter]:
-    table = runtime.tables.dead_letters
+    table = runtime.messaging.dead_letters
     query = select(table).order_by(table.c.id).limit(limit)
     if state == "open":
         query = query.where(table.c.replayed_at.is_(None))
@@ -127,7 +129,7 @@ async def list_dead_letters(
 async def replay(runtime: Runtime, dead_letter_id: int) -> ReplayOutcome:
     """Re-apply one dead letter through the consumer's handler (see the module docstring)."""
     consumer = runtime.consumer
-    table = runtime.tables.dead_letters
+    table = runtime.messaging.dead_letters
     if consumer is None:
         raise Problem(409, "nothing to replay", f"{runtime.name} consumes no events")
     try:
@@ -137,7 +139,9 @@ async def replay(runtime: Runtime, dead_letter_id: int) -> ReplayOutcome:
                 raise Problem(404, "not found", f"no dead letter {dead_letter_id}")
             if row.replayed_at is not None:
                 raise Problem(409, "already replayed", f"dead letter {dead_letter_id} was replayed at {row.replayed_at}")
-            delivery = Delivery(_StoredMessage(row.nats_subject, row.payload.encode()), row.stream_seq, row.attempts)
+            # The decoder reads only subject and data, which the stored message has (it is never acked).
+            stored = cast(Msg, _StoredMessage(row.nats_subject, row.payload.encode()))
+            delivery = Delivery(stored, row.stream_seq, row.attempts)
             envelope = await consumer._apply(session, delivery)  # noqa: SLF001 - the consumer's own apply step
             await session.execute(update(table).where(table.c.id == dead_letter_id).values(replayed_at=utcnow()))
     except Problem:
@@ -152,15 +156,15 @@ async def replay(runtime: Runtime, dead_letter_id: int) -> ReplayOutcome:
             )
         metrics.EVENTS_REPLAYED.labels("failed").inc()
         return ReplayOutcome(id=dead_letter_id, outcome="failed", error=message)
-    runtime.relay.wake()  # a handler may have staged events of its own
+    runtime.live_relay.wake()  # a handler may have staged events of its own
     if envelope is not None:
         consumer.observe([delivery], [envelope])
-    outcome = "applied" if envelope is not None else "already_applied"
+    outcome: Literal["applied", "already_applied"] = "applied" if envelope is not None else "already_applied"
     metrics.EVENTS_REPLAYED.labels(outcome).inc()
     return ReplayOutcome(id=dead_letter_id, outcome=outcome)
 
 
-async def _lock(session: AsyncSession, table, dead_letter_id: int):  # noqa: ANN001, ANN202
+async def _lock(session: AsyncSession, table: Table, dead_letter_id: int) -> Row[Any] | None:
     # The row lock keeps two operators (or two replicas) from replaying the same dead letter twice.
     query = select(table).where(table.c.id == dead_letter_id).with_for_update()
     return (await session.execute(query)).one_or_none()
@@ -169,7 +173,7 @@ async def _lock(session: AsyncSession, table, dead_letter_id: int):  # noqa: ANN
 async def replay_all(runtime: Runtime) -> ReplayReport:
     """Replay every open dead letter in stream order, each in its own transaction, so that one that still
     fails does not hold back the others."""
-    table = runtime.tables.dead_letters
+    table = runtime.messaging.dead_letters
     async with runtime.sessions() as session:
         ids = (
             await session.scalars(select(table.c.id).where(table.c.replayed_at.is_(None)).order_by(table.c.stream_seq))
@@ -180,25 +184,25 @@ async def replay_all(runtime: Runtime) -> ReplayReport:
 
 
 async def backlog(runtime: Runtime) -> Backlog:
-    count, oldest = await runtime.relay.backlog()
+    count, oldest = await runtime.live_relay.backlog()
     age = max((dt.datetime.now(dt.UTC) - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
     lag = None
     if runtime.consumer is not None:
         name = runtime.consumer.name
-        position = runtime.tables.consumer_position
+        position = runtime.messaging.consumer_position
         async with runtime.sessions() as session:
             seq = await session.scalar(select(position.c.stream_seq).where(position.c.consumer == name))
         lag = ConsumerLag(name=name, num_pending=None, num_ack_pending=None, num_redelivered=None,
                           stream_position=int(seq or 0))
-        if runtime.bus.connected:
+        if runtime.live_bus.connected:
             with contextlib.suppress(Exception):
-                info = await asyncio.wait_for(runtime.bus.js.consumer_info(runtime.settings.stream_name, name), 2)
+                info = await asyncio.wait_for(runtime.live_bus.jetstream.consumer_info(runtime.settings.stream_name, name), 2)
                 lag.num_pending = info.num_pending or 0
                 lag.num_ack_pending = info.num_ack_pending or 0
                 lag.num_redelivered = info.num_redelivered or 0
     return Backlog(
         service=runtime.name,
-        bus_connected=runtime.bus.connected,
+        bus_connected=runtime.live_bus.connected,
         outbox=OutboxBacklog(unsent=count, oldest_created_at=oldest, oldest_age_seconds=round(age, 3)),
         consumer=lag,
         dead_letters_open=await open_dead_letter_count(runtime),

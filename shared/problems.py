@@ -44,7 +44,7 @@ class Problem(Exception):
 
 
 def problem_response(
-    status: int, title: str, detail: str | None = None, *, errors: list | None = None, headers: dict | None = None
+    status: int, title: str, detail: str | None = None, *, errors: list[Any] | None = None, headers: dict[str, Any] | None = None
 ) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
@@ -54,12 +54,12 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _field_name(location: tuple | list) -> str:
+def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
     parts = [str(p) for p in location if p not in ("body",)]
     return ".".join(parts) or "body"
 
 
-def _reason(error: dict) -> str:
+def _reason(error: dict[str, Any]) -> str:
     kind = error.get("type", "")
     if kind == "extra_forbidden":
         return "unknown field"

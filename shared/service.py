@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -31,10 +31,10 @@ from shared.db import create_engine, sessionmaker
 from shared.docs import HTML_PATHS as DOCS_PATHS
 from shared.docs import install_docs
 from shared.events.signing import producer_keys_from_settings, signing_key_from_settings
+from shared.memory import set_aside_for_collector
 from shared.messaging.consumer import Consumer, Handler
 from shared.messaging.outbox import Outbox, Relay
 from shared.messaging.tables import MessagingTables
-from shared.memory import set_aside_for_collector
 from shared.metrics import install_metrics
 from shared.migrations import upgrade
 from shared.observability import continue_trace
@@ -60,7 +60,7 @@ class ServiceSpec:
     handlers: Callable[["Runtime"], Mapping[str, Handler]] = lambda _runtime: {}
     # Optional long-running work of the service (e.g. the sanction service's periodic deadline sweep),
     # started after migrations and the bus, cancelled on shutdown.
-    background: Callable[["Runtime"], Awaitable[None]] | None = None
+    background: Callable[["Runtime"], Coroutine[Any, Any, None]] | None = None
     version: str = "1.0.0"
     # False for a service that publishes and consumes no events; it must then be listed in
     # SERVICES_WITHOUT_BUS, which is what keeps a NATS user from being made for it.
@@ -88,7 +88,7 @@ class Runtime:
         self.calendar = WorkingCalendar(settings.extra_days_off)
         # Per-process parts a service adds for itself (e.g. blocking's in-memory block index).
         self.extensions: dict[str, object] = {}
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[Any]] = []
         self.bus: Bus | None = None
         self.outbox: Outbox | None = None
         self.relay: Relay | None = None
@@ -96,13 +96,32 @@ class Runtime:
         if spec.uses_bus:
             self._wire_bus(spec, settings)
 
+    # The bus parts of a service on the bus; asking a service without one is a programming error.
+    @property
+    def messaging(self) -> MessagingTables:
+        if self.tables is None:
+            raise RuntimeError(f"{self.name} is not on the bus: it has no messaging tables")
+        return self.tables
+
+    @property
+    def live_bus(self) -> Bus:
+        if self.bus is None:
+            raise RuntimeError(f"{self.name} is not on the bus")
+        return self.bus
+
+    @property
+    def live_relay(self) -> Relay:
+        if self.relay is None:
+            raise RuntimeError(f"{self.name} is not on the bus: it has no relay")
+        return self.relay
+
     def _wire_bus(self, spec: ServiceSpec, settings: Settings) -> None:
         self.bus = Bus(settings, spec.name)
-        self.outbox = Outbox(spec.messaging, spec.name, clock=self.clock.now)
+        self.outbox = Outbox(self.messaging, spec.name, clock=self.clock.now)
         self.producer_keys = producer_keys_from_settings(settings)
         self.relay = Relay(
             sessions=self.sessions,
-            tables=spec.messaging,
+            tables=self.messaging,
             bus=self.bus,
             producer=spec.name,
             signing_key=signing_key_from_settings(settings, spec.name),
@@ -115,7 +134,7 @@ class Runtime:
             Consumer(
                 name=spec.name,
                 sessions=self.sessions,
-                tables=spec.messaging,
+                tables=self.messaging,
                 bus=self.bus,
                 handlers=handlers,
                 keys=self.producer_keys,
@@ -145,11 +164,12 @@ class Runtime:
             self._tasks.append(asyncio.create_task(self.spec.background(self), name=f"{self.name}-background"))
 
     async def _start_bus(self) -> None:
-        await self.bus.connect()
-        if self.bus.connected:
+        bus = self.live_bus
+        await bus.connect()
+        if bus.connected:
             with contextlib.suppress(Exception):
-                await self.bus.ensure_stream()
-        self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
+                await bus.ensure_stream()
+        self._tasks.append(asyncio.create_task(self.live_relay.run(), name=f"{self.name}-relay"))
         if self.consumer is not None:
             self._tasks.append(asyncio.create_task(self.consumer.run(), name=f"{self.name}-consumer"))
 
@@ -206,7 +226,8 @@ class TraceMiddleware:
 
 
 def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -214,6 +235,11 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+
+    # Every service limits its clients' writes (shared/write_limit.py): its models must hold the table.
+    write_rate = spec.metadata.tables.get(WRITE_RATE_TABLE)
+    if write_rate is None:
+        raise ValueError(f"{spec.name}: the service's metadata lacks the {WRITE_RATE_TABLE} table (write_rate_table)")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -232,10 +258,6 @@ def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> F
                 await access_writer
             await runtime.stop()
 
-    # Every service limits its clients' writes (shared/write_limit.py): its models must hold the table.
-    write_rate = spec.metadata.tables.get(WRITE_RATE_TABLE)
-    if write_rate is None:
-        raise ValueError(f"{spec.name}: the service's metadata lacks the {WRITE_RATE_TABLE} table (write_rate_table)")
 
     # The OpenAPI pages are served from packaged files (shared/docs.py), not FastAPI's CDN-loading ones.
     app = FastAPI(title=spec.title, description=spec.description, version=spec.version, lifespan=lifespan,

@@ -9,7 +9,9 @@ sanctioned, not proven, cancelled, rejected, already out of service).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -94,10 +96,10 @@ def _merge(existing: tuple[str, ...], new: list[str] | tuple[str, ...]) -> tuple
 
 # An applier's answer: the status it starts from and what the event changes in it. ``apply`` makes the one
 # copy, with its own bookkeeping, so that an event costs one copy of the status, not two.
-Changed = tuple[CaseStatus, dict]
+Changed = tuple[CaseStatus, dict[str, Any]]
 
 
-def _moved(status: CaseStatus, stage: Stage, envelope: Envelope, reason: str | None = None, **changes) -> Changed:
+def _moved(status: CaseStatus, stage: Stage, envelope: Envelope, reason: str | None = None, **changes: Any) -> Changed:
     history = status.history
     if stage != status.stage or not history:
         history = (*history, StageChange(stage=stage, at=envelope.time, event_id=envelope.id,
@@ -105,7 +107,7 @@ def _moved(status: CaseStatus, stage: Stage, envelope: Envelope, reason: str | N
     return status, {"stage": stage, "history": history, **changes}
 
 
-def _roster_flag(status: CaseStatus, data: dict) -> bool | None:
+def _roster_flag(status: CaseStatus, data: dict[str, Any]) -> bool | None:
     """The latest event that knows whether the NIP is in the roster says so; the others keep what was known."""
     flag = data.get("nip_in_roster")
     return status.nip_in_roster if flag is None else flag
@@ -142,7 +144,7 @@ def _on_report_received(status: CaseStatus | None, envelope: Envelope) -> Change
             opened_at=envelope.time,
             updated_at=envelope.time,
         )
-    changes = {
+    changes: dict[str, Any] = {
         "report_ids": _merge(status.report_ids, [data["report_id"]]),
         "violation_codes": _merge(status.violation_codes, data["violation_codes"]),
         "reporter_categories": _merge(status.reporter_categories, [data["reporter_category"]]),
@@ -190,7 +192,7 @@ def _on_recommendation(status: CaseStatus, envelope: Envelope) -> Changed:
 
 def _on_deadline(status: CaseStatus, envelope: Envelope) -> Changed:
     data = envelope.data
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     if "due_date" in data:
         changes["due_date"] = data["due_date"]
     if envelope.type == "sbt.followup.deadline_suspended.v1":
@@ -233,7 +235,7 @@ def _on_unblocked(status: CaseStatus, envelope: Envelope) -> Changed:
 
 # Events that can arrive before the case is known to this projection only when the log is damaged;
 # they are kept out of the case's status rather than inventing a case.
-_NEEDS_CASE = {
+_NEEDS_CASE: dict[str, Callable[[CaseStatus, Envelope], Changed]] = {
     "sbt.case.verification_decided.v1": _on_verification,
     "sbt.case.examined.v1": _on_examined,
     "sbt.recommendation.issued.v1": _on_recommendation,
@@ -248,22 +250,26 @@ _NEEDS_CASE = {
     "sbt.personnel.unblocked.v1": _on_unblocked,
 }
 
-APPLIERS = {
+# Events that may open a case's status.
+_OPENERS: dict[str, Callable[[CaseStatus | None, Envelope], Changed]] = {
     "sbt.case.opened.v1": _on_case_opened,
     "sbt.report.received.v1": _on_report_received,
-    **_NEEDS_CASE,
 }
+
+APPLIERS = {**_OPENERS, **_NEEDS_CASE}
 
 
 def apply(status: CaseStatus | None, envelope: Envelope) -> CaseStatus | None:
     """The case's status after ``envelope``; events that do not concern a case's status leave it as it is."""
-    applier = APPLIERS.get(envelope.type)
-    if applier is None:
+    if envelope.type not in APPLIERS:
         return status
-    if status is None and envelope.type in _NEEDS_CASE:
-        return None
     if status is not None and status.last_event_id == envelope.id:
         return status  # applying the same event twice changes nothing
-    base, changes = applier(status, envelope)
+    if envelope.type in _OPENERS:
+        base, changes = _OPENERS[envelope.type](status, envelope)
+    elif status is None:
+        return None
+    else:
+        base, changes = _NEEDS_CASE[envelope.type](status, envelope)
     return base.model_copy(update={**changes, "updated_at": envelope.time, "events_applied": base.events_applied + 1,
                                    "last_event_id": envelope.id})

@@ -21,7 +21,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Float, MetaData, String, Table, case, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -77,7 +77,7 @@ class WriteLimiter:
         self.tolerance = burst * self.interval  # how far ahead of now the budget may be spent
         self.clock = clock
         self._pending: list[tuple[str, asyncio.Future[Decision]]] = []
-        self._drain: asyncio.Task | None = None
+        self._drain: asyncio.Task[Any] | None = None
 
     async def spend(self, actor: Actor) -> None:
         """One write of ``actor``'s client; raises 429 with Retry-After when its budget is spent."""

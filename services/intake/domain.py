@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import orjson
 
@@ -12,6 +13,6 @@ def open_case_key(nip: str, election_code: str) -> str:
     return f"{nip}:{election_code}"
 
 
-def request_fingerprint(body: dict) -> str:
+def request_fingerprint(body: dict[str, Any]) -> str:
     """Identifies a request body so a reused Idempotency-Key with another body is caught."""
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()

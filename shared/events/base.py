@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,4 +19,4 @@ class EventData(BaseModel):
     event_type: ClassVar[str]
     producer: ClassVar[str]
     # One or two example payloads: the golden messages the contract tests validate and consumers test with.
-    examples: ClassVar[list[dict]] = []
+    examples: ClassVar[list[dict[str, Any]]] = []

@@ -22,7 +22,8 @@ GENESIS_HASH = "0" * 64
 class Signer(Protocol):
     """A producer's signing key (shared.events.signing.SigningKey)."""
 
-    key_id: str
+    @property
+    def key_id(self) -> str: ...
 
     def sign(self, message: bytes) -> str: ...
 

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import ValidationError
 
 from shared.events import Envelope
+from shared.events.signing import ProducerKeys
 from shared.ledger import checkpoint as cp
 from shared.ledger import merkle
-from shared.events.signing import ProducerKeys
 from shared.ledger.chain import authenticate, check_chains
 from shared.status_model import CaseStatus, apply
 
@@ -199,7 +199,7 @@ def _check_statuses(events: list[tuple[int, Envelope]], claimed: list[Mapping[st
     report.counts["cases"] = len(recomputed)
     for status in claimed:
         case_id = status.get("case_id")
-        mine = recomputed.get(case_id)
+        mine = recomputed.get(str(case_id))
         if mine is None:
             report.add("status", f"case {case_id}: a status is given but no event in the log opens it")
             continue
@@ -258,7 +258,7 @@ def verify_answer(answer: Mapping[str, Any], keys: Keys) -> Report:
     else:
         cases = answer.get("cases") or []
     for case in cases:
-        mine = recomputed.get(case.get("case_id"))
+        mine = recomputed.get(str(case.get("case_id")))
         if mine is None:
             report.add("status", f"case {case.get('case_id')}: no proven event opens it")
             continue

@@ -98,6 +98,8 @@ def check_next(head: ChainHead | None, envelope: Envelope, *, hash_checked: bool
 class _Seen:
     position: int
     envelope: Envelope
+    seq: int  # the envelope's producerseq and prevhash, known to be set (unchained events never become one)
+    prevhash: str
 
 
 def check_chains(entries: Iterable[tuple[int, Envelope]], *, expect_genesis: bool = True,
@@ -130,12 +132,12 @@ def check_chains(entries: Iterable[tuple[int, Envelope]], *, expect_genesis: boo
                                     f"{here}: {what} (also at leaf {other.position}, event {other.envelope.id})"))
             continue
         top = highest.get(producer)
-        if top is not None and seq < top.envelope.producerseq:
+        if top is not None and seq < top.seq:
             findings.append(Finding("out_of_order", producer, seq, position, envelope.id,
-                                    f"{here}: out of order, comes after {producer} #{top.envelope.producerseq} "
+                                    f"{here}: out of order, comes after {producer} #{top.seq} "
                                     f"at leaf {top.position}"))
-        chain[seq] = _Seen(position, envelope)
-        if top is None or seq > top.envelope.producerseq:
+        chain[seq] = _Seen(position, envelope, seq, envelope.prevhash)
+        if top is None or seq > top.seq:
             highest[producer] = chain[seq]
     for producer, chain in sorted(chains.items()):
         findings.extend(_links(producer, chain, expect_genesis))
@@ -151,23 +153,22 @@ def _links(producer: str, chain: dict[int, _Seen], expect_genesis: bool) -> list
         envelope = seen.envelope
         here = f"leaf {seen.position}: {producer} #{seq} (event {envelope.id})"
         if previous is None:
-            if seq == 1 and envelope.prevhash != GENESIS_HASH:
+            if seq == 1 and seen.prevhash != GENESIS_HASH:
                 findings.append(Finding("broken_link", producer, seq, seen.position, envelope.id,
                                         f"{here}: the first event does not start from the genesis hash"))
             elif seq > 1 and expect_genesis:
                 findings.append(Finding("gap", producer, seq, seen.position, envelope.id,
                                         f"{producer} #1..#{seq - 1} missing: the chain starts at {here}"))
-        elif seq != previous.envelope.producerseq + 1:
+        elif seq != previous.seq + 1:
             before = previous.envelope
-            missing = f"#{before.producerseq + 1}" if seq == before.producerseq + 2 else \
-                f"#{before.producerseq + 1}..#{seq - 1}"
+            missing = f"#{previous.seq + 1}" if seq == previous.seq + 2 else f"#{previous.seq + 1}..#{seq - 1}"
             findings.append(Finding("gap", producer, seq, seen.position, envelope.id,
                                     f"{producer} {missing} missing: between leaf {previous.position} "
-                                    f"(#{before.producerseq}, event {before.id}) and {here}"))
-        elif envelope.prevhash != previous.envelope.hash:
+                                    f"(#{previous.seq}, event {before.id}) and {here}"))
+        elif seen.prevhash != previous.envelope.hash:
             findings.append(Finding("broken_link", producer, seq, seen.position, envelope.id,
-                                    f"{here}: prevhash {envelope.prevhash[:12]}… is not the hash "
-                                    f"{(previous.envelope.hash or '')[:12]}… of #{previous.envelope.producerseq} "
+                                    f"{here}: prevhash {seen.prevhash[:12]}… is not the hash "
+                                    f"{(previous.envelope.hash or '')[:12]}… of #{previous.seq} "
                                     f"at leaf {previous.position} (event {previous.envelope.id})"))
         previous = seen
     return findings

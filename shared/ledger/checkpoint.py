@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import os
 from pathlib import Path
+from typing import Any
 
 import rfc8785
 from cryptography.exceptions import InvalidSignature
@@ -45,7 +46,7 @@ class Checkpoint(BaseModel):
     signature: str | None = Field(default=None, description="base64 Ed25519 signature by the log")
     cosignatures: tuple[Cosignature, ...] = ()
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         return {"log_id": self.log_id, "tree_size": self.tree_size, "root_hash": self.root_hash, "time": self.time}
 
     def signed_message(self) -> bytes:

@@ -32,6 +32,7 @@ import orjson
 import structlog
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
 from pydantic import ValidationError
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -171,8 +172,8 @@ class Consumer:
     def filter_subjects(self) -> list[str]:
         return sorted(nats_subject(EVENT_MODELS[event_type]) for event_type in self.handlers)
 
-    async def _subscribe(self):
-        js, stream = self.bus.js, self.bus.settings.stream_name
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        js, stream = self.bus.jetstream, self.bus.settings.stream_name
         config = ConsumerConfig(
             durable_name=self.name,
             name=self.name,
@@ -188,7 +189,7 @@ class Consumer:
         return await js.pull_subscribe_bind(durable=self.name, stream=stream)
 
     async def run(self) -> None:
-        subscription = None
+        subscription: JetStreamContext.PullSubscription | None = None
         while not self._stopped:
             try:
                 if subscription is None:
@@ -212,14 +213,15 @@ class Consumer:
     def stop(self) -> None:
         self._stopped = True
 
-    async def _next_batch(self, subscription) -> list[Msg]:  # noqa: ANN001
+    async def _next_batch(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
         """Up to a batch of what is waiting, as soon as there is anything at all.
 
         The pull request asks for a whole batch without holding it back: the server answers at once with the
         messages already waiting, or with the first one to arrive, so a quiet moment costs an event no wait
         and a backlog is taken ``batch_size`` at a time.
         """
-        return await subscription.fetch(self.batch_size, timeout=1.0)
+        msgs: list[Msg] = await subscription.fetch(self.batch_size, timeout=1.0)
+        return msgs
 
     async def process(self, msgs: list[Msg]) -> None:
         heartbeat = asyncio.create_task(self._still_at_work(msgs))
@@ -419,7 +421,7 @@ class Consumer:
             .where(position.c.consumer == self.name, position.c.stream_seq < highest)
             .values(stream_seq=highest, updated_at=utcnow())
         )
-        if result.rowcount == 0:
+        if getattr(result, "rowcount", 0) == 0:  # an UPDATE's CursorResult
             await insert_ignoring_duplicates(
                 session, position, {"consumer": self.name, "stream_seq": highest, "updated_at": utcnow()}
             )

@@ -17,6 +17,7 @@ import os
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import structlog
@@ -236,7 +237,7 @@ class Relay:
             .where((lease.c.holder == self.holder) | (lease.c.expires_at < now))
             .values(holder=self.holder, expires_at=expires)
         )
-        if result.rowcount == 1:
+        if getattr(result, "rowcount", 0) == 1:  # an UPDATE's CursorResult
             return True
         exists = await session.scalar(select(lease.c.name).where(lease.c.name == LEASE_NAME))
         if exists is None:
@@ -300,7 +301,7 @@ class _Ready:
     traceparent: str | None
 
 
-def chain_document(document: dict, seq: int, prevhash: str, key: Signer | None = None) -> dict:
+def chain_document(document: dict[str, Any], seq: int, prevhash: str, key: Signer | None = None) -> dict[str, Any]:
     """The envelope document (as stored: JSON without null members) linked into its producer's chain and
     signed with the producer's ``key``.
 
@@ -324,7 +325,7 @@ def chain_document(document: dict, seq: int, prevhash: str, key: Signer | None =
 _SAFE_INTEGER = 2**53 - 1
 
 
-def canonical_json(document: dict) -> bytes:
+def canonical_json(document: dict[str, Any]) -> bytes:
     """RFC 8785 canonical JSON of ``document``.
 
     For the documents SBT produces (text, integers, booleans, nulls; keys in the Basic Multilingual Plane)

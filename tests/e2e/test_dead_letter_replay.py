@@ -37,9 +37,9 @@ class _Runtime:
     def __init__(self, engine, tables, consumer) -> None:  # noqa: ANN001
         self.name = "status"
         self.sessions = sessionmaker(engine)
-        self.tables = tables
+        self.tables = self.messaging = tables
         self.consumer = consumer
-        self.relay = _Relay()
+        self.relay = self.live_relay = _Relay()
 
 
 def _envelope(event_id: str) -> Envelope:
