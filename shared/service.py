@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -32,7 +32,7 @@ from shared.docs import HTML_PATHS as DOCS_PATHS
 from shared.docs import install_docs
 from shared.events.signing import producer_keys_from_settings, signing_key_from_settings
 from shared.memory import set_aside_for_collector
-from shared.messaging.consumer import Consumer, Handler
+from shared.messaging.consumer import Consumer, HandlerTable
 from shared.messaging.outbox import Outbox, Relay
 from shared.messaging.tables import MessagingTables
 from shared.metrics import install_metrics
@@ -57,7 +57,7 @@ class ServiceSpec:
     messaging: MessagingTables | None = None
     routers: list[APIRouter] = field(default_factory=list)
     # Built with the runtime, because handlers that emit events need its outbox.
-    handlers: Callable[["Runtime"], Mapping[str, Handler]] = lambda _runtime: {}
+    handlers: Callable[["Runtime"], HandlerTable] = lambda _runtime: {}
     # Optional long-running work of the service (e.g. the sanction service's periodic deadline sweep),
     # started after migrations and the bus, cancelled on shutdown.
     background: Callable[["Runtime"], Coroutine[Any, Any, None]] | None = None

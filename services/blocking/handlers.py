@@ -3,21 +3,21 @@ out of the overdue count). Each handler decides within the consumer's transactio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.blocking import blocks, domain
 from services.blocking.models import WatchedCase
-from shared.messaging.consumer import Handler, Incoming
+from shared.events.sanction import DeadlineExtended, DeadlineResumed, FollowupOverdue, FollowupRecorded
+from shared.messaging.consumer import HandlerTable, Incoming
 from shared.service import Runtime
 
 # Who placed or lifted a block the service decided on its own, in the audit columns.
 AUTOMATIC = "sbt-blocking"
 
 
-def handlers(runtime: Runtime) -> Mapping[str, Handler]:
-    async def on_overdue(session: AsyncSession, event: Incoming) -> None:
+def handlers(runtime: Runtime) -> HandlerTable:
+    async def on_overdue(session: AsyncSession, event: Incoming[FollowupOverdue]) -> None:
         data = event.data
         watch = await blocks.lock_agency(session, runtime, data.agency_code) if data.agency_code else None
         case = await session.get(WatchedCase, data.case_id)
@@ -38,7 +38,7 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
         if watch is not None:
             await blocks.review_escalation(session, runtime, watch)
 
-    async def on_followup(session: AsyncSession, event: Incoming) -> None:
+    async def on_followup(session: AsyncSession, event: Incoming[FollowupRecorded]) -> None:
         data = event.data
         agency_code = data.agency_code or data.recorded_by_agency
         watch = await blocks.lock_agency(session, runtime, agency_code) if agency_code else None
@@ -55,7 +55,7 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
         if watch is not None:
             await blocks.review_escalation(session, runtime, watch)
 
-    async def on_deadline_moved(session: AsyncSession, event: Incoming) -> None:
+    async def on_deadline_moved(session: AsyncSession, event: Incoming[DeadlineExtended | DeadlineResumed]) -> None:
         """An extension or a resumed deadline puts the due date in the future again: the case leaves the
         overdue count (which may re-arm the agency's escalation). A block stays until the follow-up or
         BKN lifts it: the block answers the PPK's silence, which an extension does not undo."""
@@ -72,8 +72,8 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
             await blocks.review_escalation(session, runtime, watch)
 
     return {
-        "sbt.followup.overdue.v1": on_overdue,
-        "sbt.followup.recorded.v1": on_followup,
-        "sbt.followup.deadline_extended.v1": on_deadline_moved,
-        "sbt.followup.deadline_resumed.v1": on_deadline_moved,
+        FollowupOverdue: on_overdue,
+        FollowupRecorded: on_followup,
+        DeadlineExtended: on_deadline_moved,
+        DeadlineResumed: on_deadline_moved,
     }

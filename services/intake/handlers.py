@@ -5,13 +5,12 @@ from the bus, and never spends a consumer's work on what it already knows."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.models import PublicCaseStage
-from shared.events import EVENT_MODELS
-from shared.messaging.consumer import Handler, Incoming
+from shared.events import EVENT_MODELS, EventData
+from shared.messaging.consumer import HandlerTable, Incoming
 from shared.status_model import CaseStatus, apply
 
 
@@ -19,7 +18,7 @@ class CaseNotYetKnown(Exception):
     """An event of a case arrived before the case's opening: retried until the opening is applied."""
 
 
-async def fold_stage(session: AsyncSession, event: Incoming) -> None:
+async def fold_stage(session: AsyncSession, event: Incoming[EventData]) -> None:
     envelope = event.envelope
     if envelope.data.get("case_id") is None:  # e.g. a block made by hand, not arising from a case
         return
@@ -38,13 +37,9 @@ async def fold_stage(session: AsyncSession, event: Incoming) -> None:
     row.last_stream_seq = max(event.stream_seq, row.last_stream_seq or 0)
 
 
-def _is_case_event(model) -> bool:  # noqa: ANN001
+def _is_case_event(model: type[EventData]) -> bool:
     return "case_id" in model.model_fields
 
 
-def handlers(_runtime) -> Mapping[str, Handler]:  # noqa: ANN001
-    return {
-        event_type: fold_stage
-        for event_type, model in EVENT_MODELS.items()
-        if _is_case_event(model) and model.producer != "intake"
-    }
+def handlers(_runtime: object) -> HandlerTable:
+    return {model: fold_stage for model in EVENT_MODELS.values() if _is_case_event(model) and model.producer != "intake"}

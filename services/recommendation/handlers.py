@@ -3,7 +3,6 @@ violation catalogue. It keeps its own projection; it never reads another service
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +13,7 @@ from shared.clock import JAKARTA
 from shared.db import utcnow
 from shared.events.intake import CaseOpened, ReportReceived
 from shared.events.reference import ViolationRegistered
-from shared.messaging.consumer import Handler, Incoming
+from shared.messaging.consumer import HandlerTable, Incoming
 
 
 class Projection:
@@ -51,8 +50,8 @@ class Projection:
             updated_at=utcnow(),
         )
 
-    async def case_opened(self, session: AsyncSession, event: Incoming) -> None:
-        data: CaseOpened = event.data  # type: ignore[assignment]
+    async def case_opened(self, session: AsyncSession, event: Incoming[CaseOpened]) -> None:
+        data = event.data
         case = await self._locked_case(session, data.case_id)
         if case is None:
             session.add(self._new_case(data, data.opened_at))
@@ -64,8 +63,8 @@ class Projection:
         case.province = case.province or data.province
         case.updated_at = utcnow()
 
-    async def report_received(self, session: AsyncSession, event: Incoming) -> None:
-        data: ReportReceived = event.data  # type: ignore[assignment]
+    async def report_received(self, session: AsyncSession, event: Incoming[ReportReceived]) -> None:
+        data = event.data
         case = await self._locked_case(session, data.case_id)
         if case is None:
             case = self._new_case(data, data.received_at)
@@ -78,8 +77,8 @@ class Projection:
         case.province = case.province or data.province
         case.updated_at = utcnow()
 
-    async def violation_registered(self, session: AsyncSession, event: Incoming) -> None:
-        data: ViolationRegistered = event.data  # type: ignore[assignment]
+    async def violation_registered(self, session: AsyncSession, event: Incoming[ViolationRegistered]) -> None:
+        data = event.data
         entry = await session.get(Violation, data.code, with_for_update=True)
         if entry is None:
             entry = Violation(code=data.code)
@@ -91,10 +90,10 @@ class Projection:
         entry.updated_at = utcnow()
 
 
-def handlers(runtime) -> Mapping[str, Handler]:  # noqa: ANN001
+def handlers(runtime) -> HandlerTable:  # noqa: ANN001
     projection = Projection(runtime)
     return {
-        CaseOpened.event_type: projection.case_opened,
-        ReportReceived.event_type: projection.report_received,
-        ViolationRegistered.event_type: projection.violation_registered,
+        CaseOpened: projection.case_opened,
+        ReportReceived: projection.report_received,
+        ViolationRegistered: projection.violation_registered,
     }

@@ -4,7 +4,6 @@ deadline; agency registrations give the PPK's title for follow-up lists."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,15 +13,15 @@ from shared.clock import JAKARTA
 from shared.events.recommendation import RecommendationIssued
 from shared.events.reference import AgencyRegistered
 from shared.events.sanction import DeadlineSet
-from shared.messaging.consumer import Handler, Incoming
+from shared.messaging.consumer import HandlerTable, Incoming
 
 log = logging.getLogger("sbt.sanction")
 
 
-def handlers(runtime) -> Mapping[str, Handler]:  # noqa: ANN001 - the Runtime, typed loosely to avoid a cycle
+def handlers(runtime) -> HandlerTable:  # noqa: ANN001 - the Runtime, typed loosely to avoid a cycle
 
-    async def on_recommendation(session: AsyncSession, event: Incoming) -> None:
-        data: RecommendationIssued = event.data  # type: ignore[assignment]
+    async def on_recommendation(session: AsyncSession, event: Incoming[RecommendationIssued]) -> None:
+        data = event.data
         if await session.get(Followup, data.case_id) is not None:
             # One obligation per case: a second recommendation for the same case is kept out, not doubled.
             log.warning("case %s already has a follow-up obligation; recommendation %s ignored",
@@ -58,8 +57,8 @@ def handlers(runtime) -> Mapping[str, Handler]:  # noqa: ANN001 - the Runtime, t
             subject=data.case_id,
         )
 
-    async def on_agency(session: AsyncSession, event: Incoming) -> None:
-        data: AgencyRegistered = event.data  # type: ignore[assignment]
+    async def on_agency(session: AsyncSession, event: Incoming[AgencyRegistered]) -> None:
+        data = event.data
         row = await session.get(Agency, data.code)
         if row is None:
             session.add(Agency(code=data.code, name=data.name, ppk_title=data.ppk_title, ppk_name=data.ppk_name))
@@ -67,6 +66,6 @@ def handlers(runtime) -> Mapping[str, Handler]:  # noqa: ANN001 - the Runtime, t
             row.name, row.ppk_title, row.ppk_name = data.name, data.ppk_title, data.ppk_name
 
     return {
-        RecommendationIssued.event_type: on_recommendation,
-        AgencyRegistered.event_type: on_agency,
+        RecommendationIssued: on_recommendation,
+        AgencyRegistered: on_agency,
     }

@@ -10,15 +10,15 @@ from services.status.applying import Applier
 from services.status.ledger.service import NOT_LOGGED
 from services.status.ledger.store import Ledger
 from services.status.projection import Projection
-from shared.events import EVENT_MODELS
+from shared.events import EVENT_MODELS, EventData
 from shared.messaging.consumer import BatchHandlers, Incoming
 
 # Every event, but the ledger's own checkpoint announcements.
-CONSUMED = frozenset(EVENT_MODELS) - NOT_LOGGED
+CONSUMED = frozenset(model for event_type, model in EVENT_MODELS.items() if event_type not in NOT_LOGGED)
 
 
 def handlers(ledger: Ledger) -> BatchHandlers:
-    async def apply_batch(session: AsyncSession, events: list[Incoming]) -> None:
+    async def apply_batch(session: AsyncSession, events: list[Incoming[EventData]]) -> None:
         applier = await Applier.begin(session, ledger, [event.envelope for event in events])
         for event in events:
             # The consumer admitted each event only after checking its content against its hash.
@@ -29,7 +29,7 @@ def handlers(ledger: Ledger) -> BatchHandlers:
     return BatchHandlers(CONSUMED, apply_batch, prepare=ledger.lock, stages_events=False)
 
 
-async def record(session: AsyncSession, event: Incoming) -> None:
+async def record(session: AsyncSession, event: Incoming[EventData]) -> None:
     """Log one event and fold it into the read model, outside the ledger (for tests of the read model)."""
     projection = Projection()
     await projection.load(session, [event.envelope])

@@ -26,6 +26,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import nats.errors
 import orjson
@@ -53,17 +54,24 @@ event_log = structlog.get_logger("sbt.events")
 
 
 
+Data = TypeVar("Data", bound=EventData, covariant=True)
+
+
 @dataclass(frozen=True)
-class Incoming:
-    """One event as a handler sees it: the envelope, its validated data and its place in the stream."""
+class Incoming(Generic[Data]):
+    """One event as a handler sees it: the envelope, its data validated as its own event model (a handler of
+    ``FollowupOverdue`` takes an ``Incoming[FollowupOverdue]``) and its place in the stream."""
 
     envelope: Envelope
-    data: EventData
+    data: Data
     stream_seq: int
 
 
-Handler = Callable[[AsyncSession, Incoming], Awaitable[None]]
-BatchHandler = Callable[[AsyncSession, list[Incoming]], Awaitable[None]]
+Handler = Callable[[AsyncSession, Incoming[Any]], Awaitable[None]]
+# What a service consumes: each event model it handles, and its handler. Keyed by the models, not by type
+# strings, so a handler table names only events that exist and reads like the contracts.
+HandlerTable = Mapping[type[EventData], Handler]
+BatchHandler = Callable[[AsyncSession, list[Incoming[Any]]], Awaitable[None]]
 Prepare = Callable[[AsyncSession], Awaitable[None]]
 
 # Inbox rows per statement: far below any database's limit on bound parameters.
@@ -72,7 +80,7 @@ _INBOX_CHUNK = 500
 _SUBJECTS = {event_type: nats_subject(model) for event_type, model in EVENT_MODELS.items()}
 
 
-class BatchHandlers(Mapping[str, Handler]):
+class BatchHandlers(Mapping[type[EventData], Handler]):
     """Handlers that apply a whole batch of events at once, in stream order, in the caller's transaction.
 
     Still a mapping of event type to handler, so the consumer subscribes to and admits exactly these types,
@@ -83,25 +91,25 @@ class BatchHandlers(Mapping[str, Handler]):
     for nothing takes the database from the next batch).
     """
 
-    def __init__(self, event_types: Iterable[str], apply: BatchHandler, *, prepare: Prepare | None = None,
-                 stages_events: bool = True) -> None:
-        self.event_types = frozenset(event_types)
+    def __init__(self, event_models: Iterable[type[EventData]], apply: BatchHandler, *,
+                 prepare: Prepare | None = None, stages_events: bool = True) -> None:
+        self.event_models = frozenset(event_models)
         self.apply = apply
         self.prepare = prepare
         self.stages_events = stages_events
 
-    def __getitem__(self, event_type: str) -> Handler:
-        if event_type not in self.event_types:
-            raise KeyError(event_type)
+    def __getitem__(self, model: type[EventData]) -> Handler:
+        if model not in self.event_models:
+            raise KeyError(model)
         return self._apply_one
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self.event_types))
+    def __iter__(self) -> Iterator[type[EventData]]:
+        return iter(sorted(self.event_models, key=lambda model: model.event_type))
 
     def __len__(self) -> int:
-        return len(self.event_types)
+        return len(self.event_models)
 
-    async def _apply_one(self, session: AsyncSession, event: Incoming) -> None:
+    async def _apply_one(self, session: AsyncSession, event: Incoming[Any]) -> None:
         if self.prepare is not None:
             await self.prepare(session)
         await self.apply(session, [event])
@@ -135,7 +143,7 @@ class Consumer:
         sessions: async_sessionmaker[AsyncSession],
         tables: MessagingTables,
         bus: Bus,
-        handlers: Mapping[str, Handler],
+        handlers: HandlerTable,
         batch_size: int = 256,
         max_deliver: int = 5,
         retry_delay: float = 0.5,
@@ -143,15 +151,16 @@ class Consumer:
         keys: ProducerKeys,
         after_commit: Callable[[], None] | None = None,
     ) -> None:
-        unknown = set(handlers) - set(EVENT_MODELS)
+        unknown = [model for model in handlers if EVENT_MODELS.get(model.event_type) is not model]
         if unknown:
-            raise ValueError(f"handlers for unknown event types: {sorted(unknown)}")
+            raise ValueError(f"handlers for unknown event models: {unknown}")
         self.name = name
         self.keys = keys  # the pinned producer keys every event's signature is checked against
         self.sessions = sessions
         self.tables = tables
         self.bus = bus
-        self.handlers = dict(handlers)
+        # On the wire an event names its type; the table is looked up by that name.
+        self.handlers: dict[str, Handler] = {model.event_type: handler for model, handler in handlers.items()}
         if isinstance(handlers, BatchHandlers):
             self._apply_batch, self._prepare = handlers.apply, handlers.prepare
             if not handlers.stages_events:
@@ -381,7 +390,7 @@ class Consumer:
             claimed.update((await session.execute(statement, rows[start:start + _INBOX_CHUNK])).scalars())
         return claimed
 
-    async def _apply_each(self, session: AsyncSession, events: list[Incoming]) -> None:
+    async def _apply_each(self, session: AsyncSession, events: list[Incoming[Any]]) -> None:
         """The batch handler of a service whose handlers take one event at a time."""
         for event in events:
             continue_trace(event.envelope.traceparent)

@@ -69,7 +69,7 @@ async def runtime(tmp_path):  # noqa: ANN001
             raise RuntimeError("the projection cannot take this yet")
 
     consumer = Consumer(name="status", sessions=sessionmaker(engine), tables=tables, bus=None,
-                        handlers={RECEIVED: handler}, keys=fixed_producer_keys())
+                        handlers={EVENT_MODELS[RECEIVED]: handler}, keys=fixed_producer_keys())
     runtime = _Runtime(engine, tables, consumer)
     runtime.effects, runtime.broken = effects, broken
     yield runtime

@@ -45,7 +45,7 @@ def consumer(sessions, bus: Bus, ack_wait: float, before_apply=None) -> Watched:
         await real.apply(session, events)
 
     return Watched(name="status", sessions=sessions, tables=messaging, bus=bus, keys=fixed_producer_keys(),
-                   handlers=BatchHandlers(real.event_types, apply, prepare=real.prepare), ack_wait=ack_wait)
+                   handlers=BatchHandlers(real.event_models, apply, prepare=real.prepare), ack_wait=ack_wait)
 
 
 async def connected(url: str) -> Bus:

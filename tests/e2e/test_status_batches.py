@@ -135,7 +135,7 @@ async def test_a_poison_event_in_a_batch_is_dead_lettered_and_the_others_apply_o
     status = handlers(Ledger(ledger_tables, log_id="sbt-status"))
     dying = Consumer(name="status", sessions=sessions, tables=messaging, bus=None, after_commit=die,
                      keys=fixed_producer_keys(),
-                     handlers=BatchHandlers(status.event_types, status.apply, prepare=status.prepare))
+                     handlers=BatchHandlers(status.event_models, status.apply, prepare=status.prepare))
     with pytest.raises(ProcessDied):
         await dying.process(await subscription.fetch(10, timeout=2))
     committed = await snapshot(sessions)
@@ -167,7 +167,7 @@ async def test_a_batch_gives_what_its_events_give_one_transaction_at_a_time(stat
     one_by_one = handlers(Ledger(ledger_tables, log_id="sbt-status"))
     for event in events:
         async with status_database["status_once"].begin() as session:
-            await one_by_one[event.envelope.type](session, event)
+            await one_by_one[EVENT_MODELS[event.envelope.type]](session, event)
 
     together, apart = await snapshot(status_database["status"]), await snapshot(status_database["status_once"])
     assert together == apart

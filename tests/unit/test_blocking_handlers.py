@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from services.blocking.app import SPEC
 from services.blocking.models import AgencyWatch, Block, Escalation
-from shared.events import Envelope
+from shared.events import EVENT_MODELS, Envelope
 from shared.events.sanction import DeadlineExtended, FollowupOverdue, FollowupRecorded
 from shared.messaging.consumer import Incoming
 from shared.migrations import upgrade
@@ -41,7 +41,7 @@ def _incoming(model, **fields) -> Incoming:
 
 
 async def _deliver(runtime: Runtime, incoming: Incoming) -> None:
-    handler = SPEC.handlers(runtime)[incoming.envelope.type]
+    handler = SPEC.handlers(runtime)[EVENT_MODELS[incoming.envelope.type]]
     async with runtime.transaction() as session:
         await handler(session, incoming)
 
