@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.messaging.dead_letters import open_dead_letter_count
 from shared.observability import trace_id_of
 
 if TYPE_CHECKING:
@@ -151,9 +152,7 @@ async def refresh_gauges(runtime: Runtime) -> None:
         age = (dt.datetime.now(dt.UTC) - oldest).total_seconds() if oldest is not None else 0.0
         OUTBOX_OLDEST_AGE.set(max(age, 0.0))
     with contextlib.suppress(Exception):
-        from shared.ops import open_dead_letter_count
-
-        DEAD_LETTERS_OPEN.set(await open_dead_letter_count(runtime))
+        DEAD_LETTERS_OPEN.set(await open_dead_letter_count(runtime.sessions, runtime.messaging))
     if runtime.consumer is not None and runtime.bus.connected:
         with contextlib.suppress(Exception):
             info = await asyncio.wait_for(

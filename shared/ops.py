@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 from nats.aio.msg import Msg
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import Row, Table, func, select, update
+from sqlalchemy import Row, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import metrics
 from shared.auth import Actor, require
 from shared.db import utcnow
+from shared.messaging import dead_letters
 from shared.messaging.consumer import Delivery
 from shared.problems import Problem
 
@@ -107,9 +108,7 @@ class _StoredMessage:
 
 
 async def open_dead_letter_count(runtime: Runtime) -> int:
-    table = runtime.messaging.dead_letters
-    async with runtime.sessions() as session:
-        return int(await session.scalar(select(func.count()).where(table.c.replayed_at.is_(None))) or 0)
+    return await dead_letters.open_dead_letter_count(runtime.sessions, runtime.messaging)
 
 
 async def list_dead_letters(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.status import blocks
 from services.status.ledger import service as ledger
 from services.status.models import CaseRow, LoggedEvent
-from services.status.schemas import ActiveBlock, AsnStatus, CaseSummary, Timeline, TimelineEntry
+from services.status.schemas import ActiveBlock, AsnStatus, Timeline, TimelineEntry, summary_of
 from shared import nip as nip_rules
 from shared.auth import Actor, require
 from shared.authz import may_see_case, scope_of
@@ -31,23 +31,6 @@ async def _position(session: AsyncSession, runtime) -> int:  # noqa: ANN001
     position = runtime.tables.consumer_position
     value = await session.scalar(select(position.c.stream_seq).where(position.c.consumer == runtime.name))
     return int(value or 0)
-
-
-def summary_of(state: CaseStatus) -> CaseSummary:
-    return CaseSummary(
-        case_id=state.case_id,
-        election_code=state.election_code,
-        agency_code=state.agency_code,
-        province=state.province,
-        nip_in_roster=state.nip_in_roster,
-        stage=state.stage,
-        open=state.is_open,
-        opened_at=state.opened_at,
-        updated_at=state.updated_at,
-        report_count=len(state.report_ids),
-        violation_codes=list(state.violation_codes),
-        history=list(state.history),
-    )
 
 
 @router.get("/asn/{nip}/status", response_model=AsnStatus, summary="The shared status of one civil servant",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import orjson
 from sqlalchemy import case, func, select
 
-from services.status.api import summary_of
+from services.status.schemas import summary_of
 from services.status.bulk import KEYS_PER_QUERY, key_chunks
 from services.status.ledger.service import current_checkpoint
 from services.status.models import CaseRow, PersonnelBlock

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from services.status.ledger.schemas import EventProof
 from shared.ledger.checkpoint import Checkpoint
 
-from shared.status_model import Stage, StageChange
+from shared.status_model import CaseStatus, Stage, StageChange
 
 
 class CaseSummary(BaseModel):
@@ -72,3 +72,20 @@ class Timeline(BaseModel):
     checkpoint: Checkpoint = Field(description="The signed ledger checkpoint this answer was read at.")
     proofs: list[EventProof] | None = Field(
         default=None, description="With ?proofs=true: every event's inclusion proof against `checkpoint`.")
+
+
+def summary_of(state: CaseStatus) -> CaseSummary:
+    return CaseSummary(
+        case_id=state.case_id,
+        election_code=state.election_code,
+        agency_code=state.agency_code,
+        province=state.province,
+        nip_in_roster=state.nip_in_roster,
+        stage=state.stage,
+        open=state.is_open,
+        opened_at=state.opened_at,
+        updated_at=state.updated_at,
+        report_count=len(state.report_ids),
+        violation_codes=list(state.violation_codes),
+        history=list(state.history),
+    )
