@@ -56,6 +56,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # No token: every caller holds the "public" role on these, rate-limited per client IP.
     "public:report": frozenset({"public"}),
     "public:complaint": frozenset({"public"}),
+    # The national figures with small cells withheld: no NIP, no name (services/status/public_figures.py).
+    "public:figures": frozenset({"public"}),
     # The identity service. The token endpoint takes no bearer token: the client authenticates with its own
     # id and secret (failures rate-limited per client IP); the key set is what integrators verify against.
     "oauth:token": frozenset({"public"}),

@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     # Public endpoints (no token), per client IP: a token bucket of this many requests refilled per minute.
     public_rate_per_minute: int = Field(default=30, ge=1)
     public_burst: int = Field(default=10, ge=1)
+    # The public national figures withhold any non-zero count below this many cases (services/status/
+    # public_figures.py), so that no one is identified by a small cell.
+    public_figures_min_cell: int = Field(default=5, ge=2, le=1000)
 
     # Authenticated writes (POST, PUT, PATCH, DELETE with a token), per client, shared by a service's replicas
     # (shared/write_limit.py): this many per minute, at most this many at once; past it, 429 with Retry-After.

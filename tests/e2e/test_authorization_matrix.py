@@ -266,6 +266,8 @@ DASHBOARD = [
     # A PPK's landing page: its own agency's obligations; another agency's asked for by name is refused.
     Page("/dashboard/obligations", "/dashboard/obligations", 200),
     Page(f"/dashboard/obligations?agency={OWN}", "/dashboard/obligations", 403),
+    # The public figures: open to everyone, token or not, and never showing a case or a NIP.
+    Page("/dashboard/public", "/dashboard/public", 200, marker="nip"),
 ]
 
 
@@ -285,7 +287,9 @@ async def _dashboard_cells(system, table: list[Endpoint], case_id: str, nip: str
                 token = system.token(agency, role, ppk_agency=agency if role == "ppk" else None)
                 answer = await _get_page(system, token, path)
                 sees = agency == OWN or not _sees_own_agency_only(role)
-                if not allowed(pages[page.route], {role}):
+                if allowed(pages[page.route], {"public"}):
+                    expected, shown = 200, False
+                elif not allowed(pages[page.route], {role}):
                     expected, shown = 403, False
                 else:
                     expected, shown = (200, True) if sees else (page.hidden, False)
