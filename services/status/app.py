@@ -8,7 +8,7 @@ import dataclasses
 from fastapi import FastAPI
 
 from services.status import api, handlers, stats_api, worklists_api
-from services.status.dashboard import export_routes
+from services.status.dashboard import export_routes, oidc_routes
 from services.status.dashboard import routes as dashboard
 from services.status.hot_path import StatusHotPath
 from services.status.ledger import api as ledger_api
@@ -25,7 +25,7 @@ SPEC = ServiceSpec(
     "folded from every case event with the shared pure function `apply`.",
     metadata=Base.metadata,
     messaging=messaging,
-    routers=[api.router, stats_api.router, worklists_api.router, dashboard.router, export_routes.router, ledger_api.router,
+    routers=[api.router, stats_api.router, worklists_api.router, dashboard.router, oidc_routes.router, export_routes.router, ledger_api.router,
              ledger_api.forks_router],
     # A batch of events at a time: each appended to the ledger and folded into the read model, in one
     # transaction (services/status/applying.py).

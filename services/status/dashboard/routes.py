@@ -306,8 +306,27 @@ def _login_failures(request: Request) -> RateLimiter:
 def _login_page(request: Request, status: int = 200, *, next: str, error: str | None = None,  # noqa: A002
                 username: str = "", totp: bool = False, headers: dict | None = None) -> HTMLResponse:
     # ``error`` is a code; the template says it in words, so the words can be translated there.
+    settings = request.app.state.settings
+    provider = settings.oidc_display_name if settings.oidc_enabled else None
     return _page(request, "login.html", status, headers=headers, next=next, error=error, username=username,
-                 totp=totp, actor=None)
+                 totp=totp, actor=None, provider=provider)
+
+
+def session_of(request: Request, token: str) -> Actor | None:
+    """The person a session token the identity service answered is for; None when this service does not
+    trust the token's key, a configuration fault rather than the person's."""
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return verifier.verify(token)
+    except Problem:
+        return None
+
+
+def keep_session(request: Request, response: Response, token: str, actor: Actor) -> None:
+    """The session cookie: HttpOnly, SameSite=Strict, Secure outside development, expiring with the token."""
+    lifetime = max(int(actor.claims.get("exp", 0) - time.time()), 0)
+    response.set_cookie(COOKIE, token, max_age=lifetime, httponly=True, samesite="strict", path="/dashboard",
+                        secure=request.app.state.settings.env == "production")
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -357,17 +376,17 @@ async def login(request: Request, form: forms.CheckedForm) -> Response:
             return _login_page(request, 401, next=target, error="refused", username=username, totp=bool(code))
         return _login_page(request, 503, next=target, error="unavailable", username=username)
     token = answer.json()["access_token"]
-    verifier: TokenVerifier = request.app.state.token_verifier
-    try:
-        actor = verifier.verify(token)
-    except Problem:  # signed with a key this service does not trust: a configuration fault, not the person's
+    actor = session_of(request, token)
+    if actor is None:
         return _login_page(request, 503, next=target, error="unavailable", username=username)
     # Where the person was sent from, or where their role starts (a PPK cannot see the national overview).
-    response = RedirectResponse(home_of(actor) if target == "/dashboard" else target, status_code=303)
-    lifetime = max(int(actor.claims.get("exp", 0) - time.time()), 0)
-    response.set_cookie(COOKIE, token, max_age=lifetime, httponly=True, samesite="strict", path="/dashboard",
-                        secure=settings.env == "production")
+    response = RedirectResponse(landing(actor, target), status_code=303)
+    keep_session(request, response, token, actor)
     return response
+
+
+def landing(actor: Actor, target: str) -> str:
+    return home_of(actor) if target == "/dashboard" else target
 
 
 @router.post("/logout")
