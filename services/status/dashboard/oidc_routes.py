@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from services.status.dashboard import forms
-from services.status.dashboard.auth import safe_next
+from services.status.dashboard.auth import LOGIN_PATH, safe_next
 from services.status.dashboard.routes import _login_page, _page, keep_session, landing, session_of
 from shared.problems import Problem
 from shared.settings import Settings
@@ -73,12 +73,11 @@ async def begin(request: Request, form: forms.CheckedForm, settings: Configured)
     try:
         answer = await _identity(settings, request, "/v1/sessions/oidc/start", {})
     except httpx.HTTPError:
-        return _login_page(request, 503, next=target, error="unavailable")
+        return _refused(request, 503, target, "unavailable")
     if answer.status_code == 429:
-        return _login_page(request, 429, next=target, error="too_many",
-                           headers={"Retry-After": answer.headers.get("retry-after", "60")})
+        return _refused(request, 429, target, "too_many", headers={"Retry-After": answer.headers.get("retry-after", "60")})
     if answer.status_code != 200:
-        return _login_page(request, 503, next=target, error="unavailable")
+        return _refused(request, 503, target, "unavailable")
     started = answer.json()
     response = RedirectResponse(started["authorization_url"], status_code=303)
     for name, value in ((TRANSACTION_COOKIE, started["transaction"]), (NEXT_COOKIE, target)):
@@ -102,9 +101,9 @@ async def callback(
     transaction = request.cookies.get(TRANSACTION_COOKIE)
     outcome: Response
     if error:  # the person cancelled, or the provider refused them
-        outcome = _login_page(request, 401, next=target, error="oidc_denied")
+        outcome = _refused(request, 401, target, "oidc_denied")
     elif not code or not state or not transaction:
-        outcome = _login_page(request, 400, next=target, error="oidc_refused")
+        outcome = _refused(request, 400, target, "oidc_refused")
     else:
         outcome = await _finish(request, settings, target, {"code": code, "state": state,
                                                             "transaction": transaction,
@@ -113,24 +112,29 @@ async def callback(
     return outcome
 
 
+def _refused(request: Request, status: int, target: str, error: str, headers: dict | None = None) -> Response:
+    # The language links open the sign-in page, not this callback again (its code is spent).
+    return _login_page(request, status, next=target, error=error, headers=headers, switch_to=LOGIN_PATH)
+
+
 async def _finish(request: Request, settings: Settings, target: str, body: dict) -> Response:
     try:
         answer = await _identity(settings, request, "/v1/sessions/oidc", body)
     except httpx.HTTPError:
-        return _login_page(request, 503, next=target, error="unavailable")
+        return _refused(request, 503, target, "unavailable")
     if answer.status_code == 429:
-        return _login_page(request, 429, next=target, error="too_many",
-                           headers={"Retry-After": answer.headers.get("retry-after", "60")})
+        return _refused(request, 429, target, "too_many",
+                        headers={"Retry-After": answer.headers.get("retry-after", "60")})
     if answer.status_code == 403:
-        return _login_page(request, 403, next=target, error=_REFUSALS.get(_title(answer) or "", "oidc_no_role"))
+        return _refused(request, 403, target, _REFUSALS.get(_title(answer) or "", "oidc_no_role"))
     if answer.status_code in (401, 422):
-        return _login_page(request, 401, next=target, error="oidc_refused")
+        return _refused(request, 401, target, "oidc_refused")
     if answer.status_code != 200:
-        return _login_page(request, 503, next=target, error="unavailable")
+        return _refused(request, 503, target, "unavailable")
     token = answer.json()["access_token"]
     actor = session_of(request, token)
     if actor is None:
-        return _login_page(request, 503, next=target, error="unavailable")
-    page = _page(request, "signed_in.html", actor=None, target=landing(actor, target))
+        return _refused(request, 503, target, "unavailable")
+    page = _page(request, "signed_in.html", actor=None, target=landing(actor, target), switch_to=LOGIN_PATH)
     keep_session(request, page, token, actor)
     return page

@@ -84,12 +84,13 @@ def _switch_url(request: Request, lang: str) -> str:
 
 
 def _page(request: Request, name: str, status: int = 200, names: Reference | None = None,
-          headers: dict | None = None, **context) -> HTMLResponse:
+          headers: dict | None = None, switch_to: str | None = None, **context) -> HTMLResponse:
     """A page in the reader's language, with the form token its forms carry (the sign-out button's
-    included); a ``?lang=`` choice is kept in a cookie for the next pages."""
+    included); a ``?lang=`` choice is kept in a cookie for the next pages. ``switch_to``: the page the
+    language links open, for a page whose own URL must not be opened twice (a provider's callback)."""
     lang = _language(request)
     show = Presenter(lang, names or Reference())
-    links = {code: _switch_url(request, code) for code in LANGUAGES}
+    links = {code: f"{switch_to}?lang={code}" if switch_to else _switch_url(request, code) for code in LANGUAGES}
     context["csrf_token"] = forms.token_for(request)
     html = ENVIRONMENTS[lang].get_template(name).render(show=show, lang_links=links, **context)
     response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
@@ -304,12 +305,13 @@ def _login_failures(request: Request) -> RateLimiter:
 
 
 def _login_page(request: Request, status: int = 200, *, next: str, error: str | None = None,  # noqa: A002
-                username: str = "", totp: bool = False, headers: dict | None = None) -> HTMLResponse:
+                username: str = "", totp: bool = False, headers: dict | None = None,
+                switch_to: str | None = None) -> HTMLResponse:
     # ``error`` is a code; the template says it in words, so the words can be translated there.
     settings = request.app.state.settings
     provider = settings.oidc_display_name if settings.oidc_enabled else None
     return _page(request, "login.html", status, headers=headers, next=next, error=error, username=username,
-                 totp=totp, actor=None, provider=provider)
+                 totp=totp, actor=None, provider=provider, switch_to=switch_to)
 
 
 def session_of(request: Request, token: str) -> Actor | None:

@@ -31,10 +31,10 @@ const provider = new Provider(config.issuer, {
   pkce: { required: () => true },
   claims: {
     acr: null,
-    amr: null,
     auth_time: null,
     sid: null,
-    openid: ['sub'],
+    // How the person signed in (RFC 8176), with every ID token: the relying party checks it for some roles.
+    openid: ['sub', 'amr'],
     profile: ['name', 'preferred_username'],
     email: ['email'],
     // Whatever else the accounts carry (groups, agency...), asked for with the scope "sbt".
