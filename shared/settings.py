@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SERVICE_PORTS: dict[str, int] = {
     "intake": 8001,
@@ -114,7 +115,7 @@ class Settings(BaseSettings):
     # realm_access.roles), and which of its values mean which SBT roles: {"value": "role" or ["role", ...]}.
     # A value not in the map grants nothing; a person granted nothing is refused.
     oidc_role_claim: str = "groups"
-    oidc_role_map: dict[str, str | list[str]] = Field(default_factory=dict)
+    oidc_role_map: Annotated[dict[str, str | list[str]], NoDecode] = Field(default_factory=dict)
     # The person's agency: from this claim, else the fixed agency of a provider that serves one agency.
     oidc_agency_claim: str | None = None
     oidc_agency: str | None = None
@@ -203,6 +204,14 @@ class Settings(BaseSettings):
     # The task force's target for verifying a report (7 days in the 2024 procedure); shown, not enforced.
     verification_target_days: int = Field(default=7, ge=1, le=90)
     verification_target_in_working_days: bool = False
+
+    @field_validator("oidc_role_map", mode="before")
+    @classmethod
+    def _role_map_from_json(cls, value: Any) -> Any:
+        # JSON from the environment; empty (a deployment file's placeholder) means no value maps to a role.
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
 
     @model_validator(mode="after")
     def _embedded_nats_by_default(self) -> "Settings":
