@@ -12,6 +12,7 @@ used, and the provider will not give a code without it nor exchange one without 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
@@ -21,6 +22,7 @@ import jwt
 import pytest
 
 from tests.e2e.accounts import csrf_of
+from tests.e2e.test_dashboard_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, browser_or_skip
 from tests.e2e.reports import random_nip, report_body
 from tests.e2e.test_authorization_matrix import OTHER, OWN, _publish_recommendation
 from tests.harness.oidc_provider import OidcProvider, node_or_skip
@@ -51,13 +53,13 @@ ACCOUNTS = {
 }
 
 
-@pytest.fixture
-async def oidc_system(tmp_path):
+@contextlib.asynccontextmanager
+async def oidc_running(folder, provider_host: str = "127.0.0.1"):  # noqa: ANN001, ANN201
     """identity, intake and status, with the identity service the relying party of a provider that knows
     the status service's callback as the client's redirect URI."""
     node_or_skip()
-    provider = OidcProvider(tmp_path / "provider", clients=[], accounts=ACCOUNTS)
-    system = SbtSystem(tmp_path / "system", ["intake", "status", "identity"], extra_env={
+    provider = OidcProvider(folder / "provider", clients=[], accounts=ACCOUNTS, host=provider_host)
+    system = SbtSystem(folder / "system", ["intake", "status", "identity"], extra_env={
         "SBT_OIDC_ISSUER": provider.issuer, "SBT_OIDC_CLIENT_ID": CLIENT_ID, "SBT_OIDC_CLIENT_SECRET": CLIENT_SECRET,
         "SBT_OIDC_SCOPES": "openid profile sbt", "SBT_OIDC_ROLE_MAP": json.dumps(ROLE_MAP),
         "SBT_OIDC_AGENCY_CLAIM": "instansi", "SBT_OIDC_DISPLAY_NAME": PROVIDER_NAME,
@@ -75,6 +77,12 @@ async def oidc_system(tmp_path):
     finally:
         await system.stop()
         provider.stop()
+
+
+@pytest.fixture
+async def oidc_system(tmp_path):
+    async with oidc_running(tmp_path) as system:
+        yield system
 
 
 def tab() -> httpx.AsyncClient:
@@ -289,3 +297,31 @@ async def test_pkce_is_required_and_used(oidc_system):
         exchange = await client.post(f"{issuer}/token", auth=(CLIENT_ID, CLIENT_SECRET), data={
             "grant_type": "authorization_code", "code": code, "redirect_uri": _query(authorization)["redirect_uri"]})
         assert exchange.status_code == 400 and exchange.json()["error"] in ("invalid_grant", "invalid_request")
+
+
+async def test_in_a_real_browser_with_the_provider_on_another_site(tmp_path):
+    """Chromium, with the provider at localhost and the dashboard at 127.0.0.1 (two sites): the session
+    cookie is SameSite=Strict, which a browser does not send on a navigation another site started, so this
+    is where a redirect straight from the callback to the dashboard would send the person back to the form."""
+    playwright_api = browser_or_skip()
+    async with oidc_running(tmp_path, provider_host="localhost") as system:
+        status = system["status"].url
+        async with playwright_api.async_playwright() as driver:
+            browser = await driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            try:
+                page = await browser.new_page(viewport={"width": 1100, "height": 800})
+                await page.goto(f"{status}/dashboard/login")
+                ARTIFACTS.mkdir(exist_ok=True)
+                await page.screenshot(path=str(ARTIFACTS / "sign-in-with-provider.png"), full_page=True)
+                await page.click("#oidc-sign-in")
+                await page.wait_for_url(f"{system.provider.issuer}/interaction/**")
+                await page.fill('input[name="login"]', "ppk.jabar")
+                await page.fill('input[name="password"]', PASSWORD)
+                await page.click('button[type="submit"]')
+                await page.wait_for_url(f"{status}/dashboard/obligations", timeout=20_000)
+                assert "Dedi Mulyadi" in await page.content()
+                session = [c for c in await page.context.cookies() if c["name"] == "sbt_session"]
+                assert session and session[0]["httpOnly"] and session[0]["sameSite"] == "Strict"
+                assert not [c for c in await page.context.cookies() if c["name"] == "sbt_oidc"]
+            finally:
+                await browser.close()

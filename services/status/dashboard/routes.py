@@ -14,7 +14,7 @@ import datetime as dt
 import time
 from pathlib import Path as FilePath
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import orjson
@@ -32,6 +32,7 @@ from shared.authz import AgencyScope, may_see_case, scope_of
 from shared.i18n import LANGUAGES, choose, translations
 from shared.problems import Problem
 from shared.ratelimit import RateLimiter
+from shared.security_headers import page_policy_with_form_target
 from shared.status_model import Stage
 
 HERE = FilePath(__file__).parent
@@ -310,6 +311,10 @@ def _login_page(request: Request, status: int = 200, *, next: str, error: str | 
     # ``error`` is a code; the template says it in words, so the words can be translated there.
     settings = request.app.state.settings
     provider = settings.oidc_display_name if settings.oidc_enabled else None
+    if provider:  # the provider's button sends the browser on there
+        issuer = urlsplit(settings.oidc_issuer)
+        policy = page_policy_with_form_target(f"{issuer.scheme}://{issuer.netloc}")
+        headers = {**(headers or {}), "Content-Security-Policy": policy}
     return _page(request, "login.html", status, headers=headers, next=next, error=error, username=username,
                  totp=totp, actor=None, provider=provider, switch_to=switch_to)
 
