@@ -22,6 +22,15 @@ DOCS_POLICY = (
     f"font-src 'self'; worker-src 'self' blob:; {_LOCKED_DOWN}"
 )
 
+
+
+def page_policy_with_form_target(origin: str) -> str:
+    """The pages' policy, but for one more origin that a form may be sent on to: the sign-in page's button
+    posts to this site, which sends the browser on to the agency's OpenID provider, and browsers hold that
+    redirect to form-action as well."""
+    return PAGE_POLICY.replace("form-action 'self'", f"form-action 'self' {origin}")
+
+
 # On every answer, JSON included.
 COMMON: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),

@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+import json
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SERVICE_PORTS: dict[str, int] = {
     "intake": 8001,
@@ -99,6 +100,35 @@ class Settings(BaseSettings):
     # replicas that share the data dir). Set it in production so every replica agrees.
     dashboard_form_key: str | None = None
 
+    # Sign-in with an agency's own OpenID Connect provider (services/identity/oidc.py), off while no issuer
+    # is set. The identity service is the relying party (it holds the client secret and validates the ID
+    # token); the dashboard only shows the button and carries the browser to the provider and back.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    # Unset: a public client, authenticated by PKCE alone (token_endpoint_auth_method "none").
+    oidc_client_secret: str | None = None
+    oidc_display_name: str = "OpenID Connect"
+    oidc_scopes: str = "openid profile email"
+    # The dashboard's callback as registered at the provider; unset, this machine's status service.
+    oidc_redirect_uri: str | None = None
+    # Which claim holds the person's groups or roles (a dotted path into nested claims, e.g.
+    # realm_access.roles), and which of its values mean which SBT roles: {"value": "role" or ["role", ...]}.
+    # A value not in the map grants nothing; a person granted nothing is refused.
+    oidc_role_claim: str = "groups"
+    oidc_role_map: Annotated[dict[str, str | list[str]], NoDecode] = Field(default_factory=dict)
+    # The person's agency: from this claim, else the fixed agency of a provider that serves one agency.
+    oidc_agency_claim: str | None = None
+    oidc_agency: str | None = None
+    # The agency a PPK acts for: from this claim, else the person's own agency.
+    oidc_ppk_agency_claim: str | None = None
+    oidc_name_claim: str = "name"
+    oidc_username_claim: str = "preferred_username"
+    # Roles that need a second factor (admin, blocker, as for local accounts) are granted only when the ID
+    # token's "amr" (RFC 8176) names one of these methods.
+    oidc_second_factor_amr: list[str] = Field(default_factory=lambda: ["mfa", "otp", "hwk", "sc", "sms"])
+    # How long a person may take at the provider between the button and the callback.
+    oidc_transaction_seconds: int = Field(default=600, ge=30, le=3600)
+
     host: str = "127.0.0.1"
     # Proxies whose X-Forwarded-For is believed (comma-separated addresses or networks, "*" for any): the
     # gateway's, so that per-IP rate limits and the access log see the client, not the gateway. Empty (the
@@ -178,6 +208,14 @@ class Settings(BaseSettings):
     verification_target_days: int = Field(default=7, ge=1, le=90)
     verification_target_in_working_days: bool = False
 
+    @field_validator("oidc_role_map", mode="before")
+    @classmethod
+    def _role_map_from_json(cls, value: Any) -> Any:
+        # JSON from the environment; empty (a deployment file's placeholder) means no value maps to a role.
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
+
     @model_validator(mode="after")
     def _embedded_nats_by_default(self) -> "Settings":
         if "nats_url" not in self.model_fields_set:
@@ -210,6 +248,15 @@ class Settings(BaseSettings):
     def identity_base_url(self) -> str:
         return (self.identity_url or f"http://127.0.0.1:{self.service_port('identity')}").rstrip("/")
 
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
+    @property
+    def oidc_callback_url(self) -> str:
+        return self.oidc_redirect_uri or (
+            f"http://127.0.0.1:{self.service_port('status')}/dashboard/login/oidc/callback")
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":
         if self.env == "production" and not self.jwt_public_keys:
@@ -218,6 +265,11 @@ class Settings(BaseSettings):
             raise ValueError("SBT_MASTER_KEY must be set in production (no development master key)")
         if self.env == "production" and not self.ledger_private_key:
             raise ValueError("SBT_LEDGER_PRIVATE_KEY must be set in production (no development ledger key)")
+        if self.env == "production" and self.oidc_issuer:
+            # Codes, tokens and the provider's keys must not cross the network in the clear.
+            for name, url in (("SBT_OIDC_ISSUER", self.oidc_issuer), ("SBT_OIDC_REDIRECT_URI", self.oidc_redirect_uri)):
+                if not (url or "").startswith("https://"):
+                    raise ValueError(f"{name} must be an https:// URL in production")
         return self
 
     def database_url_for(self, service: str) -> str:

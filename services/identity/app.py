@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.identity import api, keys, oauth, sessions, users_api
+from services.identity import api, keys, oauth, oidc_api, sessions, users_api
+from services.identity.oidc_claims import ClaimRules
 from services.identity.models import Base
 from shared.service import ServiceSpec, create_service_app
 from shared.settings import Settings, get_settings
@@ -19,9 +20,10 @@ SPEC = ServiceSpec(
     title="SBT identity",
     description="Identity: agency clients exchange their id and secret for a short-lived bearer token "
                 "(OAuth2 client credentials); people sign in with a username, password and, for some roles, "
-                "a TOTP code; the trusted public keys are published as a JWK set.",
+                "a TOTP code, or at their agency's own OpenID provider; the trusted public keys are published "
+                "as a JWK set.",
     metadata=Base.metadata,
-    routers=[oauth.router, sessions.router, api.router, users_api.router],
+    routers=[oauth.router, sessions.router, oidc_api.router, api.router, users_api.router],
     uses_bus=False,
 )
 
@@ -29,4 +31,6 @@ SPEC = ServiceSpec(
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     keys.check_signing_key_is_trusted(settings)
+    if settings.oidc_enabled:
+        ClaimRules.from_settings(settings)  # a role map naming no SBT role stops the start, saying which
     return create_service_app(SPEC, settings)

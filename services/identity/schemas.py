@@ -234,3 +234,24 @@ class SessionOut(BaseModel):
     username: str
     display_name: str
     roles: list[str]
+
+
+class OidcStartOut(BaseModel):
+    authorization_url: str = Field(description="Where to send the person's browser: the provider's authorization "
+                                               "endpoint, with state, nonce and the PKCE (S256) challenge.")
+    transaction: str = Field(description="Sealed state of this sign-in (state, nonce, PKCE verifier): keep it in "
+                                         "the browser (an HttpOnly cookie) and send it back with the code.")
+    expires_in: int = Field(description="Seconds the person has to come back from the provider.")
+
+
+class OidcSessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
+        description="The authorization code the provider sent back to the redirect URI.")
+    state: Annotated[str, StringConstraints(min_length=1, max_length=500)] = Field(
+        description="The state the provider sent back; must equal the transaction's.")
+    transaction: Annotated[str, StringConstraints(min_length=1, max_length=4000)] = Field(
+        description="The transaction POST /v1/sessions/oidc/start answered.")
+    iss: Annotated[str | None, StringConstraints(max_length=500)] = Field(
+        default=None, description="The provider's iss parameter in the answer (RFC 9207), when it sends one.")

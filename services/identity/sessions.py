@@ -67,15 +67,21 @@ async def create_session(body: SessionIn, request: Request, address: Annotated[s
         raise _refusal(outcome.result)
     user = outcome.user
     assert user is not None
-    ppk_agency = user.ppk_agency if "ppk" in user.roles else None
-    subject = f"user:{user.username}"
-    request.state.actor = Actor(client_id=subject, agency=user.agency_code, roles=frozenset(user.roles),
-                                ppk_agency=ppk_agency)
+    return issue(request, settings, subject=f"user:{user.username}", agency=user.agency_code, roles=user.roles,
+                 ppk_agency=user.ppk_agency if "ppk" in user.roles else None, username=user.username,
+                 display_name=user.display_name)
+
+
+def issue(request: Request, settings, *, subject: str, agency: str, roles: list[str],  # noqa: ANN001
+          ppk_agency: str | None, username: str, display_name: str) -> JSONResponse:
+    """A person's session, however they signed in (a password here, or their agency's OpenID provider):
+    a signed token like a client's, marked as a person's, lasting SBT_USER_SESSION_TTL_SECONDS."""
+    request.state.actor = Actor(client_id=subject, agency=agency, roles=frozenset(roles), ppk_agency=ppk_agency)
     ttl = settings.user_session_ttl_seconds
-    token = mint_token(settings, agency=user.agency_code, roles=user.roles, client_id=subject, ppk_agency=ppk_agency,
-                       ttl_seconds=ttl, extra_claims={KIND_CLAIM: PERSON, "name": user.display_name})
-    answer = SessionOut(access_token=token, token_type="Bearer", expires_in=ttl, username=user.username,
-                        display_name=user.display_name, roles=user.roles)
+    token = mint_token(settings, agency=agency, roles=roles, client_id=subject, ppk_agency=ppk_agency,
+                       ttl_seconds=ttl, extra_claims={KIND_CLAIM: PERSON, "name": display_name})
+    answer = SessionOut(access_token=token, token_type="Bearer", expires_in=ttl, username=username,
+                        display_name=display_name, roles=roles)
     return JSONResponse(answer.model_dump(), headers=_NO_STORE)
 
 

@@ -37,7 +37,7 @@ def out(user: User) -> UserOut:
     )
 
 
-def _audit(session: AsyncSession, *, actor: str, action: str, username: str, now: dt.datetime,
+def audit(session: AsyncSession, *, actor: str, action: str, username: str, now: dt.datetime,
            detail: str | None = None) -> None:
     session.add(UserAudit(at=now, actor=actor[:100], action=action, username=username, detail=detail))
 
@@ -57,7 +57,7 @@ async def add(session: AsyncSession, *, data: UserIn, created_by: str, now: dt.d
         failed_logins=0, created_at=now, created_by=created_by[:100],
     )
     session.add(user)
-    _audit(session, actor=created_by, action="created", username=user.username, now=now,
+    audit(session, actor=created_by, action="created", username=user.username, now=now,
            detail=f"roles {' '.join(user.roles)} agency {user.agency_code}")
     await session.flush()
     return UserCreated(**out(user).model_dump(), password=password if made else None,
@@ -89,7 +89,7 @@ async def disable(session: AsyncSession, *, username: str, disabled_by: str, now
     if user.disabled_at is not None:
         raise UserDisabled(username)
     user.disabled_at, user.disabled_by = now, disabled_by[:100]
-    _audit(session, actor=disabled_by, action="disabled", username=user.username, now=now)
+    audit(session, actor=disabled_by, action="disabled", username=user.username, now=now)
     await session.flush()
     return user
 
@@ -110,7 +110,7 @@ async def reset_password(session: AsyncSession, *, username: str, password: str 
     if passwords.totp_required(user.roles) and (reset_totp or user.totp_secret is None):
         user.totp_secret = passwords.new_totp_secret()
         uri = passwords.enrolment_uri(user.totp_secret, user.username)
-    _audit(session, actor=reset_by, action="password reset", username=user.username, now=now,
+    audit(session, actor=reset_by, action="password reset", username=user.username, now=now,
            detail="and TOTP" if uri else None)
     await session.flush()
     return user, password if made else None, uri

@@ -8,7 +8,7 @@ import dataclasses
 from fastapi import FastAPI
 
 from services.status import api, handlers, public_api, stats_api, worklists_api
-from services.status.dashboard import export_routes, public_routes
+from services.status.dashboard import export_routes, oidc_routes, public_routes
 from services.status.dashboard import routes as dashboard
 from services.status.hot_path import StatusHotPath
 from services.status.ledger import api as ledger_api
@@ -26,7 +26,7 @@ SPEC = ServiceSpec(
     metadata=Base.metadata,
     messaging=messaging,
     routers=[api.router, stats_api.router, public_api.router, worklists_api.router, public_routes.router, dashboard.router,
-             export_routes.router, ledger_api.router, ledger_api.forks_router],
+             oidc_routes.router, export_routes.router, ledger_api.router, ledger_api.forks_router],
     # A batch of events at a time: each appended to the ledger and folded into the read model, in one
     # transaction (services/status/applying.py).
     handlers=lambda runtime: handlers.handlers(ledger_of(runtime).ledger),

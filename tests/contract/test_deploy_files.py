@@ -254,6 +254,9 @@ def test_kubernetes_network_policies_deny_by_default_and_let_each_service_reach_
     def peer_apps(rule: dict) -> set[str]:
         apps = set()
         for peer in rule.get("to", []):
+            if "ipBlock" in peer:
+                apps.add("outside the cluster")
+                continue
             if "namespaceSelector" in peer:
                 apps.add("kube-dns" if peer.get("podSelector", {}).get("matchLabels", {}).get("k8s-app") == "kube-dns"
                          else "another namespace")
@@ -268,10 +271,17 @@ def test_kubernetes_network_policies_deny_by_default_and_let_each_service_reach_
                 for rule in policy["spec"].get("egress", []):
                     reached |= peer_apps(rule)
         wanted = {"kube-dns", "postgres"} | (set() if service in SERVICES_WITHOUT_BUS else {"nats"})
+        # The dashboard signs people in at identity; identity reaches the agency's OpenID provider (HTTPS only).
+        wanted |= {"status": {"identity"}, "identity": {"outside the cluster"}}.get(service, set())
         assert reached == wanted, f"{service} reaches {sorted(reached)}"
         sources = [peer for policy in policies.values() if selected(policy, service) and policy["spec"]["podSelector"]
                    for rule in policy["spec"].get("ingress", []) for peer in rule.get("from", [])]
-        assert sources and all(set(peer) == {"namespaceSelector"} for peer in sources), service
+        inside = [peer["podSelector"]["matchLabels"]["app"] for peer in sources if set(peer) == {"podSelector"}]
+        assert inside == (["status"] if service == "identity" else []), service
+        assert sources and all(set(peer) in ({"namespaceSelector"}, {"podSelector"}) for peer in sources), service
+    outside = [rule for rule in policies["identity-egress"]["spec"]["egress"]
+               if any("ipBlock" in peer for peer in rule["to"])]
+    assert [port["port"] for rule in outside for port in rule["ports"]] == [443]
 
 
 def test_the_bundled_postgres_says_it_is_for_trials_and_names_an_operator_for_production():

@@ -14,7 +14,7 @@ import datetime as dt
 import time
 from pathlib import Path as FilePath
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import orjson
@@ -32,6 +32,7 @@ from shared.authz import AgencyScope, may_see_case, scope_of
 from shared.i18n import LANGUAGES, choose, translations
 from shared.problems import Problem
 from shared.ratelimit import RateLimiter
+from shared.security_headers import page_policy_with_form_target
 from shared.status_model import Stage
 
 HERE = FilePath(__file__).parent
@@ -84,12 +85,13 @@ def _switch_url(request: Request, lang: str) -> str:
 
 
 def _page(request: Request, name: str, status: int = 200, names: Reference | None = None,
-          headers: dict | None = None, **context) -> HTMLResponse:
+          headers: dict | None = None, switch_to: str | None = None, **context) -> HTMLResponse:
     """A page in the reader's language, with the form token its forms carry (the sign-out button's
-    included); a ``?lang=`` choice is kept in a cookie for the next pages."""
+    included); a ``?lang=`` choice is kept in a cookie for the next pages. ``switch_to``: the page the
+    language links open, for a page whose own URL must not be opened twice (a provider's callback)."""
     lang = _language(request)
     show = Presenter(lang, names or Reference())
-    links = {code: _switch_url(request, code) for code in LANGUAGES}
+    links = {code: f"{switch_to}?lang={code}" if switch_to else _switch_url(request, code) for code in LANGUAGES}
     context["csrf_token"] = forms.token_for(request)
     html = ENVIRONMENTS[lang].get_template(name).render(show=show, lang_links=links, **context)
     response = HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})})
@@ -304,10 +306,34 @@ def _login_failures(request: Request) -> RateLimiter:
 
 
 def _login_page(request: Request, status: int = 200, *, next: str, error: str | None = None,  # noqa: A002
-                username: str = "", totp: bool = False, headers: dict | None = None) -> HTMLResponse:
+                username: str = "", totp: bool = False, headers: dict | None = None,
+                switch_to: str | None = None) -> HTMLResponse:
     # ``error`` is a code; the template says it in words, so the words can be translated there.
+    settings = request.app.state.settings
+    provider = settings.oidc_display_name if settings.oidc_enabled else None
+    if provider:  # the provider's button sends the browser on there
+        issuer = urlsplit(settings.oidc_issuer)
+        policy = page_policy_with_form_target(f"{issuer.scheme}://{issuer.netloc}")
+        headers = {**(headers or {}), "Content-Security-Policy": policy}
     return _page(request, "login.html", status, headers=headers, next=next, error=error, username=username,
-                 totp=totp, actor=None)
+                 totp=totp, actor=None, provider=provider, switch_to=switch_to)
+
+
+def session_of(request: Request, token: str) -> Actor | None:
+    """The person a session token the identity service answered is for; None when this service does not
+    trust the token's key, a configuration fault rather than the person's."""
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return verifier.verify(token)
+    except Problem:
+        return None
+
+
+def keep_session(request: Request, response: Response, token: str, actor: Actor) -> None:
+    """The session cookie: HttpOnly, SameSite=Strict, Secure outside development, expiring with the token."""
+    lifetime = max(int(actor.claims.get("exp", 0) - time.time()), 0)
+    response.set_cookie(COOKIE, token, max_age=lifetime, httponly=True, samesite="strict", path="/dashboard",
+                        secure=request.app.state.settings.env == "production")
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -357,17 +383,17 @@ async def login(request: Request, form: forms.CheckedForm) -> Response:
             return _login_page(request, 401, next=target, error="refused", username=username, totp=bool(code))
         return _login_page(request, 503, next=target, error="unavailable", username=username)
     token = answer.json()["access_token"]
-    verifier: TokenVerifier = request.app.state.token_verifier
-    try:
-        actor = verifier.verify(token)
-    except Problem:  # signed with a key this service does not trust: a configuration fault, not the person's
+    actor = session_of(request, token)
+    if actor is None:
         return _login_page(request, 503, next=target, error="unavailable", username=username)
     # Where the person was sent from, or where their role starts (a PPK cannot see the national overview).
-    response = RedirectResponse(home_of(actor) if target == "/dashboard" else target, status_code=303)
-    lifetime = max(int(actor.claims.get("exp", 0) - time.time()), 0)
-    response.set_cookie(COOKIE, token, max_age=lifetime, httponly=True, samesite="strict", path="/dashboard",
-                        secure=settings.env == "production")
+    response = RedirectResponse(landing(actor, target), status_code=303)
+    keep_session(request, response, token, actor)
     return response
+
+
+def landing(actor: Actor, target: str) -> str:
+    return home_of(actor) if target == "/dashboard" else target
 
 
 @router.post("/logout")
