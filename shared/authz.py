@@ -67,6 +67,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "session:create": frozenset({"public"}),
     "user:read": frozenset({"admin"}),
     "user:write": frozenset({"admin"}),
+    # Event subscribers (the notify service): an agency system's webhooks, and the NATS feed an operator
+    # makes for it. A PPK's cover only its own agency's civil servants (scope_of), every other role's every
+    # agency's; what a subscription or feed carries is decided by the same rule, per event.
+    "subscription:read": frozenset({"ppk", "verifier", "examiner", "blocker", "observer", "admin"}),
+    "subscription:write": frozenset({"ppk", "verifier", "examiner", "blocker", "observer", "admin"}),
+    "feed:read": frozenset({"ppk", "verifier", "examiner", "blocker", "observer", "admin"}),
     "ops:read": frozenset({"admin"}),
     "ops:write": frozenset({"admin"}),
 }
