@@ -254,6 +254,11 @@ def test_kubernetes_network_policies_deny_by_default_and_let_each_service_reach_
     def peer_apps(rule: dict) -> set[str]:
         apps = set()
         for peer in rule.get("to", []):
+            if "ipBlock" in peer:  # only public addresses: every private, link-local and loopback range excepted
+                private = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"}
+                assert private <= set(peer["ipBlock"].get("except", [])), peer
+                apps.add("public internet")
+                continue
             if "namespaceSelector" in peer:
                 apps.add("kube-dns" if peer.get("podSelector", {}).get("matchLabels", {}).get("k8s-app") == "kube-dns"
                          else "another namespace")
@@ -268,6 +273,8 @@ def test_kubernetes_network_policies_deny_by_default_and_let_each_service_reach_
                 for rule in policy["spec"].get("egress", []):
                     reached |= peer_apps(rule)
         wanted = {"kube-dns", "postgres"} | (set() if service in SERVICES_WITHOUT_BUS else {"nats"})
+        if service == "notify":  # it sends the agencies' webhooks
+            wanted.add("public internet")
         assert reached == wanted, f"{service} reaches {sorted(reached)}"
         sources = [peer for policy in policies.values() if selected(policy, service) and policy["spec"]["podSelector"]
                    for rule in policy["spec"].get("ingress", []) for peer in rule.get("from", [])]
