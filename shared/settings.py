@@ -193,6 +193,11 @@ class Settings(BaseSettings):
     webhook_allow_hosts: str = ""
     # How often the dispatcher looks for due deliveries when nothing woke it.
     webhook_poll_seconds: float = Field(default=0.5, gt=0)
+    # The authorization file of the NATS server this deployment manages, which `sbt subscriber` rewrites with
+    # the agencies' feed logins, and the server's pid file, to which it then sends SIGHUP (a configuration
+    # reload: no restart). Unset: the embedded server's, under SBT_DATA_DIR/nats.
+    nats_auth_file: Path | None = None
+    nats_pid_file: Path | None = None
     # How many deliveries one notify process sends at once.
     webhook_concurrency: int = Field(default=16, ge=1, le=256)
 
