@@ -135,6 +135,8 @@ class Scoped:
 FOLLOWUP = {"decree_number": "800/1/BKD/2024", "decree_date": "2024-11-20", "sanction_level": "moderate",
             "effective_from": "2024-11-21"}
 
+WEBHOOK = {"url": "https://93.184.215.14/sbt", "event_types": ["sbt.subscription.disabled.v1"], "agency_codes": [OWN]}
+
 SCOPED = [
     Scoped("a PPK reads its own civil servant's status", "status", "GET", "/v1/asn/{nip}/status", "ppk", OWN, 200,
            visible_cases=1),
@@ -155,6 +157,13 @@ SCOPED = [
     Scoped("a reporter reads the report it filed", "intake", "GET", "/v1/reports/{report_id}", "reporter",
            "BAWASLU", 200),
     Scoped("not another agency's report", "intake", "GET", "/v1/reports/{report_id}", "reporter", "KPU", 404),
+    # Webhooks cover the caller's scope only (a filter cannot widen it); the event type chosen never occurs
+    # here, so nothing is sent anywhere.
+    Scoped("a PPK subscribes a webhook to its own agency's events", "notify", "POST", "/v1/subscriptions", "ppk",
+           OWN, 201, body=WEBHOOK),
+    Scoped("not to another agency's", "notify", "POST", "/v1/subscriptions", "ppk", OTHER, 422, body=WEBHOOK),
+    Scoped("a national observer may filter by any agency", "notify", "POST", "/v1/subscriptions", "observer",
+           OTHER, 201, body=WEBHOOK),
     # Last: the rightful PPK acts, after every refusal above changed nothing.
     Scoped("the case's own PPK records the follow-up", "sanction", "POST", "/v1/cases/{case_id}/followup", "ppk",
            OWN, 201, body=FOLLOWUP),
