@@ -1,0 +1,123 @@
+"""The notify service's pure rules: where an event belongs and who receives it, the retry schedule, and
+which webhook targets are refused (no server-side request forgery)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+
+from services.notify import domain, targets
+from shared.authz import EVERY_AGENCY, AgencyScope
+from shared.settings import Settings
+
+NOW = dt.datetime(2024, 11, 5, tzinfo=dt.UTC)
+JABAR = domain.Route("PEMPROV-JABAR", "PILKADA-2024", "JAWA BARAT", "case-1")
+
+
+def test_a_ppks_scope_admits_only_its_agencys_events_and_filters_narrow_further():
+    own = AgencyScope(agency="PEMPROV-JABAR")
+    assert domain.matches(own, domain.Filters(), "sbt.case.opened.v1", JABAR)
+    assert not domain.matches(AgencyScope(agency="PEMKOT-BANDUNG"), domain.Filters(), "sbt.case.opened.v1", JABAR)
+    assert not domain.matches(own, domain.Filters(), "sbt.agency.registered.v1", domain.Route(None, None, None, "x"))
+    assert domain.matches(EVERY_AGENCY, domain.Filters(), "sbt.agency.registered.v1", domain.Route(None, None, None, "x"))
+    assert not domain.matches(own, domain.Filters(event_types=["sbt.report.received.v1"]), "sbt.case.opened.v1", JABAR)
+    assert domain.matches(own, domain.Filters(provinces=["jawa barat"]), "sbt.case.opened.v1", JABAR)
+    assert not domain.matches(own, domain.Filters(election_codes=["PEMILU-2024"]), "sbt.case.opened.v1", JABAR)
+    assert not domain.matches(EVERY_AGENCY, domain.Filters(agency_codes=["PEMKOT-BANDUNG"]), "sbt.case.opened.v1", JABAR)
+
+
+def test_an_event_goes_on_its_agencys_feed_and_the_national_one_under_its_own_subject():
+    assert domain.feeds_for(JABAR) == ["PEMPROV-JABAR", "NATIONAL"]
+    assert domain.feeds_for(domain.Route(None, None, None, "x")) == ["NATIONAL"]
+    assert domain.feed_subject("PEMPROV-JABAR", "sbt.events.intake.case.opened.v1") == \
+        "sbt.feeds.PEMPROV-JABAR.intake.case.opened.v1"
+    assert not domain.valid_feed_name("A.B") and not domain.valid_feed_name("*") and domain.valid_feed_name("BKN")
+
+
+def test_the_retry_schedule_waits_each_entry_plus_at_most_its_jitter_and_then_gives_up():
+    schedule = Settings(webhook_retry_schedule="0,5,300").webhook_retry_delays
+    assert schedule == [0, 5, 300]
+    rng = random.Random(1)
+    waits = [(domain.next_attempt(NOW, n, schedule, 0.1, rng) - NOW).total_seconds() for n in range(3)]
+    assert waits[0] == 0 and 5 <= waits[1] <= 5.5 and 300 <= waits[2] <= 330
+    assert domain.next_attempt(NOW, 3, schedule, 0.1) is None
+    assert Settings().webhook_retry_delays == [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+    with pytest.raises(ValueError, match="SBT_WEBHOOK_RETRY_SCHEDULE"):
+        Settings(webhook_retry_schedule="0,soon")
+
+
+def test_an_endpoint_failing_for_the_whole_window_is_disabled():
+    assert domain.should_disable(NOW - dt.timedelta(days=5), NOW, 5 * 86400)
+    assert not domain.should_disable(NOW - dt.timedelta(days=4, hours=23), NOW, 5 * 86400)
+    assert not domain.should_disable(None, NOW, 5 * 86400)
+
+
+def test_state_changes_follow_the_table():
+    assert domain.transition("active", "pause") == "paused"
+    assert domain.transition("disabled", "resume") == "active"
+    with pytest.raises(domain.NotAllowed):
+        domain.transition("disabled", "pause")
+    with pytest.raises(domain.NotAllowed):
+        domain.transition("deleted", "resume")
+
+
+NONE = targets.AllowList.parse("")
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1/", "http://localhost:8080/", "http://10.0.0.5/", "http://172.16.3.4/", "http://192.168.1.1/",
+    "http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://100.100.100.200/",
+    "http://[::ffff:127.0.0.1]/", "http://0.0.0.0/", "http://[::]/", "http://224.0.0.1/",
+])
+async def test_private_loopback_link_local_and_metadata_addresses_are_refused(url):
+    with pytest.raises(targets.TargetRefused):
+        await targets.check(url, production=False, allow=NONE)
+
+
+async def test_production_takes_https_only_and_no_credentials_in_the_url():
+    with pytest.raises(targets.TargetRefused, match="https"):
+        targets.parse("http://93.184.215.14/", production=True)
+    with pytest.raises(targets.TargetRefused, match="user name"):
+        targets.parse("https://a:b@93.184.215.14/", production=True)
+    resolved = await targets.check("https://93.184.215.14:8443/hook?x=1", production=True, allow=NONE)
+    assert resolved.url == "https://93.184.215.14:8443/hook?x=1" and resolved.host_header == "93.184.215.14:8443"
+
+
+async def test_listed_hosts_and_networks_are_allowed_and_the_connection_goes_to_the_checked_address():
+    allow = targets.AllowList.parse("127.0.0.1, ::1, 10.20.0.0/16, receiver.internal")
+    resolved = await targets.check("http://127.0.0.1:9000/hook", production=False, allow=allow)
+    assert resolved.url == "http://127.0.0.1:9000/hook"
+    assert (await targets.check("http://10.20.1.2/", production=False, allow=allow)).address.exploded == "10.20.1.2"
+    with pytest.raises(targets.TargetRefused):
+        await targets.check("http://10.21.1.2/", production=False, allow=allow)
+    # A name that resolves to loopback: refused unless the name or its address is listed.
+    assert (await targets.check("http://localhost:9000/", production=False, allow=allow)).address.is_loopback
+    with pytest.raises(targets.TargetRefused, match="loopback"):
+        await targets.check("http://localhost:9000/", production=False, allow=NONE)
+
+
+async def test_the_target_is_checked_again_at_delivery_time_and_a_refused_one_is_never_contacted(tmp_path):
+    """A subscription accepted earlier (its name then public, or the allow list since shortened) is checked
+    before every attempt: refused, it is recorded as a failed attempt and no request leaves (a real receiver
+    on loopback, which this dispatcher's allow list does not name, hears nothing)."""
+    from types import SimpleNamespace
+
+    import httpx
+
+    from services.notify.dispatch import Dispatcher
+    from services.notify.models import StoredEvent, Subscription
+    from shared.clock import clock_from_settings
+    from tests.harness.webhook_receiver import WebhookReceiver
+
+    settings = Settings(env="test", data_dir=tmp_path)
+    dispatcher = Dispatcher(SimpleNamespace(settings=settings, clock=clock_from_settings(None)))
+    with WebhookReceiver() as receiver:
+        port = receiver.server.server_address[1]
+        async with httpx.AsyncClient() as client:
+            for url in (receiver.url, f"http://localhost:{port}/hook", "http://169.254.169.254/latest/meta-data/"):
+                outcome = await dispatcher.send(client, Subscription(subscription_id="s", url=url),
+                                                StoredEvent(event_id="e", envelope="{}"), NOW)
+                assert not outcome.success and outcome.error.startswith("target refused"), url
+        assert receiver.received == []
