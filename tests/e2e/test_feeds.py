@@ -18,7 +18,7 @@ import pytest
 from shared.events import Envelope
 from shared.ledger.chain import authenticate
 from tests.e2e.reports import report_body
-from tests.harness import nats_auth
+from tests.harness import nats_auth, readme
 from tests.harness.ports import eventually
 from tests.harness.signing import fixed_producer_keys
 from tests.harness.system import ROOT
@@ -103,6 +103,21 @@ async def test_an_agency_feed_carries_exactly_its_own_signed_events_and_nothing_
     everything = [Envelope.model_validate(orjson.loads(m.data)) for m in await _read_feed(national, 4)]
     assert {e.data["case_id"] for e in everything} == {own["case_id"], other["case_id"]}
 
+    # The README's feed reader, as a reader would run it, with a login of its own.
+    reader_login = json.loads(sbt(system, "subscriber", "add", "--agency", JABAR, "--json").stdout)
+    folder = tmp_path / "reader"
+    folder.mkdir()
+    (folder / "login.json").write_text(json.dumps(reader_login))
+    readme.write_keys(folder)
+    reader = readme.start(readme.python_block_after("A reader of the feed in 20 lines"), folder, system.env)
+    try:
+        await asyncio.sleep(6)
+    finally:
+        reader.terminate()
+        output = reader.communicate(timeout=10)[0]
+    assert sorted(output.split()) == sorted(["sbt.case.opened.v1", own["case_id"], "sbt.report.received.v1",
+                                             own["case_id"]]), output
+
     # Everything else is refused by the server itself.
     errors: list[str] = []
     connection = await _connect(login, errors)
@@ -146,7 +161,7 @@ async def test_an_agency_feed_carries_exactly_its_own_signed_events_and_nothing_
         await connection.close()
 
     listed = json.loads(sbt(system, "subscriber", "list", "--json").stdout)["subscribers"]
-    assert {s["user"] for s in listed} == {login["user"], national["user"]}
+    assert {s["user"] for s in listed} == {login["user"], national["user"], reader_login["user"]}
     rotated = sbt(system, "subscriber", "rotate", login["user"], "--json")
     assert rotated.returncode == 0, rotated.stderr
     new_login = json.loads(rotated.stdout)

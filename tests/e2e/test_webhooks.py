@@ -14,7 +14,8 @@ from standardwebhooks.webhooks import Webhook
 from shared.events import Envelope
 from shared.ledger.chain import authenticate
 from tests.e2e.reports import report_body
-from tests.harness.ports import eventually
+from tests.harness import readme
+from tests.harness.ports import eventually, free_port, port_open
 from tests.harness.signing import fixed_producer_keys
 from tests.harness.webhook_receiver import Received, WebhookReceiver
 
@@ -222,3 +223,28 @@ async def _failed(client, subscription_id: str):  # noqa: ANN001, ANN202
 
 async def _async(value):  # noqa: ANN001, ANN202 - lets eventually() poll a plain value
     return value
+
+
+async def test_the_readmes_webhook_receiver_checks_both_signatures_of_a_real_delivery(make_system, tmp_path):
+    system = await make_system("intake", "notify", extra_env=LOOPBACK)
+    token = system.token("BKN", "observer")
+    port = free_port()
+    subscription = await subscribe(system, token, f"http://127.0.0.1:{port}/", event_types=["sbt.case.opened.v1"])
+    readme.write_keys(tmp_path)
+    receiver = readme.start(readme.python_block_after("A receiver in 20 lines"), tmp_path,
+                            {**system.env, "PORT": str(port), "WEBHOOK_SECRET": subscription["secret"]})
+    try:
+        await eventually(lambda: _async(port_open(port)), 10, "the README's receiver listening")
+        case_id = (await file_report(system))["case_id"]
+        async with system.client("notify", token) as client:
+            await eventually(lambda: _delivered(client, subscription["subscription_id"]), 10, "the delivery")
+    finally:
+        receiver.terminate()
+        output = receiver.communicate(timeout=10)[0]
+    printed = [line for line in output.splitlines() if not line.startswith("127.0.0.1 - -")]  # the access log
+    assert printed == [f"sbt.case.opened.v1 {case_id}"], output
+
+
+async def _delivered(client, subscription_id: str):  # noqa: ANN001, ANN202
+    log = (await client.get(f"/v1/subscriptions/{subscription_id}/deliveries")).json()
+    return any(d["state"] == "delivered" for d in log["deliveries"])
