@@ -28,6 +28,7 @@ from sqlalchemy.orm import aliased
 
 from services.notify import domain, signing, targets
 from services.notify.models import Delivery, DeliveryAttempt, StoredEvent, Subscription
+from shared import metrics
 from shared.crypto import Keyring
 from shared.events.notify import SubscriptionDisabled
 from shared.service import Runtime
@@ -61,6 +62,7 @@ class Dispatcher:
         self.schedule = runtime.settings.webhook_retry_delays
         self._wake = asyncio.Event()
         self._stopped = False
+        self._clients: dict[str, httpx.AsyncClient] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -69,8 +71,16 @@ class Dispatcher:
         self._stopped = True
         self._wake.set()
 
+    def client_for(self, host: str) -> httpx.AsyncClient:
+        """One client (and connection pool) per target host: connections go to checked addresses, and one
+        verified for one host's TLS name must never carry another host's deliveries."""
+        client = self._clients.get(host)
+        if client is None:
+            client = self._clients[host] = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+        return client
+
     async def run(self) -> None:
-        async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
+        try:
             while not self._stopped:
                 try:
                     claimed = await self.claim()
@@ -78,11 +88,15 @@ class Dispatcher:
                     log.exception("notify: claiming due deliveries failed")
                     claimed = []
                 if claimed:
-                    await asyncio.gather(*(self.deliver(client, delivery_id) for delivery_id in claimed))
+                    await asyncio.gather(*(self.deliver(delivery_id) for delivery_id in claimed))
                     continue
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.settings.webhook_poll_seconds)
+        finally:
+            for client in self._clients.values():
+                with contextlib.suppress(Exception):
+                    await client.aclose()
 
     async def claim(self) -> list[str]:
         """Take hold of the due deliveries that head their subscription's queue for their subject."""
@@ -116,14 +130,14 @@ class Dispatcher:
                     claimed.append(delivery_id)
         return claimed
 
-    async def deliver(self, client: httpx.AsyncClient, delivery_id: str) -> None:
+    async def deliver(self, delivery_id: str) -> None:
         try:
             async with self.runtime.sessions() as session:
                 delivery = await session.get(Delivery, delivery_id)
                 subscription = await session.get(Subscription, delivery.subscription_id)
                 event = await session.get(StoredEvent, delivery.event_id)
             at = self.runtime.clock.now()
-            outcome = await self.send(client, subscription, event, at)
+            outcome = await self.send(subscription, event, at)
             await self.record(delivery_id, outcome, at)
         except Exception:  # noqa: BLE001 - the hold runs out and the delivery is taken up again
             log.exception("notify: delivery %s could not be completed", delivery_id)
@@ -136,8 +150,7 @@ class Dispatcher:
                                              subscription.previous_secret_sealed))
         return found
 
-    async def send(self, client: httpx.AsyncClient, subscription: Subscription, event: StoredEvent,
-                   at: dt.datetime) -> Outcome:
+    async def send(self, subscription: Subscription, event: StoredEvent, at: dt.datetime) -> Outcome:
         started = time.perf_counter()
 
         def elapsed() -> float:
@@ -147,7 +160,9 @@ class Dispatcher:
             resolved = await targets.check(subscription.url, production=self.settings.env == "production",
                                            allow=self.allow)
         except targets.TargetRefused as error:
+            metrics.WEBHOOK_ATTEMPTS.labels("refused").inc()
             return Outcome(None, elapsed(), f"target refused: {error}", None)
+        client = self.client_for(resolved.target.host)
         headers = {
             **signing.headers(event.event_id, event.envelope, self.secrets_in_force(subscription, at), at),
             "content-type": CONTENT_TYPE,
@@ -188,6 +203,9 @@ class Dispatcher:
             delivery.attempts += 1
             delivery.lease_until = None
             delivery.last_status, delivery.last_error = outcome.status_code, outcome.error
+            metrics.WEBHOOK_LATENCY.observe(outcome.latency_ms / 1000)
+            if outcome.error is None or not outcome.error.startswith("target refused"):
+                metrics.WEBHOOK_ATTEMPTS.labels("delivered" if outcome.success else "failed").inc()
             if outcome.success:
                 delivery.state, delivery.delivered_at = "delivered", now
                 subscription.failing_since = None
@@ -215,6 +233,7 @@ class Dispatcher:
             target_url=subscription.url, reason=reason, failing_since=subscription.failing_since,
             disabled_at=now,
         ), subject=f"subscription:{subscription.subscription_id}")
+        metrics.SUBSCRIPTIONS_DISABLED.inc()
         log.warning("notify: subscription %s disabled: %s", subscription.subscription_id, reason)
 
 
