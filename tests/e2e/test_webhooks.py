@@ -148,7 +148,7 @@ async def test_a_delivery_survives_a_kill_9_of_notify_mid_retry_and_arrives_once
 
 
 async def test_rotating_the_secret_signs_with_both_during_the_overlap_and_a_dying_endpoint_is_disabled(make_system):
-    system = await make_system("intake", "notify", extra_env={
+    system = await make_system("intake", "notify", "status", extra_env={
         **LOOPBACK, "SBT_WEBHOOK_RETRY_SCHEDULE": "0,0.3,0.3,0.3,0.3,0.3,0.3,0.3,0.3,0.3",
         "SBT_WEBHOOK_DISABLE_AFTER_SECONDS": "1"})
     token = system.token("BKN", "observer")
@@ -170,6 +170,10 @@ async def test_rotating_the_secret_signs_with_both_during_the_overlap_and_a_dyin
                                    "the disabled notice"))[0]
         envelope = verified(notice, rotated["secret"])
         assert envelope.source == "/sbt/notify" and envelope.data["subscription_id"] == failing["subscription_id"]
+        # The status service logs notify's event like any other producer's: checked, never dead-lettered.
+        await eventually(lambda: system.scalar("status", "SELECT count(*) FROM events WHERE event_id = :e",
+                                               e=envelope.id), 10, "the notice in the status ledger")
+        assert await system.scalar("status", "SELECT count(*) FROM dead_letters") == 0
         async with system.client("notify", token) as client:
             shown = (await client.get(f"/v1/subscriptions/{failing['subscription_id']}")).json()
             assert shown["state"] == "disabled" and "HTTP 503" in shown["disabled_reason"]
