@@ -118,3 +118,22 @@ async def test_the_target_is_checked_again_at_delivery_time_and_a_refused_one_is
                                             StoredEvent(event_id="e", envelope="{}"), NOW)
             assert not outcome.success and outcome.error.startswith("target refused"), url
         assert receiver.received == []
+
+
+def test_the_embedded_nats_keeps_the_feed_logins_across_a_restart_of_make_run(tmp_path):
+    """`sbt run` writes the embedded server's configuration on every start: with the feed logins that
+    `sbt subscriber` left beside it (bcrypt hashes only), and the pid file `sbt subscriber` reloads through."""
+    import json
+
+    from services.notify.subscribers import SNAPSHOT
+    from services.runner import embedded_nats_config
+
+    settings = Settings(env="test", data_dir=tmp_path)
+    (tmp_path / "nats").mkdir()
+    login = {"user": "feed_pemprov_jabar_abc123", "password_hash": "$2b$11$" + "x" * 53, "consumer": "feed_pemprov_jabar_abc123"}
+    (tmp_path / "nats" / SNAPSHOT).write_text(json.dumps([login]))
+    config = embedded_nats_config(settings, "127.0.0.1", 4322)
+    auth = (tmp_path / "nats" / "auth.conf").read_text()
+    assert '"feed_pemprov_jabar_abc123"' in auth and json.dumps(login["password_hash"]) in auth
+    assert "$JS.API.CONSUMER.MSG.NEXT.SBT_FEEDS.feed_pemprov_jabar_abc123" in auth
+    assert "pid_file" in config.read_text()
