@@ -83,6 +83,9 @@ async def create(body: SubscriptionIn, actor: CanWrite, runtime: RuntimeDep) -> 
     for position, event_type in enumerate(body.event_types):
         if event_type not in EVENT_MODELS:
             raise Problem.field(f"event_types.{position}", f"unknown event type {event_type}")
+        if not domain.may_receive(sorted(actor.roles), event_type):
+            raise Problem.field(f"event_types.{position}", f"the caller's roles may not read {event_type} "
+                                f"(it needs '{domain.event_permission(event_type)}')")
     for position, code in enumerate(body.agency_codes):
         if not scope.admits(code):
             raise Problem.field(f"agency_codes.{position}", f"{code} is outside the caller's scope ({scope.agency})")
@@ -95,7 +98,8 @@ async def create(body: SubscriptionIn, actor: CanWrite, runtime: RuntimeDep) -> 
     subscription_id, secret, now = new_id(), signing.new_secret(), runtime.clock.now()
     subscription = Subscription(
         subscription_id=subscription_id, owner_client_id=actor.client_id, owner_agency=actor.agency,
-        scope_agency=None if scope.every_agency else scope.agency, url=body.url, description=body.description,
+        scope_agency=None if scope.every_agency else scope.agency, roles=sorted(actor.roles), url=body.url,
+        description=body.description,
         event_types=sorted(set(body.event_types)), election_codes=sorted(set(body.election_codes)),
         provinces=sorted({p.upper() for p in body.provinces}), agency_codes=sorted(set(body.agency_codes)),
         state=domain.ACTIVE, secret_sealed=signing.seal_secret(Keyring.from_settings(settings), subscription_id, secret),
@@ -259,7 +263,7 @@ async def replay(subscription_id: IdPath, body: ReplayIn, actor: CanWrite, runti
             Delivery.subscription_id == subscription_id, Delivery.stream_seq >= body.from_stream_seq))).all()}
         for event in events:
             route = domain.Route(event.agency_code, event.election_code, event.province, event.subject)
-            if not domain.matches(scope, filters, event.event_type, route):
+            if not domain.matches(scope, subscription.roles, filters, event.event_type, route):
                 continue
             queued += 1
             if event.event_id in existing:

@@ -8,7 +8,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from shared.authz import AgencyScope
+from shared.authz import AGENCY_SCOPED_ROLES, AgencyScope, allowed
 from shared.events import Envelope, EventData
 
 # The feed of national subscribers (every agency's civil servants); every other feed is an agency's code.
@@ -37,6 +37,28 @@ def transition(state: str, action: str) -> str:
             raise NotAllowed(f"cannot {action} a subscription that is {state}")
         case next_state:
             return next_state
+
+
+# Which permission of shared/authz.py lets a subscriber receive an event: the one under which the REST API
+# shows the same fact (a case's events on its timeline, escalations, the ledger's public data). A subscriber
+# receives an event only if one of its roles holds it, within its agency scope.
+EVENT_PERMISSIONS: dict[str, str] = {
+    "sbt.escalation.raised.v1": "escalation:read",
+    "sbt.agency.registered.v1": "ledger:read",
+    "sbt.election.registered.v1": "ledger:read",
+    "sbt.violation.registered.v1": "ledger:read",
+    "sbt.ledger.checkpoint.v1": "ledger:read",
+    "sbt.subscription.disabled.v1": "subscription:read",
+}
+CASE_EVENT_PERMISSION = "timeline:read"
+
+
+def event_permission(event_type: str) -> str:
+    return EVENT_PERMISSIONS.get(event_type, CASE_EVENT_PERMISSION)
+
+
+def may_receive(roles: Sequence[str], event_type: str) -> bool:
+    return allowed(event_permission(event_type), roles)
 
 
 @dataclass(frozen=True)
@@ -77,10 +99,10 @@ class Filters:
     agency_codes: Sequence[str] = ()
 
 
-def matches(scope: AgencyScope, filters: Filters, event_type: str, where: Route) -> bool:
-    """Whether a subscription of this scope and these filters receives the event: its scope admits the
-    event's agency (the one rule of shared/authz.py), and every filter given holds."""
-    if not scope.admits(where.agency_code):
+def matches(scope: AgencyScope, roles: Sequence[str], filters: Filters, event_type: str, where: Route) -> bool:
+    """Whether a subscription of this scope, roles and filters receives the event: its scope admits the
+    event's agency and its roles the event's type (the rules of shared/authz.py), and every filter holds."""
+    if not scope.admits(where.agency_code) or not may_receive(roles, event_type):
         return False
     if filters.event_types and event_type not in filters.event_types:
         return False
@@ -91,9 +113,13 @@ def matches(scope: AgencyScope, filters: Filters, event_type: str, where: Route)
     return not (filters.agency_codes and where.agency_code not in filters.agency_codes)
 
 
-def feeds_for(where: Route) -> list[str]:
-    """The NATS feeds an event is republished on: its agency's, and the national one."""
-    return [where.agency_code, NATIONAL_FEED] if where.agency_code else [NATIONAL_FEED]
+def feeds_for(where: Route, event_type: str) -> list[str]:
+    """The NATS feeds an event is republished on: the national one (read only by roles that may read every
+    event type: subscribers.feed_of), and its agency's when the agency-scoped roles (a PPK) may read it."""
+    feeds = [NATIONAL_FEED]
+    if where.agency_code and may_receive(sorted(AGENCY_SCOPED_ROLES), event_type):
+        feeds.insert(0, where.agency_code)
+    return feeds
 
 
 def feed_subject(feed: str, event_subject: str) -> str:

@@ -61,14 +61,15 @@ def handlers(runtime: Runtime) -> Mapping[str, Handler]:
         ))
         subscriptions = (await session.scalars(select(Subscription).where(Subscription.state.in_(QUEUEING)))).all()
         for subscription in subscriptions:
-            if domain.matches(scope_of_subscription(subscription), filters_of(subscription), envelope.type, where):
+            if domain.matches(scope_of_subscription(subscription), subscription.roles, filters_of(subscription),
+                              envelope.type, where):
                 session.add(Delivery(
                     delivery_id=new_id(), subscription_id=subscription.subscription_id, event_id=envelope.id,
                     stream_seq=event.stream_seq, order_key=where.order_key, state="pending", attempts=0,
                     next_attempt_at=now, created_at=now,
                 ))
         subject = nats_subject(EVENT_MODELS[envelope.type])
-        for feed in domain.feeds_for(where):
+        for feed in domain.feeds_for(where, envelope.type):
             session.add(FeedOutbox(feed=feed, event_id=envelope.id, nats_subject=domain.feed_subject(feed, subject)))
 
     return {event_type: fan_out for event_type in EVENT_MODELS}

@@ -33,6 +33,8 @@ class Subscription(Base):
     # Whose civil servants it covers, fixed at subscribe time from the caller's scope: one agency (a PPK),
     # or None for every agency.
     scope_agency: Mapped[str | None] = mapped_column(String(40))
+    # The owner's roles when it subscribed: which event types it may receive (domain.may_receive).
+    roles: Mapped[list[str]] = mapped_column(JSON)
     url: Mapped[str] = mapped_column(Text)
     description: Mapped[str | None] = mapped_column(String(200))
     # Empty lists: no filter on that dimension.

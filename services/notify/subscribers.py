@@ -33,6 +33,7 @@ from services.notify import domain
 from services.notify.feeds import FEED_STREAM, ensure_feed_stream
 from services.notify.models import FeedSubscriber
 from shared.authz import ROLES, allowed, scope_of
+from shared.events import EVENT_MODELS
 from shared.nats_login import connect_options, new_password
 from shared.nats_permissions import FEED_USER_PREFIX, OPS_USER, FeedLogin, render_auth_conf
 from shared.settings import Settings
@@ -59,6 +60,11 @@ def feed_of(agency: str, role: str) -> str:
         raise SubscriberError(f"the role {role} may not read a feed")
     scope = scope_of(_Caller(frozenset({role}), agency), "feed:read")
     if scope.every_agency:
+        # The national feed carries every event type: only for a role that may read each of them.
+        missing = sorted({domain.event_permission(t) for t in EVENT_MODELS if not domain.may_receive([role], t)})
+        if missing:
+            raise SubscriberError(f"the role {role} may not read every event of the national feed (it lacks "
+                                  f"{', '.join(missing)}); a webhook subscription takes only what it may read")
         return domain.NATIONAL_FEED
     if scope.agency is None:
         raise SubscriberError("an agency-scoped feed needs an agency")

@@ -62,6 +62,11 @@ async def test_a_report_reaches_its_agencys_webhook_within_a_second_signed_and_n
         async with system.client("notify", own_ppk) as client:
             widened = await client.post("/v1/subscriptions", json={"url": own.url, "agency_codes": [BANDUNG]})
         assert widened.status_code == 422 and widened.json()["errors"][0]["field"] == "agency_codes.0"
+        # Nor take an event type its roles may not read (an escalation needs escalation:read).
+        async with system.client("notify", own_ppk) as client:
+            unreadable = await client.post("/v1/subscriptions", json={
+                "url": own.url, "event_types": ["sbt.report.received.v1", "sbt.escalation.raised.v1"]})
+        assert unreadable.status_code == 422 and unreadable.json()["errors"][0]["field"] == "event_types.1"
 
         report = await file_report(system, agency_code=JABAR)
         filed = time.monotonic()

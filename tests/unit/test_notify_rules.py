@@ -14,23 +14,33 @@ from shared.settings import Settings
 
 NOW = dt.datetime(2024, 11, 5, tzinfo=dt.UTC)
 JABAR = domain.Route("PEMPROV-JABAR", "PILKADA-2024", "JAWA BARAT", "case-1")
+PPK, OBSERVER, EXAMINER = ["ppk"], ["observer"], ["examiner"]
 
 
 def test_a_ppks_scope_admits_only_its_agencys_events_and_filters_narrow_further():
     own = AgencyScope(agency="PEMPROV-JABAR")
-    assert domain.matches(own, domain.Filters(), "sbt.case.opened.v1", JABAR)
-    assert not domain.matches(AgencyScope(agency="PEMKOT-BANDUNG"), domain.Filters(), "sbt.case.opened.v1", JABAR)
-    assert not domain.matches(own, domain.Filters(), "sbt.agency.registered.v1", domain.Route(None, None, None, "x"))
-    assert domain.matches(EVERY_AGENCY, domain.Filters(), "sbt.agency.registered.v1", domain.Route(None, None, None, "x"))
-    assert not domain.matches(own, domain.Filters(event_types=["sbt.report.received.v1"]), "sbt.case.opened.v1", JABAR)
-    assert domain.matches(own, domain.Filters(provinces=["jawa barat"]), "sbt.case.opened.v1", JABAR)
-    assert not domain.matches(own, domain.Filters(election_codes=["PEMILU-2024"]), "sbt.case.opened.v1", JABAR)
-    assert not domain.matches(EVERY_AGENCY, domain.Filters(agency_codes=["PEMKOT-BANDUNG"]), "sbt.case.opened.v1", JABAR)
+    assert domain.matches(own, PPK, domain.Filters(), "sbt.case.opened.v1", JABAR)
+    assert not domain.matches(AgencyScope(agency="PEMKOT-BANDUNG"), PPK, domain.Filters(), "sbt.case.opened.v1", JABAR)
+    assert not domain.matches(own, PPK, domain.Filters(), "sbt.agency.registered.v1", domain.Route(None, None, None, "x"))
+    assert domain.matches(EVERY_AGENCY, OBSERVER, domain.Filters(), "sbt.agency.registered.v1", domain.Route(None, None, None, "x"))
+    assert not domain.matches(own, PPK, domain.Filters(event_types=["sbt.report.received.v1"]), "sbt.case.opened.v1", JABAR)
+    assert domain.matches(own, PPK, domain.Filters(provinces=["jawa barat"]), "sbt.case.opened.v1", JABAR)
+    assert not domain.matches(own, PPK, domain.Filters(election_codes=["PEMILU-2024"]), "sbt.case.opened.v1", JABAR)
+    assert not domain.matches(EVERY_AGENCY, OBSERVER, domain.Filters(agency_codes=["PEMKOT-BANDUNG"]), "sbt.case.opened.v1", JABAR)
+
+
+def test_a_subscriber_receives_only_the_event_types_its_roles_may_read():
+    escalation = "sbt.escalation.raised.v1"
+    assert domain.matches(EVERY_AGENCY, OBSERVER, domain.Filters(), escalation, JABAR)
+    assert not domain.matches(EVERY_AGENCY, EXAMINER, domain.Filters(), escalation, JABAR)  # no escalation:read
+    assert not domain.matches(AgencyScope(agency="PEMPROV-JABAR"), PPK, domain.Filters(), escalation, JABAR)
+    assert domain.matches(EVERY_AGENCY, EXAMINER, domain.Filters(), "sbt.recommendation.issued.v1", JABAR)
 
 
 def test_an_event_goes_on_its_agencys_feed_and_the_national_one_under_its_own_subject():
-    assert domain.feeds_for(JABAR) == ["PEMPROV-JABAR", "NATIONAL"]
-    assert domain.feeds_for(domain.Route(None, None, None, "x")) == ["NATIONAL"]
+    assert domain.feeds_for(JABAR, "sbt.case.opened.v1") == ["PEMPROV-JABAR", "NATIONAL"]
+    assert domain.feeds_for(JABAR, "sbt.escalation.raised.v1") == ["NATIONAL"]  # a PPK may not read it
+    assert domain.feeds_for(domain.Route(None, None, None, "x"), "sbt.agency.registered.v1") == ["NATIONAL"]
     assert domain.feed_subject("PEMPROV-JABAR", "sbt.events.intake.case.opened.v1") == \
         "sbt.feeds.PEMPROV-JABAR.intake.case.opened.v1"
     assert not domain.valid_feed_name("A.B") and not domain.valid_feed_name("*") and domain.valid_feed_name("BKN")
@@ -52,6 +62,17 @@ def test_an_endpoint_failing_for_the_whole_window_is_disabled():
     assert domain.should_disable(NOW - dt.timedelta(days=5), NOW, 5 * 86400)
     assert not domain.should_disable(NOW - dt.timedelta(days=4, hours=23), NOW, 5 * 86400)
     assert not domain.should_disable(None, NOW, 5 * 86400)
+
+
+def test_the_national_feed_is_only_for_roles_that_may_read_every_event_type():
+    from services.notify.subscribers import SubscriberError, feed_of
+
+    assert feed_of("PEMPROV-JABAR", "ppk") == "PEMPROV-JABAR"
+    assert feed_of("BKN", "observer") == "NATIONAL"
+    with pytest.raises(SubscriberError, match="escalation:read"):
+        feed_of("BKN", "examiner")
+    with pytest.raises(SubscriberError, match="may not read a feed"):
+        feed_of("SIASN", "personnel")
 
 
 def test_state_changes_follow_the_table():

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-12-02 05:54:42.777894
+Create Date: 2026-12-02 06:24:54.599457
 """
 
 from __future__ import annotations
@@ -184,6 +184,7 @@ def upgrade() -> None:
     sa.Column('owner_client_id', sa.String(length=100), nullable=False),
     sa.Column('owner_agency', sa.String(length=40), nullable=False),
     sa.Column('scope_agency', sa.String(length=40), nullable=True),
+    sa.Column('roles', sa.JSON(), nullable=False),
     sa.Column('url', sa.Text(), nullable=False),
     sa.Column('description', sa.String(length=200), nullable=True),
     sa.Column('event_types', sa.JSON(), nullable=False),
