@@ -200,8 +200,10 @@ class Dispatcher:
                 status_code=outcome.status_code, latency_ms=outcome.latency_ms, success=outcome.success,
                 error=outcome.error, response_excerpt=outcome.excerpt,
             ))
-            delivery.attempts += 1
             delivery.lease_until = None
+            if delivery.state != "pending":  # cancelled (its subscription deleted) while the request was out
+                return
+            delivery.attempts += 1
             delivery.last_status, delivery.last_error = outcome.status_code, outcome.error
             metrics.WEBHOOK_LATENCY.observe(outcome.latency_ms / 1000)
             if outcome.error is None or not outcome.error.startswith("target refused"):
