@@ -176,6 +176,10 @@ app.add_typer(client_app, name="client")
 app.add_typer(user_app, name="user")
 
 
+from services.notify.commands import subscriber_app  # noqa: E402 - on the notify database
+
+app.add_typer(subscriber_app, name="subscriber")
+
 from services.producer_keys_cli import producer_keys_app  # noqa: E402
 
 app.add_typer(producer_keys_app, name="producer-keys")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import httpx
 
+from services.notify.subscribers import SNAPSHOT, read_snapshot
 from services.registry import SERVICES
 from shared.auth import signing_key
 from shared.nats_login import embedded_credentials
@@ -67,11 +68,15 @@ def embedded_nats_config(settings: Settings, host: str, port: int) -> Path:
     publish is enforced here as in production."""
     folder = (settings.data_dir / "nats").resolve()
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "auth.conf").write_text(render_auth_conf(settings.stream_name))
+    # With the agencies' feed logins `sbt subscriber` made (bcrypt hashes; it rewrites this file and reloads
+    # the server through the pid file when they change).
+    logins = read_snapshot(folder / SNAPSHOT)
+    (folder / "auth.conf").write_text(render_auth_conf(settings.stream_name, logins))
     config = folder / "nats.conf"
     config.write_text(
         "# Written by `sbt run` on every start; passwords come from the environment.\n"
         f"listen: {json.dumps(f'{host}:{port}')}\n"
+        f"pid_file: {json.dumps(str(folder / 'nats.pid'))}\n"
         f"jetstream {{ store_dir: {json.dumps(str(folder))} }}\n"
         'include "auth.conf"\n'
     )

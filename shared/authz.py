@@ -69,12 +69,18 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "session:create": frozenset({"public"}),
     "user:read": frozenset({"admin"}),
     "user:write": frozenset({"admin"}),
+    # Event subscribers (the notify service): an agency system's webhooks, and the NATS feed an operator
+    # makes for it. A PPK's cover only its own agency's civil servants (scope_of), every other role's every
+    # agency's; what a subscription or feed carries is decided by the same rule, per event.
+    "subscription:read": frozenset({"ppk", "verifier", "examiner", "blocker", "observer", "admin"}),
+    "subscription:write": frozenset({"ppk", "verifier", "examiner", "blocker", "observer", "admin"}),
+    "feed:read": frozenset({"ppk", "verifier", "examiner", "blocker", "observer", "admin"}),
     "ops:read": frozenset({"admin"}),
     "ops:write": frozenset({"admin"}),
 }
 
 
-def allowed(permission: str, roles: set[str] | frozenset[str] | list[str]) -> bool:
+def allowed(permission: str, roles: Iterable[str]) -> bool:
     return bool(PERMISSIONS.get(permission, frozenset()) & set(roles))
 
 
@@ -82,7 +88,7 @@ def allowed(permission: str, roles: set[str] | frozenset[str] | list[str]) -> bo
 AGENCY_SCOPED_ROLES = frozenset({"ppk"})
 
 
-def agency_scoped(permission: str, roles: set[str] | frozenset[str] | list[str]) -> bool:
+def agency_scoped(permission: str, roles: Iterable[str]) -> bool:
     """True when every role that grants ``permission`` to this caller is agency-scoped (a PPK): the
     caller then reads or acts only on its own agency's civil servants."""
     granting = PERMISSIONS.get(permission, frozenset()) & set(roles)

@@ -71,6 +71,12 @@ EVENTS_REFUSED = Counter(
 EVENTS_REPLAYED = Counter(
     "sbt_events_replayed_total", "Dead letters replayed by an operator, by outcome", ["outcome"]
 )
+WEBHOOK_ATTEMPTS = Counter(
+    "sbt_webhook_attempts_total", "Webhook delivery attempts (notify), by outcome: delivered, failed, refused "
+    "(a target the SSRF rules refuse at delivery time)", ["outcome"]
+)
+WEBHOOK_LATENCY = Histogram("sbt_webhook_latency_seconds", "How long a webhook receiver took to answer")
+SUBSCRIPTIONS_DISABLED = Counter("sbt_subscriptions_disabled_total", "Webhook subscriptions disabled for failing")
 
 OUTBOX_BACKLOG = Gauge("sbt_outbox_backlog", "Committed events not yet acknowledged by JetStream")
 OUTBOX_OLDEST_AGE = Gauge("sbt_outbox_oldest_age_seconds", "Age of the oldest unsent outbox event (0 when none)")

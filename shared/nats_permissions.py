@@ -40,6 +40,8 @@ audits that read the whole stream); no service runs as it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from shared.events.catalog import SUBJECT_PREFIX
@@ -55,6 +57,23 @@ EXTRA_CONSUMERS: dict[str, list[str]] = {}
 # Subjects of a service's own events it may subscribe to directly (core NATS, no consumer): blocking's
 # in-memory block index on every replica hears of each block and unblock and re-reads that NIP.
 OWN_EVENT_FEEDS: dict[str, list[str]] = {"blocking": [f"{SUBJECT_PREFIX}.blocking.personnel.>"]}
+
+# The agencies' feeds (services/notify/feeds.py): a stream of their own, which only notify writes to. Notify
+# republishes each event there unchanged; it may look at and create that stream, and publish its subjects.
+FEED_STREAM = "SBT_FEEDS"
+FEED_SUBJECTS = "sbt.feeds.>"
+FEED_WRITER = "notify"
+# A feed subscriber's user name: ``feed_`` and a lower-case id (shared by nats_login and sbt subscriber).
+FEED_USER_PREFIX = "feed_"
+
+
+@dataclass(frozen=True)
+class FeedLogin:
+    """A feed subscriber's NATS user as the server's configuration holds it."""
+
+    user: str
+    password_hash: str  # bcrypt
+    consumer: str
 
 
 def service_users() -> list[str]:
@@ -82,6 +101,8 @@ def service_permissions(service: str, stream: str) -> dict[str, dict[str, list[s
             f"{api}.CONSUMER.MSG.NEXT.{stream}.{consumer}",
             f"$JS.ACK.{stream}.{consumer}.>",
         ]
+    if service == FEED_WRITER:
+        publish += [FEED_SUBJECTS, f"{api}.STREAM.INFO.{FEED_STREAM}", f"{api}.STREAM.CREATE.{FEED_STREAM}"]
     subscribe = [f"{inbox_prefix(service)}.>"]
     for feed in OWN_EVENT_FEEDS.get(service, []):
         if not feed.startswith(f"{SUBJECT_PREFIX}.{service}."):
@@ -90,12 +111,28 @@ def service_permissions(service: str, stream: str) -> dict[str, dict[str, list[s
     return {"publish": {"allow": publish}, "subscribe": {"allow": subscribe}}
 
 
+def feed_subscriber_permissions(user: str, consumer: str) -> dict[str, dict[str, list[str]]]:
+    """An agency system's feed login: it may look at, pull from and acknowledge its own durable consumer on
+    the feed stream (made for it, with its feed's filter, by ``sbt subscriber add`` as ``ops``), and receive
+    replies on its own inbox prefix. Nothing else: it creates no consumer (a consumer of its own making
+    could carry another agency's filter), reads no stream by sequence, publishes no event."""
+    api = "$JS.API"
+    return {
+        "publish": {"allow": [f"{api}.CONSUMER.INFO.{FEED_STREAM}.{consumer}",
+                              f"{api}.CONSUMER.MSG.NEXT.{FEED_STREAM}.{consumer}",
+                              f"$JS.ACK.{FEED_STREAM}.{consumer}.>"]},
+        "subscribe": {"allow": [f"{inbox_prefix(user)}.>"]},
+    }
+
+
 def ops_permissions() -> dict[str, dict[str, list[str]]]:
     return {"publish": {"allow": [">"]}, "subscribe": {"allow": [">"]}}
 
 
-def render_auth_conf(stream: str = "SBT_EVENTS") -> str:
-    """The ``authorization`` block, passwords as environment references (``$SBT_NATS_PASSWORD_X``)."""
+def render_auth_conf(stream: str = "SBT_EVENTS", subscribers: Sequence[FeedLogin] = ()) -> str:
+    """The ``authorization`` block, passwords as environment references (``$SBT_NATS_PASSWORD_X``); the feed
+    subscribers' (``sbt subscriber``) after the services', their passwords as bcrypt hashes, so that the
+    server takes a new one on a configuration reload, without a restart."""
     lines = [
         "# Generated from shared/nats_permissions.py by `sbt nats-config`; do not edit by hand.",
         "# Each service is its own user: it publishes only sbt.events.<service>.> and reads the stream only",
@@ -110,6 +147,18 @@ def render_auth_conf(stream: str = "SBT_EVENTS") -> str:
             "    {",
             f"      user: {json.dumps(user)}",
             f"      password: ${password_variable(user)}",
+            "      permissions: {",
+            f"        publish: {{ allow: {json.dumps(permissions['publish']['allow'])} }}",
+            f"        subscribe: {{ allow: {json.dumps(permissions['subscribe']['allow'])} }}",
+            "      }",
+            "    }",
+        ]
+    for login in subscribers:
+        permissions = feed_subscriber_permissions(login.user, login.consumer)
+        lines += [
+            "    {",
+            f"      user: {json.dumps(login.user)}",
+            f"      password: {json.dumps(login.password_hash)}",
             "      permissions: {",
             f"        publish: {{ allow: {json.dumps(permissions['publish']['allow'])} }}",
             f"        subscribe: {{ allow: {json.dumps(permissions['subscribe']['allow'])} }}",

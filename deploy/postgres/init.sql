@@ -5,3 +5,4 @@ CREATE DATABASE sbt_sanction;
 CREATE DATABASE sbt_blocking;
 CREATE DATABASE sbt_status;
 CREATE DATABASE sbt_identity;
+CREATE DATABASE sbt_notify;

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.events import blocking, intake, ledger, recommendation, reference, sanction
+from shared.events import blocking, intake, ledger, notify, recommendation, reference, sanction
 from shared.events.base import EventData
 
 SUBJECT_PREFIX = "sbt.events"
@@ -27,6 +27,7 @@ _ALL: list[type[EventData]] = [
     blocking.PersonnelUnblocked,
     blocking.EscalationRaised,
     ledger.LedgerCheckpoint,
+    notify.SubscriptionDisabled,
 ]
 
 EVENT_MODELS: dict[str, type[EventData]] = {model.event_type: model for model in _ALL}

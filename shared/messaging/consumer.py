@@ -65,6 +65,8 @@ class Incoming(Generic[Data]):
     envelope: Envelope
     data: Data
     stream_seq: int
+    # The message as it came off the stream, for a consumer that passes the producer's envelope on unchanged.
+    raw: bytes | None = None
 
 
 Handler = Callable[[AsyncSession, Incoming[Any]], Awaitable[None]]
@@ -365,7 +367,8 @@ class Consumer:
             else:
                 results.append(None)
         if fresh:
-            await self._apply_batch(session, [Incoming(i.envelope, i.data, i.delivery.stream_seq) for i in fresh])
+            await self._apply_batch(session, [Incoming(i.envelope, i.data, i.delivery.stream_seq, i.delivery.msg.data)
+                                              for i in fresh])
             self.applied += len(fresh)
         return results
 

@@ -254,8 +254,10 @@ def test_kubernetes_network_policies_deny_by_default_and_let_each_service_reach_
     def peer_apps(rule: dict) -> set[str]:
         apps = set()
         for peer in rule.get("to", []):
-            if "ipBlock" in peer:
-                apps.add("outside the cluster")
+            if "ipBlock" in peer:  # public addresses only when every private, link-local and loopback range is excepted
+                private = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "127.0.0.0/8"}
+                excepted = set(peer["ipBlock"].get("except", []))
+                apps.add("public internet" if private <= excepted else "outside the cluster")
                 continue
             if "namespaceSelector" in peer:
                 apps.add("kube-dns" if peer.get("podSelector", {}).get("matchLabels", {}).get("k8s-app") == "kube-dns"
@@ -273,6 +275,8 @@ def test_kubernetes_network_policies_deny_by_default_and_let_each_service_reach_
         wanted = {"kube-dns", "postgres"} | (set() if service in SERVICES_WITHOUT_BUS else {"nats"})
         # The dashboard signs people in at identity; identity reaches the agency's OpenID provider (HTTPS only).
         wanted |= {"status": {"identity"}, "identity": {"outside the cluster"}}.get(service, set())
+        if service == "notify":  # it sends the agencies' webhooks
+            wanted.add("public internet")
         assert reached == wanted, f"{service} reaches {sorted(reached)}"
         sources = [peer for policy in policies.values() if selected(policy, service) and policy["spec"]["podSelector"]
                    for rule in policy["spec"].get("ingress", []) for peer in rule.get("from", [])]
