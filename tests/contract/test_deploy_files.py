@@ -236,6 +236,9 @@ def test_every_kubernetes_workload_has_a_disruption_budget():
         assert workload["spec"]["template"]["metadata"]["labels"]["app"] in covered, workload["metadata"]["name"]
 
 
+DASHBOARD_CALLS = ("identity", "recommendation", "sanction", "blocking")
+
+
 def test_kubernetes_network_policies_deny_by_default_and_let_each_service_reach_only_nats_and_its_database():
     policies = {doc["metadata"]["name"]: doc for _, doc in _manifests() if doc["kind"] == "NetworkPolicy"}
     deny = policies["default-deny"]["spec"]
@@ -268,10 +271,15 @@ def test_kubernetes_network_policies_deny_by_default_and_let_each_service_reach_
                 for rule in policy["spec"].get("egress", []):
                     reached |= peer_apps(rule)
         wanted = {"kube-dns", "postgres"} | (set() if service in SERVICES_WITHOUT_BUS else {"nats"})
+        if service == "status":  # the dashboard: people sign in at identity and act through the deciding APIs
+            wanted |= set(DASHBOARD_CALLS)
         assert reached == wanted, f"{service} reaches {sorted(reached)}"
         sources = [peer for policy in policies.values() if selected(policy, service) and policy["spec"]["podSelector"]
                    for rule in policy["spec"].get("ingress", []) for peer in rule.get("from", [])]
-        assert sources and all(set(peer) == {"namespaceSelector"} for peer in sources), service
+        from_dashboard = [{"podSelector": {"matchLabels": {"app": "status"}}}] if service in DASHBOARD_CALLS else []
+        assert sources and all(set(peer) == {"namespaceSelector"} or peer in from_dashboard for peer in sources), \
+            service
+        assert all(peer in sources for peer in from_dashboard), f"{service} is not reachable from the dashboard"
 
 
 def test_the_bundled_postgres_says_it_is_for_trials_and_names_an_operator_for_production():
