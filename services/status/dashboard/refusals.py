@@ -33,6 +33,10 @@ FIELD_WORDS = {
 # (pattern over the service's reason, msgid); the first that matches says it. Groups go into the msgid.
 REASONS: tuple[tuple[re.Pattern, str], ...] = tuple((re.compile(pattern), words) for pattern, words in (
     (r"^required: .* lighter than", N_("is required when the sanction is lighter than the one recommended")),
+    (r"^required: none of the case's violation codes",
+     N_("must be chosen: none of the case's violations is in the catalogue")),
+    (r"^required: the catalogue has no", N_("must be given: the catalogue has no default for this case")),
+    (r" is not a (ethics|discipline) sanction", N_("is not a sanction of the category chosen")),
     (r"^required$|^Field required|^String should have at least 1 character", N_("is required")),
     (r"^must not be in the future", N_("must not be in the future")),
     (r"^must not be before the recommendation was issued \((?P<day>[0-9-]+)\)",
