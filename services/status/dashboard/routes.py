@@ -85,8 +85,15 @@ def _language(request: Request) -> str:
 
 
 def _switch_url(request: Request, lang: str) -> str:
+    if request.method != "GET":  # a page answering a form: the language link opens the page the form is on
+        return _here(request) + "?" + urlencode([("lang", lang)])
     query = [(k, v) for k, v in request.query_params.multi_items() if k not in ("lang", "part")]
     return request.url.path + "?" + urlencode([*query, ("lang", lang)])
+
+
+def _here(request: Request) -> str:
+    """The page a decision's form was posted from: its case page."""
+    return request.url.path.rsplit("/", 1)[0]
 
 
 def _page(request: Request, name: str, status: int = 200, names: Reference | None = None,
@@ -350,7 +357,7 @@ async def _queue(request: Request, actor: Actor, queue: Queue, *, election: str 
         options = await queries.filter_options(session, None if scope.every_agency else scope.agency)
     if format:
         return export_routes.queue_file(request, queue, listing, Presenter(_language(request), names), format)
-    view = QueueView(queue, filters, chosen, page)
+    view = QueueView(queue, filters, chosen, page, scoped=not scope.every_agency)
     return _page(request, "queue.html", names=names, actor=actor, queue=queue, view=view, listing=listing,
                  options=options, today=today, scoped=not scope.every_agency)
 
@@ -363,10 +370,13 @@ class QueueView:
     filters: queries.Filters
     sort: sorting.Sort
     page: int
+    scoped: bool = False  # the caller sees one agency only: its agency is not a filter it chose either
 
     def query(self, **changes: object) -> dict:
         query: dict = {**self.filters.as_query()}
         query.pop("stage", None)  # the queue's own stage, not a filter the person chose
+        if self.scoped:
+            query.pop("agency", None)
         if self.sort.param != self.queue.default_sort:
             query["sort"] = self.sort.param
         if self.page > 1:
