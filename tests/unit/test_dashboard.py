@@ -64,7 +64,7 @@ def test_every_page_but_login_and_static_files_names_a_permission():
     pages = {route.path: list(_permissions(route.dependant)) for route in router.routes}
     assert {path for path, permissions in pages.items() if not permissions} == public
     assert pages["/dashboard"] == ["stats:read"] and pages["/dashboard/cases/{case_id}"] == ["timeline:read"]
-    assert pages["/dashboard/nip"] == ["status:read"] and pages["/dashboard/stream"] == ["timeline:read"]
+    assert pages["/dashboard/nip"] == ["status:read"] and pages["/dashboard/stream"] == ["stats:read"]
     assert pages["/dashboard/obligations"] == ["ppk_worklist:read"]
     # Each work queue and each decision's form asks the permission of the service's own route it leads to.
     assert pages["/dashboard/verification"] == ["case:verify"] and pages["/dashboard/examination"] == ["case:examine"]

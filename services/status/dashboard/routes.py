@@ -440,9 +440,8 @@ async def check_nip(
 
 
 @router.get("/stream")
-async def stream(request: Request, actor: CanSeeCase) -> StreamingResponse:
-    """Server-sent events: ``position`` whenever the read model has applied new events. It says only how far
-    the read model is, so whoever may read a case page may follow it (a PPK's case page updates live too)."""
+async def stream(request: Request, actor: CanSeeFigures) -> StreamingResponse:
+    """Server-sent events: ``position`` whenever the read model has applied new events."""
     watch = _watch(request)
 
     async def events():  # noqa: ANN202
