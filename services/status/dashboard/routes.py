@@ -243,7 +243,9 @@ async def _case_response(request: Request, actor: Actor, case_id: str, *, templa
                      message=say(request, "There is no case %(case)s in the shared status (yet).", case=case_id))
     state, timeline = found
     due = dt.date.fromisoformat(state.due_date) if state.due_date else None
-    late = queries.days_late(due, as_of, runtime.calendar)
+    # Late is counted to the page's as-of day only once the case was declared overdue: a case still within
+    # its deadline today is not late by the day a drill's sweep ran for.
+    late = queries.days_late(due, as_of if state.overdue else today, runtime.calendar)
     offered = [action for action in actions.ACTIONS.values()
                if action.offered(state) and may_see_case(actor, action.permission, state.agency_code)]
     context = {"state": state, "timeline": timeline, "late": late, "today": as_of, "actor": actor,
