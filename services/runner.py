@@ -264,7 +264,10 @@ def _announce(settings: Settings, embedded: bool) -> None:
         if embedded else ""))
     for service in SERVICES:
         print(f"  {service:<16}http://{settings.host}:{settings.service_port(service)}/docs")
-    print("\nA token for the walk-through: .venv/bin/sbt token --agency BAWASLU --role reporter")
+    print(f"\nThe dashboard: http://{settings.host}:{settings.service_port('status')}/dashboard/login")
+    print("Cases to work on: .venv/bin/sbt demo; an account: .venv/bin/sbt user add --username ppk.jabar "
+          "--role ppk --ppk-agency PEMPROV-JABAR")
+    print("A token for the walk-through: .venv/bin/sbt token --agency BAWASLU --role reporter")
     print("Processes that exit are restarted (logs in var/logs). Ctrl-C stops everything.\n", flush=True)
 
 
