@@ -261,7 +261,8 @@ class Scenario:
     async def call(self, service: str, method: str, path: str, token: str, body: dict | None = None,
                    *, expect: int = 200, also: tuple[int, ...] = (), wait_for_404: bool = False) -> dict:
         """One request; a 404 while another service has not yet learned of the case is retried until the
-        event arrives (the services talk only through events, so the scenario waits like a real client)."""
+        event arrives (the services talk only through events, so the scenario waits like a real client), and
+        a 429 after the Retry-After it names."""
         deadline = time.monotonic() + self.timeout
         pause = 0.05
         while True:
@@ -273,6 +274,10 @@ class Scenario:
             if response.status_code == 404 and wait_for_404 and time.monotonic() < deadline:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.5)
+                continue
+            if response.status_code == 429 and time.monotonic() < deadline:
+                # The service's write budget per client is spent: wait as it says, like any good client.
+                await asyncio.sleep(min(float(response.headers.get("retry-after", "1") or 1), 5.0))
                 continue
             raise DemoError(f"{method} {service}{path}: {response.status_code} {response.text[:500]}")
 

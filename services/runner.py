@@ -252,6 +252,9 @@ def _supervise(settings: Settings, units: list[Supervised], stopping, *, embedde
             if all(healthy(f"http://{settings.host}:{settings.service_port(u.name)}/healthz")
                    for u in units if u.name in SERVICES):
                 announced = True
+                from services.reference_seed import seed_reference  # imports the intake models: only now
+
+                seed_reference(settings, _say)
                 _announce(settings, embedded)
         time.sleep(0.1)
     return 0
