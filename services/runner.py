@@ -252,9 +252,10 @@ def _supervise(settings: Settings, units: list[Supervised], stopping, *, embedde
             if all(healthy(f"http://{settings.host}:{settings.service_port(u.name)}/healthz")
                    for u in units if u.name in SERVICES):
                 announced = True
-                from services.reference_seed import seed_reference  # imports the intake models: only now
+                if any(u.name == "intake" for u in units):  # its database takes the sample reference data
+                    from services.reference_seed import seed_reference  # the intake models: only now
 
-                seed_reference(settings, _say)
+                    seed_reference(settings, _say)
                 _announce(settings, embedded)
         time.sleep(0.1)
     return 0
