@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run test unit e2e contracts faults bench clean messages lint
+.PHONY: install run test unit e2e contracts faults bench clean messages lint screenshots
 
 install: $(INSTALLED)
 
@@ -41,6 +41,11 @@ messages: install
 	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k say:2 --no-location --sort-output --project SBT --version 0.1.0 --copyright-holder "the SBT authors" -o shared/i18n/messages.pot .
 	$(BIN)/pybabel -q update -i shared/i18n/messages.pot -d $(LOCALES) -l id --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel compile -d $(LOCALES) --statistics
+# Every dashboard page in both languages, as the role that works there sees it, in var/screenshots/ (a whole
+# system with a small demo in a temporary folder, and headless Chromium, installed when missing).
+screenshots: install
+	$(BIN)/python -m tests.screenshots
+
 # kill -9 of every service and of NATS under a steady load of reports: nothing lost or doubled, caught up in 10 s.
 faults: install
 	$(BIN)/python -m tests.faults.run

@@ -257,6 +257,10 @@ def _supervise(settings: Settings, units: list[Supervised], stopping, *, embedde
             if all(healthy(f"http://{settings.host}:{settings.service_port(u.name)}/healthz")
                    for u in units if u.name in SERVICES):
                 announced = True
+                if any(u.name == "intake" for u in units):  # its database takes the sample reference data
+                    from services.reference_seed import seed_reference  # the intake models: only now
+
+                    seed_reference(settings, _say)
                 _announce(settings, embedded)
         time.sleep(0.1)
     return 0
@@ -269,7 +273,10 @@ def _announce(settings: Settings, embedded: bool) -> None:
         if embedded else ""))
     for service in SERVICES:
         print(f"  {service:<16}http://{settings.host}:{settings.service_port(service)}/docs")
-    print("\nA token for the walk-through: .venv/bin/sbt token --agency BAWASLU --role reporter")
+    print(f"\nThe dashboard: http://{settings.host}:{settings.service_port('status')}/dashboard/login")
+    print("Cases to work on: .venv/bin/sbt demo; an account: .venv/bin/sbt user add --username ppk.jabar "
+          "--role ppk --ppk-agency PEMPROV-JABAR")
+    print("A token for the walk-through: .venv/bin/sbt token --agency BAWASLU --role reporter")
     print("Processes that exit are restarted (logs in var/logs). Ctrl-C stops everything.\n", flush=True)
 
 

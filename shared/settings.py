@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     # Where the dashboard asks the identity service to sign a person in; unset, the identity service of
     # this machine (its port plus SBT_PORT_OFFSET).
     identity_url: str | None = None
+    # Where the dashboard's forms send a person's decisions, with that person's own token, through the same
+    # REST APIs as any agency system; unset, the service of this machine (its port plus SBT_PORT_OFFSET).
+    recommendation_url: str | None = None
+    sanction_url: str | None = None
+    blocking_url: str | None = None
     # The key of the dashboard's form tokens (CSRF); unset, one made under SBT_DATA_DIR (shared by the
     # replicas that share the data dir). Set it in production so every replica agrees.
     dashboard_form_key: str | None = None
@@ -288,7 +293,12 @@ class Settings(BaseSettings):
 
     @property
     def identity_base_url(self) -> str:
-        return (self.identity_url or f"http://127.0.0.1:{self.service_port('identity')}").rstrip("/")
+        return self.base_url_of("identity")
+
+    def base_url_of(self, service: str) -> str:
+        """Where this process reaches ``service``'s API: ``SBT_<SERVICE>_URL``, else this machine's port."""
+        configured = getattr(self, f"{service}_url", None)
+        return (configured or f"http://127.0.0.1:{self.service_port(service)}").rstrip("/")
 
     @property
     def oidc_enabled(self) -> bool:

@@ -262,6 +262,10 @@ class Page:
     hidden: int
     # What shows the case on the page: its id, or on a case page (whose 404 names the id asked for) the NIP.
     marker: str = "case_id"
+    method: str = "GET"
+    # What a caller who may see the case gets: the page (200), or for a decision's form posted empty (with
+    # a bearer token, so without a form token) the deciding service's refusal on the case page (422).
+    seen: int = 200
 
 
 DASHBOARD = [
@@ -278,6 +282,13 @@ DASHBOARD = [
     # A PPK's landing page: its own agency's obligations; another agency's asked for by name is refused.
     Page("/dashboard/obligations", "/dashboard/obligations", 200),
     Page(f"/dashboard/obligations?agency={OWN}", "/dashboard/obligations", 403),
+    Page("/dashboard/obligations?format=csv", "/dashboard/obligations", 200),
+    # The other work queues, and the decisions' forms (posted empty: refused by the deciding service).
+    Page("/dashboard/verification", "/dashboard/verification", 200),
+    Page("/dashboard/examination?format=xlsx", "/dashboard/examination", 200),
+    Page("/dashboard/blocking?overdue=1", "/dashboard/blocking", 200),
+    *[Page(f"/dashboard/cases/{{case_id}}/{name}", f"/dashboard/cases/{{case_id}}/{name}", 404, marker="nip",
+           method="POST", seen=422) for name in ("verification", "examination", "followup", "block", "unblock")],
     # The public figures: open to everyone, token or not, and never showing a case or a NIP.
     Page("/dashboard/public", "/dashboard/public", 200, marker="nip"),
 ]
@@ -299,14 +310,14 @@ async def _dashboard_cells(system, table: list[Endpoint], case_id: str, nip: str
         for role in CALLER_ROLES:
             for agency in (OWN, OTHER):
                 token = system.token(agency, role, ppk_agency=agency if role == "ppk" else None)
-                answer = await _get_page(system, token, path)
+                answer = await _get_page(system, token, path, page.method)
                 sees = agency == OWN or not _sees_own_agency_only(role)
                 if allowed(pages[page.route], {"public"}):
                     expected, shown = 200, False
                 elif not allowed(pages[page.route], {role}):
                     expected, shown = 403, False
                 else:
-                    expected, shown = (200, True) if sees else (page.hidden, False)
+                    expected, shown = (page.seen, True) if sees else (page.hidden, False)
                 shows_case = {"case_id": case_id, "nip": nip}[page.marker] in answer.text
                 if answer.status_code != expected or (shows_case and not shown):
                     wrong.append(f"GET {path} as {role} of {agency}: expected {expected}"
@@ -317,9 +328,9 @@ async def _dashboard_cells(system, table: list[Endpoint], case_id: str, nip: str
     return wrong
 
 
-async def _get_page(system, token: str, path: str) -> Answer:
+async def _get_page(system, token: str, path: str, method: str = "GET") -> Answer:
     async with system.client("status", token) as client:
-        async with client.stream("GET", path) as response:
+        async with client.stream(method, path) as response:
             if response.headers.get("content-type", "").startswith("text/event-stream"):
                 return Answer(response.status_code, "")
             return Answer(response.status_code, (await response.aread()).decode(errors="replace"))

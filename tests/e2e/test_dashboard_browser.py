@@ -8,56 +8,29 @@ screenshots are kept in test-artifacts/. Where no browser can be had, the test i
 
 from __future__ import annotations
 
-import importlib
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.accounts import PASSWORD, add_user
 from tests.e2e.reports import random_nip, report_body
+from tests.harness.browser import CHROMIUM, CHROMIUM_ARGS, NoBrowser, playwright_api
 from tests.harness.ports import eventually
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-PLAYWRIGHT = "playwright==1.65.2"  # the pin in pyproject.toml's test extras
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 FIGURES = ("reported", "verified", "proven", "recommended", "followed_up", "awaiting_ppk", "overdue", "blocked",
            "unblocked", "not_proven", "rejected", "cancelled", "out_of_service")
 
 
-def _run(command: list[str], timeout: int) -> bool:
-    try:
-        return subprocess.run(command, capture_output=True, timeout=timeout, check=False).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 def browser_or_skip():
-    """Chromium from Debian (installed with apt-get when missing and we are root), Playwright from PyPI."""
-    if not Path(CHROMIUM).exists():
-        if shutil.which("apt-get") and os.geteuid() == 0:
-            env_ok = _run(["apt-get", "install", "-y", "-q", "chromium"], 900) or (
-                _run(["apt-get", "update", "-q"], 300) and _run(["apt-get", "install", "-y", "-q", "chromium"], 900)
-            )
-            if not env_ok or not Path(CHROMIUM).exists():
-                pytest.skip("no browser: apt-get could not install Debian's chromium package")
-        else:
-            pytest.skip(f"no browser: {CHROMIUM} is missing and apt-get is unavailable or we are not root")
+    """Chromium and Playwright (tests/harness/browser.py), or the test is skipped saying why."""
     try:
-        return importlib.import_module("playwright.async_api")
-    except ImportError:
-        if not _run([sys.executable, "-m", "pip", "install", "--quiet", PLAYWRIGHT], 600):
-            pytest.skip(f"no browser driver: pip could not install {PLAYWRIGHT}")
-        importlib.invalidate_caches()
-        return importlib.import_module("playwright.async_api")
+        return playwright_api()
+    except NoBrowser as missing:
+        pytest.skip(str(missing))
 
 
 async def stats(system, token: str, **filters: str) -> dict:

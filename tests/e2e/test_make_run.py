@@ -89,8 +89,17 @@ async def test_sbt_run_brings_up_every_service_on_an_embedded_nats_that_enforces
         # An operator's command beside it finds the ops login on its own (sbt verify, sbt replay).
         connection = await nats.connect(**connect_options(settings, OPS_USER), allow_reconnect=False)
         try:
-            info = await connection.jetstream().stream_info(settings.stream_name, subjects_filter="sbt.events.intake.>")
-            assert sum((info.state.subjects or {}).values()) == 2  # case.opened and report.received
+            # An empty system gets the sample agencies and violation catalogue (names, not codes, on the pages).
+            async def seeded() -> dict | None:
+                info = await connection.jetstream().stream_info(settings.stream_name,
+                                                                subjects_filter="sbt.events.intake.>")
+                subjects = info.state.subjects or {}
+                return subjects if subjects.get("sbt.events.intake.agency.registered.v1", 0) > 30 \
+                    and subjects.get("sbt.events.intake.violation.registered.v1", 0) > 10 else None
+
+            subjects = await eventually(seeded, 30, "the sample reference data on the stream")
+            assert subjects["sbt.events.intake.case.opened.v1"] == 1
+            assert subjects["sbt.events.intake.report.received.v1"] == 1
             # What each user may do is the deployment's own table, in force here too.
             assert connection.connected_url.port == settings.embedded_nats_port
         finally:

@@ -109,9 +109,12 @@ class SbtSystem:
             name: ServiceProcess(name, {**env, **nats_auth.service_env(name, self.nats_passwords)}, folder)
             for name in services
         }
-        if "identity" in self.services:  # the dashboard signs people in there, on its own port
-            for service in self.services.values():
-                service.env.setdefault("SBT_IDENTITY_URL", self.services["identity"].url)
+        # The dashboard signs people in at identity and sends their decisions to the deciding services,
+        # each on its own port here.
+        for target in ("identity", "recommendation", "sanction", "blocking"):
+            if target in self.services:
+                for service in self.services.values():
+                    service.env.setdefault(f"SBT_{target.upper()}_URL", self.services[target].url)
         self.replicas: list[ServiceProcess] = []
 
     async def start(self) -> "SbtSystem":

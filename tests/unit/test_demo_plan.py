@@ -40,3 +40,13 @@ def test_a_lighter_sanction_stays_in_its_category():
     assert lighter_level("discipline", "moderate") == "light"
     assert lighter_level("discipline", "light") is None
     assert lighter_level("ethics", "moral_open") == "moral_closed"
+
+
+def test_the_demo_leaves_west_javas_ppk_cases_awaiting_it_within_the_deadline():
+    """The README signs in as the PPK of PEMPROV-JABAR after `sbt demo`: there must be work for it."""
+    for seed in (2019, 7):
+        plans = plan(random.Random(seed), load_roster(), load_catalogue(), 300 if seed == 2019 else 40)
+        pending = [p for p in plans if p.followup == "pending"]
+        assert len(pending) == 2 and {p.person.agency_code for p in pending} == {"PEMPROV-JABAR"}
+        assert all(p.verification == "accepted" and p.proven and not p.lighter for p in pending)
+        assert len({p.person.nip for p in plans}) == len(plans)

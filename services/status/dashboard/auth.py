@@ -36,6 +36,13 @@ def _token(request: Request) -> tuple[str | None, bool]:
     return request.cookies.get(COOKIE), True
 
 
+def session_token(request: Request) -> str:
+    """The signed-in person's own token (the session cookie's, or a script's bearer token): what the
+    dashboard sends on to the deciding services, so they judge the person, not the dashboard."""
+    token, _from_cookie = _token(request)
+    return token or ""
+
+
 def viewer(permission: str):
     """Like ``shared.auth.require``, but also accepts the session cookie; without any credential a browser
     is sent to the login form."""

@@ -108,3 +108,15 @@ async def checked_form(request: Request) -> dict[str, str]:
 
 
 CheckedForm = Annotated[dict[str, str], Depends(checked_form)]
+
+
+async def checked_action_form(request: Request) -> dict[str, str]:
+    """A decision's form: checked like any form when the browser's session cookie is what signs it in. A
+    request that carries its own bearer token (a script, an agency system) needs no form token: a browser
+    never adds an Authorization header by itself, and no other site can make it send one here."""
+    if request.headers.get("authorization", "").lower().startswith("bearer "):
+        return await form_fields(request)
+    return await checked_form(request)
+
+
+ActionForm = Annotated[dict[str, str], Depends(checked_action_form)]

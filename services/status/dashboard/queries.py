@@ -14,6 +14,7 @@ from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.status import stats
+from services.status.dashboard import sorting
 from services.status.models import CaseRow, LoggedEvent, PersonnelBlock
 from shared.calendar import WorkingCalendar
 from shared.i18n import N_
@@ -60,12 +61,15 @@ class Filters:
     election: str | None = None
     province: str | None = None
     agency: str | None = None
-    # Only the lists (overdue, latest cases) are filtered by stage: the funnel is the whole of each stage.
+    # Only the lists (overdue, latest cases, work queues) are filtered by stage and by being overdue: the
+    # funnel is the whole of each stage.
     stage: str | None = None
+    overdue: bool = False
 
     def as_query(self) -> dict[str, str]:
         return {k: v for k, v in (("election", self.election), ("province", self.province),
-                                  ("agency", self.agency), ("stage", self.stage)) if v}
+                                  ("agency", self.agency), ("stage", self.stage),
+                                  ("overdue", "1" if self.overdue else None)) if v}
 
     def live_url(self, pages: "Pages | None" = None) -> str:
         """The overview's live part with these filters (what the page's script fetches on each change)."""
@@ -74,6 +78,16 @@ class Filters:
     def page_url(self, pages: "Pages", key: str, number: int) -> str:
         """The overview with these filters, the other lists on their pages and list ``key`` on page ``number``."""
         return "/dashboard?" + urlencode({**self.as_query(), **pages.as_query(), key: number})
+
+    def sort_link(self, pages: "Pages", name: str, key: str) -> str:
+        """What a click on column ``key`` of list ``name`` opens: sorted by it, or the other way round."""
+        return self.sort_url(pages, name, pages.sort(name).toggled(key).param)
+
+    def sort_url(self, pages: "Pages", name: str, sort: str) -> str:
+        """The overview with list ``name`` sorted by ``sort``, from its first page; the others as they are."""
+        query = {**self.as_query(), **pages.as_query(), f"{name}_sort": sort}
+        query.pop(f"{name}_page", None)
+        return "/dashboard?" + urlencode(query)
 
     def apply(self, query: Select) -> Select:
         if self.election:
@@ -84,6 +98,8 @@ class Filters:
             query = query.where(CaseRow.agency_code == self.agency)
         if self.stage:
             query = query.where(CaseRow.stage == self.stage)
+        if self.overdue:
+            query = query.where(CaseRow.overdue.is_(True))
         return query
 
 
@@ -94,10 +110,33 @@ class Pages:
     overdue: int = 1
     blocked: int = 1
     recent: int = 1
+    # How each list is sorted (a key of its whitelist below, "-" first for descending); empty: its default.
+    overdue_sort: str = ""
+    blocked_sort: str = ""
+    recent_sort: str = ""
 
-    def as_query(self) -> dict[str, int]:
-        return {f"{name}_page": value for name, value in (("overdue", self.overdue), ("blocked", self.blocked),
-                                                           ("recent", self.recent)) if value > 1}
+    def as_query(self) -> dict[str, int | str]:
+        pages = {f"{name}_page": value for name, value in (("overdue", self.overdue), ("blocked", self.blocked),
+                                                            ("recent", self.recent)) if value > 1}
+        sorts = {f"{name}_sort": value for name, value in (("overdue", self.overdue_sort),
+                                                            ("blocked", self.blocked_sort),
+                                                            ("recent", self.recent_sort)) if value}
+        return {**pages, **sorts}
+
+    def sort(self, name: str) -> sorting.Sort:
+        allowed, default = LIST_SORTS[name]
+        return sorting.parse(getattr(self, f"{name}_sort"), allowed, default)
+
+
+# The keys each list may be sorted by (the column headers' links), and its default order.
+CASE_SORTS = {"case": CaseRow.case_id, "nip": CaseRow.nip, "election": CaseRow.election_code,
+              "agency": CaseRow.agency_code, "province": CaseRow.province, "stage": CaseRow.stage,
+              "due": CaseRow.due_date, "updated": CaseRow.updated_at}
+OVERDUE_SORTS = {key: CASE_SORTS[key] for key in ("case", "nip", "agency", "province", "due")}
+BLOCK_SORTS = {"nip": PersonnelBlock.nip, "agency": PersonnelBlock.agency_code, "cause": PersonnelBlock.cause,
+               "since": PersonnelBlock.blocked_at}
+LIST_SORTS = {"overdue": (OVERDUE_SORTS, "due"), "blocked": (BLOCK_SORTS, "-since"),
+              "recent": (CASE_SORTS, "-updated")}
 
 
 @dataclass
@@ -221,13 +260,14 @@ async def as_of_day(session: AsyncSession, today: dt.date) -> dt.date:
 
 async def overdue_cases(
     session: AsyncSession, filters: Filters, *, as_of: dt.date, calendar: WorkingCalendar, page: int = 1,
-    size: int = PAGE_SIZE,
+    size: int = PAGE_SIZE, sort: sorting.Sort | None = None,
 ) -> Listing:
+    sort = sort or sorting.parse(None, OVERDUE_SORTS, "due")
     base = filters.apply(select(CaseRow.case_id).where(CaseRow.overdue.is_(True)))
     total = await session.scalar(select(func.count()).select_from(base.subquery())) or 0
     query = filters.apply(
         select(CaseRow.state, CaseRow.due_date).where(CaseRow.overdue.is_(True))
-        .order_by(CaseRow.due_date, CaseRow.case_id).offset(_offset(page, size)).limit(size)
+        .order_by(*sorting.order_by(sort, OVERDUE_SORTS, CaseRow.case_id)).offset(_offset(page, size)).limit(size)
     )
     rows = []
     for document, due in (await session.execute(query)).all():
@@ -255,8 +295,10 @@ async def overdue_declared_on(session: AsyncSession, case_ids: list[str]) -> dic
     return declared
 
 
-async def blocked_now(session: AsyncSession, filters: Filters, *, page: int = 1, size: int = PAGE_SIZE) -> Listing:
+async def blocked_now(session: AsyncSession, filters: Filters, *, page: int = 1, size: int = PAGE_SIZE,
+                      sort: sorting.Sort | None = None) -> Listing:
     """Active personnel-data blocks; the election and province filters apply through the block's case."""
+    sort = sort or sorting.parse(None, BLOCK_SORTS, "-since")
     query = select(PersonnelBlock).where(PersonnelBlock.lifted_at.is_(None))
     if filters.agency:
         query = query.where(PersonnelBlock.agency_code == filters.agency)
@@ -264,7 +306,7 @@ async def blocked_now(session: AsyncSession, filters: Filters, *, page: int = 1,
         query = query.join(CaseRow, CaseRow.case_id == PersonnelBlock.case_id)
         query = Filters(filters.election, filters.province).apply(query)
     total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    query = query.order_by(PersonnelBlock.blocked_at.desc(), PersonnelBlock.block_id)
+    query = query.order_by(*sorting.order_by(sort, BLOCK_SORTS, PersonnelBlock.block_id))
     query = query.offset(_offset(page, size)).limit(size)
     return Listing([
         BlockedRow(block_id=b.block_id, nip=b.nip, case_id=b.case_id, agency_code=b.agency_code, cause=b.cause,
@@ -282,9 +324,11 @@ def _line(row: CaseRow) -> CaseLine:
     )
 
 
-async def recent_cases(session: AsyncSession, filters: Filters, *, page: int = 1, size: int = PAGE_SIZE) -> Listing:
+async def recent_cases(session: AsyncSession, filters: Filters, *, page: int = 1, size: int = PAGE_SIZE,
+                       sort: sorting.Sort | None = None) -> Listing:
+    sort = sort or sorting.parse(None, CASE_SORTS, "-updated")
     total = await session.scalar(filters.apply(select(func.count()).select_from(CaseRow))) or 0
-    query = filters.apply(select(CaseRow).order_by(CaseRow.updated_at.desc(), CaseRow.case_id))
+    query = filters.apply(select(CaseRow).order_by(*sorting.order_by(sort, CASE_SORTS, CaseRow.case_id)))
     rows = (await session.scalars(query.offset(_offset(page, size)).limit(size))).all()
     return Listing([_line(row) for row in rows], total, page, size)
 
@@ -334,9 +378,59 @@ async def overview(
         figures=await stats.funnel(session, election=filters.election, province=filters.province,
                                    agency=filters.agency),
         options=await filter_options(session, filters.agency if scoped else None),
-        overdue=await overdue_cases(session, filters, as_of=as_of, calendar=calendar, page=pages.overdue),
-        blocked=await blocked_now(session, filters, page=pages.blocked),
-        recent=await recent_cases(session, filters, page=pages.recent),
+        overdue=await overdue_cases(session, filters, as_of=as_of, calendar=calendar, page=pages.overdue,
+                                    sort=pages.sort("overdue")),
+        blocked=await blocked_now(session, filters, page=pages.blocked, sort=pages.sort("blocked")),
+        recent=await recent_cases(session, filters, page=pages.recent, sort=pages.sort("recent")),
         position=await stream_position(session, tables, consumer),
         as_of=as_of,
     )
+
+
+# -- the work queues: each role's cases at its step, sorted and filtered like every list ----------------
+
+@dataclass(frozen=True)
+class QueueRow:
+    state: CaseStatus
+    due_date: dt.date | None
+    # Working days from today to the due date: 0 on the due day, negative once it has passed.
+    working_days_left: int | None
+    updated_at: dt.datetime
+    stage_words: str
+
+
+async def case_queue(
+    session: AsyncSession, filters: Filters, *, sort: sorting.Sort, today: dt.date, calendar: WorkingCalendar,
+    page: int = 1, size: int = PAGE_SIZE,
+) -> Listing:
+    """One page of the cases ``filters`` select (a queue is a stage, and for a PPK its own agency)."""
+    total = await session.scalar(filters.apply(select(func.count()).select_from(CaseRow))) or 0
+    query = filters.apply(select(CaseRow.state, CaseRow.due_date, CaseRow.updated_at))
+    query = query.order_by(*sorting.order_by(sort, CASE_SORTS, CaseRow.case_id))
+    rows = []
+    counted: dict[dt.date, int] = {}
+    for document, due, updated_at in (await session.execute(query.offset(_offset(page, size)).limit(size))).all():
+        state = CaseStatus.model_validate_json(document)
+        left = None
+        if due is not None:
+            if due not in counted:
+                counted[due] = calendar.working_days_between(today, due)
+            left = counted[due]
+        rows.append(QueueRow(state=state, due_date=due, working_days_left=left, updated_at=updated_at,
+                             stage_words=STAGE_WORDS.get(state.stage, state.stage.value)))
+    return Listing(rows, total, page, size)
+
+
+async def active_blocks_of_case(session: AsyncSession, case_id: str) -> list[BlockedRow]:
+    """The case's blocks not lifted yet (what BKN's blocker may lift from the case page)."""
+    blocks = (await session.scalars(
+        select(PersonnelBlock).where(PersonnelBlock.case_id == case_id, PersonnelBlock.lifted_at.is_(None))
+        .order_by(PersonnelBlock.blocked_at)
+    )).all()
+    return [BlockedRow(block_id=b.block_id, nip=b.nip, case_id=b.case_id, agency_code=b.agency_code, cause=b.cause,
+                       reason=b.reason, blocked_at=b.blocked_at) for b in blocks]
+
+
+async def case_version(session: AsyncSession, case_id: str) -> int:
+    """The stream sequence of the last event applied to the case (0 when unknown): moves when it changes."""
+    return int(await session.scalar(select(CaseRow.last_stream_seq).where(CaseRow.case_id == case_id)) or 0)

@@ -4,8 +4,19 @@
 (function () {
   "use strict";
   // A filter applies as soon as it is chosen (without script, the form's Apply button does it).
-  document.querySelectorAll("select[data-filter]").forEach(function (select) {
+  document.querySelectorAll("select[data-filter], input[data-filter]").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
+  });
+  // A decision's form shows the fields of the outcome chosen (a proven finding's category and level,
+  // a lighter decree's reason); without script every field shows, and the service judges what is sent.
+  document.querySelectorAll("[data-shown-when]").forEach(function (part) {
+    var rule = part.getAttribute("data-shown-when").split("="), form = part.closest("form");
+    function update() {
+      var chosen = form.querySelector("[name='" + rule[0] + "']:checked");
+      part.hidden = !chosen || chosen.value !== rule[1];
+    }
+    form.querySelectorAll("[name='" + rule[0] + "']").forEach(function (input) { input.addEventListener("change", update); });
+    update();
   });
 
   var live = document.getElementById("live");
