@@ -152,6 +152,10 @@ class Settings(BaseSettings):
     # are picked up at once); 0 turns the index off and every status read goes to the database.
     status_index_poll_seconds: float = Field(default=0.025, ge=0)
 
+    # `sbt run` loads the shipped reference data (deploy/seed/: agencies, violations, elections) into intake's
+    # database on its first start, once; false leaves a new system without any (every report is refused).
+    load_reference_seed: bool = True
+
     # Pins the clock (ISO 8601 with offset), for drills and tests; unset means the system clock.
     clock_fixed: dt.datetime | None = None
     # Working days off beyond weekends and national holidays (e.g. cuti bersama), as ISO dates.

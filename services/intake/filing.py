@@ -28,10 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.intake import reporter_identity
 from services.intake.domain import open_case_key, request_fingerprint
 from services.intake.models import Case, IdempotencyRecord, PublicCaseStage, Report, ReporterIdentityKey
+from services.intake.reference import checks
 from services.intake.reference.lookup import Routing, roster_entries, route
 from services.intake.schemas import ReportAccepted, ReportIn
 from shared.auth import Actor
-from shared.db import upsert_insert, utcnow
+from shared.clock import JAKARTA
+from shared.db import upsert_insert
 from shared.events import Envelope
 from shared.events.intake import CaseOpened, ReportReceived
 from shared.ids import complaint_ref, new_complaint_number, new_id
@@ -83,7 +85,9 @@ class Submission:
 
     @classmethod
     def prepare(cls, runtime: Runtime, report: ReportIn, actor: Actor, idempotency_key: str | None) -> Submission:
-        now = utcnow()
+        # The injectable clock (SBT_CLOCK_FIXED): a drill pinned to 2020 opens its cases, and numbers its
+        # complaints, in 2020.
+        now = runtime.clock.now()
         report_id = new_id()
         return cls(
             report=report,
@@ -92,7 +96,7 @@ class Submission:
             fingerprint=request_fingerprint(report.model_dump(mode="json")),
             report_id=report_id,
             case_id=new_id(),
-            complaint_number=new_complaint_number(now.year),
+            complaint_number=new_complaint_number(now.astimezone(JAKARTA).year),
             received_at=now,
             sealed=reporter_identity.seal_identity(
                 reporter_identity.keyring(runtime.settings),
@@ -208,13 +212,20 @@ class ReportFiler:
                     if key is not None:
                         first_with_key[key] = i
                     fresh.append(i)
-            accepted = await self._write(session, [group[i] for i in fresh])
-            for i, answer in zip(fresh, accepted, strict=True):
+            # Reference data is law at the door: a report it refuses is answered alone, the others filed.
+            references = await checks.load(session, (group[i].report for i in fresh))
+            for i in fresh:
+                outcomes[i] = checks.refusal(group[i].report, references, now=group[i].received_at)
+            filing = [i for i in fresh if outcomes[i] is None]
+            accepted = await self._write(session, [group[i] for i in filing])
+            for i, answer in zip(filing, accepted, strict=True):
                 outcomes[i] = Filed(answer, replayed=False)
             for i, submission in enumerate(group):
                 if outcomes[i] is None:
                     first = first_with_key[submission.key]
-                    outcomes[i] = _replay(submission, group[first].fingerprint, accepted[fresh.index(first)])
+                    outcome = outcomes[first]
+                    outcomes[i] = (_replay(submission, group[first].fingerprint, outcome.accepted)
+                                   if isinstance(outcome, Filed) else outcome)
         return outcomes  # type: ignore[return-value] - every slot is filled above
 
     async def _write(self, session: AsyncSession, group: Sequence[Submission]) -> list[ReportAccepted]:

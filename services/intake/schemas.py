@@ -9,6 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, Stri
 
 from shared import nip as nip_rules
 from shared.status_model import Stage
+from shared.strict_types import IsoDate
 
 
 def _valid_nip(value: str) -> str:
@@ -16,12 +17,6 @@ def _valid_nip(value: str) -> str:
         return nip_rules.parse(value).value
     except nip_rules.InvalidNip as error:
         raise ValueError(error.reason) from None
-
-
-def _not_in_future(value: dt.date) -> dt.date:
-    if value > dt.date.today() + dt.timedelta(days=1):  # a day of slack for time zones
-        raise ValueError("must not be in the future")
-    return value
 
 
 def _no_nul(value: str) -> str:
@@ -55,7 +50,9 @@ class ReportIn(Strict):
     agency_code: Code | None = Field(default=None, description="The civil servant's agency (instansi), when known.")
     election_code: ElectionCode = Field(examples=["PILKADA-2024"])
     violation_codes: list[Code] = Field(min_length=1, max_length=20, examples=[["ETIK-MEDSOS"]])
-    incident_date: Annotated[dt.date, AfterValidator(_not_in_future)]
+    incident_date: IsoDate = Field(
+        description="YYYY-MM-DD. Within the election's oversight period and not in the future (checked against "
+        "the reference data when the report is filed).", examples=["2024-10-14"])
     incident_place: ShortText
     province: ShortText | None = None
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000),

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.recommendation import domain
 from services.recommendation.models import Case, Violation
 from shared.clock import JAKARTA
-from shared.db import utcnow
 from shared.events.intake import CaseOpened, ReportReceived
 from shared.events.reference import ViolationRegistered
 from shared.messaging.consumer import Handler, Incoming
@@ -23,6 +22,7 @@ class Projection:
     def __init__(self, runtime) -> None:  # noqa: ANN001 - shared.service.Runtime
         self.settings = runtime.settings
         self.calendar = runtime.calendar
+        self.clock = runtime.clock  # bookkeeping times follow the injectable clock too
 
     def _verification_due(self, opened_at):  # noqa: ANN001, ANN202
         return domain.verification_due(
@@ -48,7 +48,7 @@ class Projection:
             opened_at=opened_at,
             verification_due=self._verification_due(opened_at),
             stage=domain.Stage.AWAITING_VERIFICATION.value,
-            updated_at=utcnow(),
+            updated_at=self.clock.now(),
         )
 
     async def case_opened(self, session: AsyncSession, event: Incoming) -> None:
@@ -62,7 +62,7 @@ class Projection:
         case.verification_due = self._verification_due(data.opened_at)
         case.agency_code = case.agency_code or data.agency_code
         case.province = case.province or data.province
-        case.updated_at = utcnow()
+        case.updated_at = self.clock.now()
 
     async def report_received(self, session: AsyncSession, event: Incoming) -> None:
         data: ReportReceived = event.data  # type: ignore[assignment]
@@ -76,7 +76,7 @@ class Projection:
         case.violation_codes = sorted(set(case.violation_codes) | set(data.violation_codes))
         case.agency_code = case.agency_code or data.agency_code
         case.province = case.province or data.province
-        case.updated_at = utcnow()
+        case.updated_at = self.clock.now()
 
     async def violation_registered(self, session: AsyncSession, event: Incoming) -> None:
         data: ViolationRegistered = event.data  # type: ignore[assignment]
@@ -88,7 +88,7 @@ class Projection:
         entry.description = data.description
         entry.legal_basis = data.legal_basis
         entry.default_sanction = data.default_sanction
-        entry.updated_at = utcnow()
+        entry.updated_at = self.clock.now()
 
 
 def handlers(runtime) -> Mapping[str, Handler]:  # noqa: ANN001
