@@ -152,6 +152,10 @@ class Settings(BaseSettings):
     # are picked up at once); 0 turns the index off and every status read goes to the database.
     status_index_poll_seconds: float = Field(default=0.025, ge=0)
 
+    # Where a public report without a NIP belongs: the national complaints service, SP4N-LAPOR!. Intake's
+    # public form answers such a report 422 with this address.
+    lapor_url: str = "https://www.lapor.go.id"
+
     # `sbt run` loads the shipped reference data (deploy/seed/: agencies, violations, elections) into intake's
     # database on its first start, once; false leaves a new system without any (every report is refused).
     load_reference_seed: bool = True

@@ -32,15 +32,29 @@ ComplaintNumber = Annotated[str, Path(min_length=10, max_length=40, pattern=r"^[
     summary="The public report form (no token)",
     responses={
         413: {"description": "body too large"},
-        422: {"description": "a field is invalid"},
+        422: {"description": "a field is invalid; without a NIP, the answer's `lapor_url` says where such "
+                            "reports belong (SP4N-LAPOR!)"},
         429: {"description": "too many requests from this address; see Retry-After"},
     },
 )
 async def file_public_report(body: PublicReportIn, actor: Anyone, runtime: RuntimeDep) -> PublicReportAccepted:
     """Files the report like any other (it joins the open case of the same NIP and election) and returns
-    the complaint number to check its progress with."""
+    the complaint number to check its progress with. Without a NIP: 422 pointing to SP4N-LAPOR!."""
+    if body.nip is None:
+        raise without_nip(runtime.settings.lapor_url)
     result = await reports.file(runtime=runtime, report=body, actor=actor, idempotency_key=None)
     return PublicReportAccepted(complaint_number=result.accepted.complaint_number)
+
+
+def without_nip(lapor_url: str) -> Problem:
+    """SBT handles reports on a named civil servant; the procedure sends the others to SP4N-LAPOR!."""
+    reason = f"required; a report without the civil servant's NIP belongs to SP4N-LAPOR! ({lapor_url})"
+    return Problem(
+        422, "invalid request",
+        f"nip: {reason}. Laporan tanpa NIP ASN yang dilaporkan disampaikan melalui SP4N-LAPOR!: {lapor_url}",
+        errors=[{"field": "nip", "reason": reason}],
+        extensions={"lapor_url": lapor_url},
+    )
 
 
 @router.get(

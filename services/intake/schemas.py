@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, StringConstraints
 
 from shared import nip as nip_rules
 from shared.status_model import Stage
@@ -72,9 +72,19 @@ class PublicReporter(Reporter):
     category: Literal["public"] = Field(default="public", description="Always public on the public form.")
 
 
+def _blank_is_missing(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class PublicReportIn(ReportIn):
     """The public report form: the same report, the reporter's category forced to ``public``."""
 
+    # Optional here only so that a report without one gets its own answer: a pointer to SP4N-LAPOR!, where
+    # reports that cannot name the civil servant belong (services/intake/public.py).
+    nip: Annotated[NipText | None, BeforeValidator(_blank_is_missing)] = Field(
+        default=None, description="18-digit NIP of the civil servant reported. Required: without it the answer "
+        "is 422 with `lapor_url`, the national complaints service (SP4N-LAPOR!) where such reports belong.",
+        examples=["19860926 201505 1 001"])
     reporter: PublicReporter = Field(default_factory=PublicReporter)
 
 

@@ -1,6 +1,7 @@
 """Reference data is law at the door, on the real intake (its hot path and its route) and real databases:
 unknown references and impossible dates are refused with a 422 naming the field and write nothing; no
-door takes a number for a date; and intake reads the time from the injectable clock."""
+door takes a number for a date; a public report without a NIP is pointed to SP4N-LAPOR!; and intake reads
+the time from the injectable clock."""
 
 from __future__ import annotations
 
@@ -48,6 +49,17 @@ async def test_unknown_references_and_impossible_dates_are_refused_naming_the_fi
         public = await client.post("/v1/public/reports", json={k: v for k, v in report_body(
             election_code="PEMILU-1955").items() if k != "reporter"})
         assert public.status_code == 422 and public.json()["errors"][0]["field"] == "election_code"
+        # A public report that cannot name the civil servant belongs to SP4N-LAPOR!: the answer says where.
+        for nip in (None, "", "  "):
+            body = {k: v for k, v in report_body().items() if k not in ("reporter", "nip")}
+            answer = await client.post("/v1/public/reports", json=body if nip is None else {**body, "nip": nip})
+            assert answer.status_code == 422, answer.text
+            problem = answer.json()
+            assert problem["lapor_url"] == "https://www.lapor.go.id"
+            assert problem["errors"][0]["field"] == "nip" and "SP4N-LAPOR!" in problem["errors"][0]["reason"]
+        # A NIP that is given but wrong is a typing slip, answered as such.
+        wrong = await client.post("/v1/public/reports", json={**body, "nip": "12345"})
+        assert wrong.status_code == 422 and "lapor_url" not in wrong.json()
     assert await _reports(system) == 1
 
     async with system.client("recommendation", system.token("BKN", "examiner")) as client:
@@ -59,7 +71,8 @@ async def test_unknown_references_and_impossible_dates_are_refused_naming_the_fi
 
 
 async def test_a_drill_pinned_to_2020_opens_its_cases_and_numbers_its_complaints_in_2020(make_system):
-    system = await make_system("intake", extra_env={"SBT_CLOCK_FIXED": "2020-11-26T10:00:00+07:00"})
+    system = await make_system("intake", extra_env={"SBT_CLOCK_FIXED": "2020-11-26T10:00:00+07:00",
+                                                    "SBT_LAPOR_URL": "https://lapor.example.go.id/aduan"})
     async with system.client("intake", system.token("BAWASLU", "reporter")) as client:
         filed = await client.post("/v1/reports", json=report_body(election_code="PILKADA-2020",
                                                                   incident_date="2020-11-20"))
@@ -70,6 +83,10 @@ async def test_a_drill_pinned_to_2020_opens_its_cases_and_numbers_its_complaints
                                                                    incident_date="2020-11-28"))
         assert future.status_code == 422 and future.json()["errors"] == [
             {"field": "incident_date", "reason": "must not be in the future"}]
+        # Where reports without a NIP go is configuration.
+        body = {k: v for k, v in report_body().items() if k not in ("reporter", "nip")}
+        answer = await client.post("/v1/public/reports", json=body)
+        assert answer.status_code == 422 and answer.json()["lapor_url"] == "https://lapor.example.go.id/aduan"
     opened = await system.scalar("intake", "SELECT opened_at FROM cases")
     received = await system.scalar("intake", "SELECT received_at FROM reports")
     assert str(opened).startswith("2020-11-26") and str(received).startswith("2020-11-26")
