@@ -78,20 +78,21 @@ class ServiceProcess:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-async def seed_reference_tables(url: str) -> None:
-    """Intake's database migrated, with the shipped reference tables and no events staged."""
+async def seed_reference_tables(url: str, *, publish: bool = False) -> None:
+    """Intake's database migrated, with the shipped reference tables (and their events staged if ``publish``)."""
     await asyncio.to_thread(upgrade, "intake", url)
-    await seeding.load_once(url, clock=Clock(), publish=False)
+    await seeding.load_once(url, clock=Clock(), publish=publish)
 
 
 class SbtSystem:
     def __init__(self, folder: Path, services: list[str], *, extra_env: dict[str, str] | None = None,
                  nats_config: Path | None = None, nats=None,  # noqa: ANN001 - a NatsServer or NatsCluster
-                 extra_databases: tuple[str, ...] = (), reference_data: bool = True) -> None:
+                 extra_databases: tuple[str, ...] = (), reference_data: bool | str = True) -> None:
         """``extra_databases``: databases made and dropped with the system's own, for a command's use (a
         replay's fresh tables), at ``databases.url(name)``. ``reference_data``: intake starts with the
         shipped reference tables (as after `sbt run`'s first start), but without their events, so that
-        the stream holds only what the test itself does."""
+        the stream holds only what the test itself does; ``"published"``: with their events too, as
+        `sbt run` does, for tests of what the other services make of them (PPK titles, the catalogue)."""
         self.reference_data = reference_data
         self.folder = folder
         self.data_dir = folder / "data"
@@ -130,7 +131,7 @@ class SbtSystem:
     async def start(self) -> "SbtSystem":
         await self.databases.create()
         if self.reference_data and "intake" in self.services:
-            await seed_reference_tables(self.databases.url("intake"))
+            await seed_reference_tables(self.databases.url("intake"), publish=self.reference_data == "published")
         self.nats.start()
         mint_token(self.settings, agency="SBT", roles=["admin"])  # makes the shared development key once
         for service in self.services.values():
