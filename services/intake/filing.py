@@ -35,7 +35,9 @@ from shared.auth import Actor
 from shared.clock import JAKARTA
 from shared.db import upsert_insert
 from shared.events import Envelope
+from shared import receipts
 from shared.events.intake import CaseOpened, ReportReceived
+from shared.events.signing import signing_key_from_settings
 from shared.ids import complaint_ref, new_complaint_number, new_id
 from shared.observability import current_traceparent
 from shared.problems import Problem
@@ -79,6 +81,7 @@ class Submission:
     case_id: str  # the id of the case it opens, if it opens one
     complaint_number: str
     received_at: dt.datetime
+    receipt: receipts.Receipt
     sealed: reporter_identity.SealedIdentity | None
     traceparent: str | None
     future: asyncio.Future = field(repr=False)
@@ -89,15 +92,20 @@ class Submission:
         # complaints, in 2020.
         now = runtime.clock.now()
         report_id = new_id()
+        filed = report.model_dump(mode="json")
+        complaint_number = new_complaint_number(now.astimezone(JAKARTA).year)
         return cls(
             report=report,
             actor=actor,
             idempotency_key=idempotency_key,
-            fingerprint=request_fingerprint(report.model_dump(mode="json")),
+            fingerprint=request_fingerprint(filed),
             report_id=report_id,
             case_id=new_id(),
-            complaint_number=new_complaint_number(now.astimezone(JAKARTA).year),
+            complaint_number=complaint_number,
             received_at=now,
+            # Signed here, outside the filing transaction; it is only handed out once the report is committed.
+            receipt=receipts.issue(signing_key_from_settings(runtime.settings, "intake"),
+                                   complaint_number=complaint_number, received_at=now, filed=filed),
             sealed=reporter_identity.seal_identity(
                 reporter_identity.keyring(runtime.settings),
                 report_id,
@@ -271,6 +279,7 @@ class ReportFiler:
                 "submitted_by_client": s.actor.client_id,
                 "submitted_by_agency": s.actor.agency,
                 "received_at": s.received_at,
+                "filed_sha256": s.receipt.filed_sha256,
             }
             reports.append(row)
             if s.sealed:
@@ -287,7 +296,7 @@ class ReportFiler:
                 subject=case.id, traceparent=s.traceparent,
             ))
             answer = ReportAccepted(report_id=s.report_id, case_id=case.id, complaint_number=s.complaint_number,
-                                    case_opened=opened)
+                                    case_opened=opened, receipt=s.receipt)
             answers.append(answer)
             if s.key is not None:
                 idempotency.append({

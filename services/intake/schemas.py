@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, StringConstraints
 
 from shared import nip as nip_rules
+from shared.receipts import Receipt
 from shared.status_model import Stage
 from shared.strict_types import IsoDate
 
@@ -66,6 +67,9 @@ class ReportAccepted(BaseModel):
     case_id: str
     complaint_number: str = Field(description="Give this to the reporter: it is the only way to check progress.")
     case_opened: bool = Field(description="True when this report opened a new case.")
+    receipt: Receipt | None = Field(default=None, description="Signed by intake: the complaint number, the time and "
+                                    "the hash of what was filed; `sbt verify-receipt` checks it offline. Absent "
+                                    "only in an answer replayed from before receipts existed.")
 
 
 class PublicReporter(Reporter):
@@ -90,10 +94,22 @@ class PublicReportIn(ReportIn):
 
 class ComplaintStage(BaseModel):
     stage: Stage = Field(description="Where the case stands; nothing else about it is public.")
+    receipt: ReceiptConfirmed | None = Field(
+        default=None, description="With `?receipt=`: the receipt is intake's and matches the report filed under "
+        "this number (so its holder filed it, then, with this content).")
 
 
 class PublicReportAccepted(BaseModel):
     complaint_number: str = Field(description="Keep it: the only way to check progress (Cek Status Laporan).")
+    receipt: Receipt = Field(description="Keep it too: signed by intake, it proves the report was filed, when, "
+                             "and what it said (its hash), even to someone who doubts it; `sbt verify-receipt` "
+                             "checks it offline, and the complaint check accepts it (`?receipt=`).")
+
+
+class ReceiptConfirmed(BaseModel):
+    verified: Literal[True] = True
+    received_at: str
+    filed_sha256: str
 
 
 class ReporterIdentity(BaseModel):
