@@ -171,6 +171,10 @@ class Settings(BaseSettings):
     warning_working_days: int = Field(default=3, ge=0, le=250)
     sweep_interval_seconds: float = Field(default=300.0, ge=0)
 
+    # Blocking is BKN's decision: "decision" (the default) puts an overdue case on the blockers' worklist, where
+    # a blocker blocks, gives more time or records why not; "automatic" blocks every overdue case at once.
+    blocking_policy: Literal["decision", "automatic"] = "decision"
+
     # An agency with this many overdue, not-followed-up cases is escalated to the President (blocking).
     escalation_threshold: int = Field(default=3, ge=1)
 

@@ -29,8 +29,9 @@ CHROMIUM = "/usr/bin/chromium"
 PLAYWRIGHT = "playwright==1.65.2"  # the pin in pyproject.toml's test extras
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-FIGURES = ("reported", "verified", "proven", "recommended", "followed_up", "awaiting_ppk", "overdue", "blocked",
-           "unblocked", "not_proven", "rejected", "cancelled", "out_of_service")
+FIGURES = ("reported", "verified", "proven", "recommended", "followed_up", "awaiting_ppk", "overdue", "ever_blocked",
+           "blocked", "unblocked_after_followup", "unblocked_by_hand", "block_declined", "not_proven", "rejected",
+           "cancelled", "out_of_service")
 
 
 def _run(command: list[str], timeout: int) -> bool:

@@ -35,6 +35,7 @@ async def test_report_to_sanction_through_overdue_block_and_unblock(make_system)
         "SBT_FOLLOWUP_WORKING_DAYS": "10",
         "SBT_WARNING_WORKING_DAYS": "3",
         "SBT_SWEEP_INTERVAL_SECONDS": "0",
+        "SBT_BLOCKING_POLICY": "automatic",  # BKN's decision instead: tests/e2e/test_blocking_decisions.py
     }, reference_data="published")
     observer, admin = system.token("BKN", "observer"), system.token("BKN", "admin")
     ppk = system.token(AGENCY, "ppk", ppk_agency=AGENCY)
