@@ -61,6 +61,7 @@ def without_nip(lapor_url: str) -> Problem:
 @router.get(
     "/complaints/{number}",
     response_model=ComplaintStage,
+    response_model_exclude_none=True,  # `receipt` only when one was presented
     summary="Cek Status Laporan: the stage of the case a complaint number belongs to (no token)",
     responses={
         404: {"description": "no report has this complaint number"},
