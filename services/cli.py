@@ -192,6 +192,10 @@ app.command(name="verify")(verify_command)
 app.command(name="witness")(witness_command)
 app.command(name="replay")(replay_command)
 
+from services.receipt_cli import verify_receipt_command  # noqa: E402
+
+app.command(name="verify-receipt")(verify_receipt_command)
+
 
 @app.command("nats-config")
 def nats_config(check: Annotated[bool, typer.Option(help="fail if a shipped file differs")] = False) -> None:

@@ -2,8 +2,9 @@
 
 Hundreds of reports over the provinces and agencies of the sample roster, with the Pemilu 2019 mix of
 violation types; the task force verifies them, the examining authority examines them, PPKs follow some
-up, and two deadline sweeps (an early warning, then a later date) make the rest overdue, so blocking
-blocks them and escalates the agencies that leave too many. A few PPKs then act late and the blocks lift.
+up, and two deadline sweeps (an early warning, then a later date) make the rest overdue; BKN's blocker
+blocks them from its worklist (or the blocking service at once, under SBT_BLOCKING_POLICY=automatic) and the
+agencies that leave too many are escalated. A few PPKs then act late and the blocks lift.
 
 Everything goes through the services' REST APIs with development tokens, so the scenario exercises the
 same paths as real clients, and the figures it prints come from the status service, compared with what
@@ -123,7 +124,7 @@ class Tally:
         did = {
             "reported": c["cases"], "verified": c["accepted"], "proven": c["proven"], "recommended": c["proven"],
             "followed_up": followed_up, "overdue": c["overdue"] - c["late"], "blocked": c["overdue"] - c["late"],
-            "unblocked": c["late"], "awaiting_ppk": c["proven"] - followed_up, "rejected": c["rejected"],
+            "unblocked": c["late"], "ever_blocked": c["overdue"], "unblocked_after_followup": c["late"], "awaiting_ppk": c["proven"] - followed_up, "rejected": c["rejected"],
             "not_proven": c["not_proven"], "cancelled": c["cancelled"], "out_of_service": c["out_of_service"],
         }
         return {name: (baseline or {}).get(name, 0) + value for name, value in did.items()}
@@ -355,6 +356,29 @@ class Scenario:
         return await self.call("sanction", "POST", "/v1/sweeps", self.token("BKN", "admin"),
                                {"as_of": as_of.isoformat()})
 
+    async def decide_blocks(self, overdue: int) -> int | None:
+        """BKN's blocker works through its worklist (SBT_BLOCKING_POLICY=decision) and, in this scenario, blocks
+        every overdue case, with a reason; how many it blocked, or None when the blocking service had blocked
+        them at once (automatic)."""
+        blocker, observer = self.token("BKN", "blocker"), self.token("KEMENPANRB", "observer")
+        deadline = time.monotonic() + self.timeout
+        decided = 0
+        while time.monotonic() < deadline:
+            waiting = await self.call("blocking", "GET", "/v1/blocking/worklist?limit=500", blocker)
+            for item in waiting["items"]:
+                await self.call("blocking", "POST", f"/v1/cases/{item['case_id']}/blocking-decision", blocker,
+                                {"decision": "block", "reason": f"PPK tidak menindaklanjuti rekomendasi sampai "
+                                 f"batas waktu {item['due_date']}."}, expect=201, also=(409,))
+                decided += 1
+            if decided >= overdue:
+                return decided
+            if not waiting["items"]:
+                blocked = (await self.call("status", "GET", "/v1/stats", observer))["total"]["blocked"]
+                if blocked >= self.baseline.get("blocked", 0) + overdue and not decided:
+                    return None
+                await asyncio.sleep(0.25)
+        raise DemoError(f"only {decided} of {overdue} overdue cases reached BKN's blocking worklist in time")
+
     async def wait_for_figures(self, expected: dict[str, int]) -> dict:
         deadline = time.monotonic() + self.timeout * 2
         figures: dict = {}
@@ -411,7 +435,10 @@ class Scenario:
         overdue = await self.sweep(self.today + dt.timedelta(days=sweep_days))
         counts["overdue"] = len(overdue["overdue"])
         self.say(f"sweeps: {len(warned['warnings'])} early warnings, then {counts['overdue']} overdue as of "
-                 f"{overdue['as_of']} (blocked by BKN)")
+                 f"{overdue['as_of']}")
+        decided = await self.decide_blocks(counts["overdue"])
+        self.say(f"BKN's blocking decisions: {decided} blocked from its worklist" if decided is not None else
+                 "blocked at once by the blocking service (SBT_BLOCKING_POLICY=automatic)")
 
         late = [p for p in proven if p.followup == "late"]
         await self.each(late, self.follow_up)

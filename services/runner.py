@@ -216,6 +216,8 @@ def run_system(settings: Settings) -> int:
                    service_env(settings, service, embedded=nats is not None), logs / f"{service}.log")
         for service in SERVICES
     ]
+    if settings.load_reference_seed:
+        _seed_reference_data(settings)
     try:
         if nats is not None:
             nats.start()
@@ -232,6 +234,23 @@ def run_system(settings: Settings) -> int:
             nats.stop()
             nats.wait()
         print("SBT stopped.", flush=True)
+
+
+def _seed_reference_data(settings: Settings) -> None:
+    """The shipped reference data, on the first start only (services/intake/reference/seeding.py); its
+    events wait in intake's outbox until intake's relay is up."""
+    import asyncio
+
+    from services.intake.reference import seeding
+    from shared.clock import clock_from_settings
+    from shared.migrations import upgrade
+
+    url = settings.database_url_for("intake")
+    upgrade("intake", url)
+    result = asyncio.run(seeding.load_once(url, clock=clock_from_settings(settings.clock_fixed)))
+    if result.loaded:
+        counts = ", ".join(f"{report.rows} {report.kind}" for report in result.reports)
+        _say(f"reference data: loaded {seeding.SEED_NAME} ({counts}); `sbt import` adds or replaces entries")
 
 
 def _supervise(settings: Settings, units: list[Supervised], stopping, *, embedded: bool) -> int:  # noqa: ANN001
@@ -257,10 +276,6 @@ def _supervise(settings: Settings, units: list[Supervised], stopping, *, embedde
             if all(healthy(f"http://{settings.host}:{settings.service_port(u.name)}/healthz")
                    for u in units if u.name in SERVICES):
                 announced = True
-                if any(u.name == "intake" for u in units):  # its database takes the sample reference data
-                    from services.reference_seed import seed_reference  # the intake models: only now
-
-                    seed_reference(settings, _say)
                 _announce(settings, embedded)
         time.sleep(0.1)
     return 0

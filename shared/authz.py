@@ -40,6 +40,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "block:read": frozenset({"blocker", "observer", "admin", "personnel"}),
     "block:write": frozenset({"blocker"}),
     "escalation:read": frozenset({"blocker", "observer", "admin"}),
+    # BKN's blocking worklist (overdue cases awaiting its decision); deciding is block:write.
+    "block-decision:read": frozenset({"blocker", "observer", "admin"}),
     "stats:read": frozenset({"verifier", "examiner", "blocker", "observer", "admin"}),
     "ppk_worklist:read": frozenset({"ppk", "blocker", "observer", "admin"}),
     "followup:record": frozenset({"ppk"}),

@@ -1,5 +1,6 @@
-"""Working days: Monday to Friday, minus Indonesia's public holidays (from the ``holidays`` package)
-and any extra days off that are configured (cuti bersama, local decisions)."""
+"""Working days: Monday to Friday, minus Indonesia's public holidays (from the ``holidays`` package), its
+joint leave days (cuti bersama, shipped as data with their decrees: ``shared/joint_leave.py``) and any extra
+days off that are configured (a decree newer than the data, local decisions)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,25 @@ from collections.abc import Iterable
 
 import holidays
 
+from shared import joint_leave
+
 
 class WorkingCalendar:
-    def __init__(self, extra_days_off: Iterable[dt.date] = ()) -> None:
+    def __init__(self, extra_days_off: Iterable[dt.date] = (),
+                 joint_leave_days: dict[dt.date, joint_leave.JointLeaveDay] | None = None) -> None:
+        """``joint_leave_days``: None for the shipped ones; ``{}`` for none (to count national holidays only)."""
         self.extra_days_off = frozenset(extra_days_off)
+        self.joint_leave = joint_leave.shipped() if joint_leave_days is None else joint_leave_days
         self._holidays = holidays.country_holidays("ID")
         self._off_by_year: dict[int, list[dt.date]] = {}
 
     def is_working_day(self, day: dt.date) -> bool:
-        return day.weekday() < 5 and day not in self._holidays and day not in self.extra_days_off
+        return (day.weekday() < 5 and day not in self._holidays and day not in self.joint_leave
+                and day not in self.extra_days_off)
 
     def holiday_name(self, day: dt.date) -> str | None:
+        if day in self.joint_leave:
+            return f"Cuti bersama ({self.joint_leave[day].occasion})"
         if day in self.extra_days_off:
             return "configured day off"
         return self._holidays.get(day)

@@ -30,8 +30,11 @@ class Problem(Exception):
         *,
         errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail or title)
+        # RFC 9457 extension members, beside type/title/status/detail/errors (e.g. where to go instead).
+        self.extensions = extensions
         self.status = status
         self.title = title
         self.detail = detail
@@ -44,9 +47,10 @@ class Problem(Exception):
 
 
 def problem_response(
-    status: int, title: str, detail: str | None = None, *, errors: list[Any] | None = None, headers: dict[str, Any] | None = None
+    status: int, title: str, detail: str | None = None, *, errors: list[Any] | None = None,
+    headers: dict[str, Any] | None = None, extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    body: dict[str, Any] = {**(extensions or {}), "type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
     if errors:
@@ -74,7 +78,8 @@ def _reason(error: dict[str, Any]) -> str:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(exc.status, exc.title, exc.detail, errors=exc.errors, headers=exc.headers)
+        return problem_response(exc.status, exc.title, exc.detail, errors=exc.errors, headers=exc.headers,
+                                extensions=exc.extensions)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

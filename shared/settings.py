@@ -191,6 +191,14 @@ class Settings(BaseSettings):
     # are picked up at once); 0 turns the index off and every status read goes to the database.
     status_index_poll_seconds: float = Field(default=0.025, ge=0)
 
+    # Where a public report without a NIP belongs: the national complaints service, SP4N-LAPOR!. Intake's
+    # public form answers such a report 422 with this address.
+    lapor_url: str = "https://www.lapor.go.id"
+
+    # `sbt run` loads the shipped reference data (deploy/seed/: agencies, violations, elections) into intake's
+    # database on its first start, once; false leaves a new system without any (every report is refused).
+    load_reference_seed: bool = True
+
     # Pins the clock (ISO 8601 with offset), for drills and tests; unset means the system clock.
     clock_fixed: dt.datetime | None = None
     # Working days off beyond weekends and national holidays (e.g. cuti bersama), as ISO dates.
@@ -201,6 +209,10 @@ class Settings(BaseSettings):
     followup_working_days: int = Field(default=10, ge=1, le=250)
     warning_working_days: int = Field(default=3, ge=0, le=250)
     sweep_interval_seconds: float = Field(default=300.0, ge=0)
+
+    # Blocking is BKN's decision: "decision" (the default) puts an overdue case on the blockers' worklist, where
+    # a blocker blocks, gives more time or records why not; "automatic" blocks every overdue case at once.
+    blocking_policy: Literal["decision", "automatic"] = "decision"
 
     # An agency with this many overdue, not-followed-up cases is escalated to the President (blocking).
     escalation_threshold: int = Field(default=3, ge=1)

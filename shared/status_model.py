@@ -82,6 +82,12 @@ class CaseStatus(BaseModel):
     blocked_since: str | None = None
     # A block from this case was lifted (by the follow-up or by hand): the figures count unblocked cases.
     unblocked: bool = False
+    # What BKN's reconciliation tells apart: blocked at some point; a block lifted after the PPK's (late)
+    # follow-up; a block lifted by hand; and BKN's recorded decision not to block.
+    ever_blocked: bool = False
+    unblocked_after_followup: bool = False
+    unblocked_by_hand: bool = False
+    block_declined: bool = False
     events_applied: int = 0
     last_event_id: str | None = None
 
@@ -226,11 +232,16 @@ def _on_followup(status: CaseStatus, envelope: Envelope) -> Changed:
 
 
 def _on_blocked(status: CaseStatus, envelope: Envelope) -> Changed:
-    return status, {"blocked": True, "blocked_since": envelope.data["blocked_at"]}
+    return status, {"blocked": True, "blocked_since": envelope.data["blocked_at"], "ever_blocked": True}
 
 
 def _on_unblocked(status: CaseStatus, envelope: Envelope) -> Changed:
-    return status, {"blocked": False, "blocked_since": None, "unblocked": True}
+    lift = "unblocked_after_followup" if envelope.data.get("cause") == "followup" else "unblocked_by_hand"
+    return status, {"blocked": False, "blocked_since": None, "unblocked": True, lift: True}
+
+
+def _on_block_declined(status: CaseStatus, envelope: Envelope) -> Changed:
+    return status, {"block_declined": True}
 
 
 # Events that can arrive before the case is known to this projection only when the log is damaged;
@@ -248,6 +259,7 @@ _NEEDS_CASE: dict[str, Callable[[CaseStatus, Envelope], Changed]] = {
     "sbt.followup.recorded.v1": _on_followup,
     "sbt.personnel.blocked.v1": _on_blocked,
     "sbt.personnel.unblocked.v1": _on_unblocked,
+    "sbt.block.declined.v1": _on_block_declined,
 }
 
 # Events that may open a case's status.

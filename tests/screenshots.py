@@ -21,7 +21,6 @@ import httpx
 import pyotp
 
 from services.demo import play
-from services.intake.reference.importer import import_reference
 from tests.e2e.accounts import PASSWORD, add_user
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.browser import CHROMIUM, CHROMIUM_ARGS, NoBrowser, playwright_api
@@ -29,7 +28,6 @@ from tests.harness.ports import eventually
 from tests.harness.system import ROOT, SbtSystem
 
 SERVICES = ["intake", "recommendation", "sanction", "blocking", "status", "identity"]
-SEED = ROOT / "deploy" / "seed"
 LANGUAGES = ("id", "en")
 # The pages shown in the README, cut to the browser's window: (file name, language).
 DOCS = (("login", "id"), ("overview", "id"), ("obligations", "id"), ("case-decree", "id"), ("verification", "en"))
@@ -38,9 +36,6 @@ VIEWPORT = {"width": 1280, "height": 800}
 
 async def _prepare(system: SbtSystem) -> dict[str, str]:
     """Reference data, a small national scenario, and cases waiting at each step; answers case ids."""
-    intake_db = system.databases.url("intake")
-    await import_reference(intake_db, "agencies", SEED / "agencies.csv")
-    await import_reference(intake_db, "violations", SEED / "violations.csv")
     urls = {name: service.url for name, service in system.services.items()}
     _tally, _figures, agreed = await play(system.settings, urls, cases=60, seed=2019, say=lambda _line: None)
     if not agreed:
@@ -150,7 +145,7 @@ async def main(out: Path, docs: Path | None) -> int:
         print(f"screenshots: {missing}", file=sys.stderr)  # noqa: T201
         return 1
     with tempfile.TemporaryDirectory(prefix="sbt-screens-") as folder:
-        system = SbtSystem(Path(folder), SERVICES)
+        system = SbtSystem(Path(folder), SERVICES, reference_data="published")
         await system.start()
         try:
             print("screenshots: a small demo first", file=sys.stderr)  # noqa: T201

@@ -8,14 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, status
 from sqlalchemy.exc import IntegrityError
 
-from services.blocking import blocks, domain
+from services.blocking import blocks, decisions, domain
 from services.blocking.models import Block, WatchedCase
 from services.blocking.schemas import (
+    AwaitingDecision,
     BlockOut,
     BlockStatus,
     BulkCheckIn,
     BulkCheckOut,
     BulkCheckResult,
+    DecisionIn,
+    DecisionOut,
+    DecisionWorklist,
     EscalationList,
     EscalationOut,
     ManualBlockIn,
@@ -32,6 +36,8 @@ router = APIRouter(prefix="/v1", tags=["blocking"])
 CanReadBlocks = Annotated[Actor, Depends(require("block:read"))]
 CanWriteBlocks = Annotated[Actor, Depends(require("block:write"))]
 CanReadEscalations = Annotated[Actor, Depends(require("escalation:read"))]
+CanReadDecisions = Annotated[Actor, Depends(require("block-decision:read"))]
+CaseIdPath = Annotated[str, Path(max_length=40, pattern=r"^[0-9A-Za-z_-]+$")]
 NipPath = Annotated[str, Path(max_length=40, description="18-digit NIP")]
 
 
@@ -128,6 +134,44 @@ async def manual_unblock(nip: NipPath, body: ManualUnblockIn, actor: CanWriteBlo
         for block in chosen:
             await blocks.lift(session, runtime, block, cause="manual", reason=body.reason, lifted_by=actor.client_id)
     return UnblockResult(nip=value, lifted=[b.block_id for b in chosen], blocked=len(chosen) < len(active))
+
+
+@router.get("/blocking/worklist", response_model=DecisionWorklist,
+            summary="BKN's blocking worklist: overdue cases awaiting a decision (block, more time, or why not)")
+async def blocking_worklist(
+    actor: CanReadDecisions,
+    runtime: RuntimeDep,
+    agency: Annotated[str | None, Query(max_length=40, description="only this agency")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> DecisionWorklist:
+    """Empty under SBT_BLOCKING_POLICY=automatic, where every overdue case is blocked at once."""
+    total, rows = await decisions.worklist(runtime=runtime, agency=agency, limit=limit, offset=offset)
+    today = runtime.clock.today()
+    return DecisionWorklist(total=total, items=[
+        AwaitingDecision(case_id=r.case_id, nip=r.nip, agency_code=r.agency_code, due_date=r.due_date,
+                         working_days_overdue=runtime.calendar.working_days_between(r.due_date, today)
+                         if r.due_date else None)
+        for r in rows
+    ])
+
+
+@router.post("/cases/{case_id}/blocking-decision", response_model=DecisionOut, status_code=status.HTTP_201_CREATED,
+             summary="BKN decides on an overdue case: block, more time (a deadline extension), or why not",
+             responses={404: {"description": "no such overdue case"},
+                        409: {"description": "the case is not awaiting a decision (followed up, decided, not overdue)"},
+                        422: {"description": "a field is invalid"}})
+async def blocking_decision(case_id: CaseIdPath, body: DecisionIn, actor: CanWriteBlocks,
+                            runtime: RuntimeDep) -> DecisionOut:
+    """Each decision is an event: ``sbt.personnel.blocked.v1``, ``sbt.block.time_granted.v1`` (the sanction
+    service then extends the deadline) or ``sbt.block.declined.v1``, with the reason, on the case's timeline."""
+    try:
+        decided = await decisions.decide(runtime=runtime, case_id=case_id, body=body, actor=actor)
+    except IntegrityError:  # a block by hand under the same case committed first
+        raise Problem(409, "already blocked", f"case {case_id} is already blocked") from None
+    case = decided.case
+    return DecisionOut(case_id=case.case_id, decision=case.decision, block_id=decided.block_id,
+                       decided_at=case.decided_at)
 
 
 @router.get("/escalations", response_model=EscalationList,

@@ -1,5 +1,9 @@
 """What blocking consumes: sanction's overdue and follow-up events (and the deadline moves that take a case
-out of the overdue count). Each handler decides within the consumer's transaction; none commits."""
+out of the overdue count). Each handler decides within the consumer's transaction; none commits.
+
+An overdue case is blocked at once only under ``SBT_BLOCKING_POLICY=automatic``. Under ``decision`` (the
+default) it goes on the blockers' worklist: blocking is BKN's decision (services/blocking/decisions.py).
+Early warnings and escalation are the same under both."""
 
 from __future__ import annotations
 
@@ -30,7 +34,10 @@ def handlers(runtime: Runtime) -> HandlerTable:
         case.due_date, case.overdue, case.followed_up = data.due_date, True, False
         case.updated_at = runtime.clock.now()
         await session.flush()
-        if await blocks.active_block_under(session, domain.case_key(data.case_id)) is None:
+        blocked = await blocks.active_block_under(session, domain.case_key(data.case_id)) is not None
+        if runtime.settings.blocking_policy == "decision":
+            case.awaiting_decision = not blocked
+        elif not blocked:
             await blocks.place(
                 session, runtime, nip=data.nip, case_id=data.case_id, agency_code=data.agency_code,
                 cause="overdue", reason=domain.overdue_reason(data.due_date), blocked_by=AUTOMATIC,
@@ -47,6 +54,7 @@ def handlers(runtime: Runtime) -> HandlerTable:
             case = WatchedCase(case_id=data.case_id, nip=data.nip, agency_code=agency_code)
             session.add(case)
         case.overdue, case.followed_up, case.updated_at = False, True, runtime.clock.now()
+        case.awaiting_decision = False
         await session.flush()
         block = await blocks.active_block_under(session, domain.case_key(data.case_id))
         if block is not None:
@@ -67,6 +75,7 @@ def handlers(runtime: Runtime) -> HandlerTable:
             return
         watch = await blocks.lock_agency(session, runtime, case.agency_code) if case.agency_code else None
         case.overdue, case.due_date, case.updated_at = False, data.due_date, runtime.clock.now()
+        case.awaiting_decision = False  # not overdue any more: nothing for BKN to decide until it is again
         await session.flush()
         if watch is not None:
             await blocks.review_escalation(session, runtime, watch)

@@ -55,8 +55,16 @@ class WatchedCase(Base):
     overdue: Mapped[bool] = mapped_column(Boolean, default=False)
     followed_up: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # Under SBT_BLOCKING_POLICY=decision: overdue, not blocked, and BKN has not decided on this due date yet
+    # (the blockers' worklist). The last decision on the case, whoever took it and why.
+    awaiting_decision: Mapped[bool] = mapped_column(Boolean, default=False)
+    decision: Mapped[str | None] = mapped_column(String(20))  # blocked | declined | time_granted
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
-    __table_args__ = (Index("ix_watched_cases_agency_overdue", "agency_code", "overdue"),)
+    __table_args__ = (Index("ix_watched_cases_agency_overdue", "agency_code", "overdue"),
+                      Index("ix_watched_cases_awaiting_decision", "awaiting_decision", "due_date"))
 
 
 class AgencyWatch(Base):

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from shared.strict_types import StrictInt
+
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=5, max_length=2000)]
 Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_\-]{0,39}$")]
@@ -60,6 +62,35 @@ class EscalationOut(BaseModel):
 
 class EscalationList(BaseModel):
     escalations: list[EscalationOut] = Field(description="Newest first.")
+
+
+class DecisionIn(Strict):
+    decision: Literal["block", "more_time", "decline"] = Field(
+        description="block: block the personnel data now; more_time: the PPK gets `working_days` more (the "
+        "deadline is extended); decline: no block, and `reason` says why.")
+    reason: Reason = Field(description="Why; published with the decision and shown on the case's timeline.")
+    working_days: StrictInt | None = Field(default=None, ge=1, le=60,
+                                           description="more_time only: working days added to the due date.")
+
+
+class DecisionOut(BaseModel):
+    case_id: str
+    decision: Literal["blocked", "time_granted", "declined"]
+    block_id: str | None = Field(description="The block placed, when the decision was to block.")
+    decided_at: dt.datetime
+
+
+class AwaitingDecision(BaseModel):
+    case_id: str
+    nip: str
+    agency_code: str | None
+    due_date: dt.date | None
+    working_days_overdue: int | None = Field(description="Working days since the due date (Jakarta).")
+
+
+class DecisionWorklist(BaseModel):
+    total: int
+    items: list[AwaitingDecision] = Field(description="Longest overdue first.")
 
 
 class BulkCheckIn(Strict):

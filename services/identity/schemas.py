@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from services.identity import domain
+from shared.strict_types import StrictBool
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
                                         pattern=r"^[^\x00-\x1f\x7f]+$")]
@@ -209,7 +210,7 @@ class PasswordResetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     password: str | None = Field(default=None, description="Omitted, one is made and answered once.")
-    reset_totp: bool = Field(default=False, description="Also a new TOTP secret (a lost phone).")
+    reset_totp: StrictBool = Field(default=False, description="Also a new TOTP secret (a lost phone).")
 
     @field_validator("password")
     @classmethod

@@ -28,12 +28,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.intake import reporter_identity
 from services.intake.domain import open_case_key, request_fingerprint
 from services.intake.models import Case, IdempotencyRecord, PublicCaseStage, Report, ReporterIdentityKey
+from services.intake.reference import checks
 from services.intake.reference.lookup import Routing, roster_entries, route
 from services.intake.schemas import ReportAccepted, ReportIn
 from shared.auth import Actor
-from shared.db import upsert_insert, utcnow
+from shared.clock import JAKARTA
+from shared.db import upsert_insert
 from shared.events import Envelope
+from shared import receipts
 from shared.events.intake import CaseOpened, ReportReceived
+from shared.events.signing import signing_key_from_settings
 from shared.ids import complaint_ref, new_complaint_number, new_id
 from shared.observability import current_traceparent
 from shared.problems import Problem
@@ -77,23 +81,31 @@ class Submission:
     case_id: str  # the id of the case it opens, if it opens one
     complaint_number: str
     received_at: dt.datetime
+    receipt: receipts.Receipt
     sealed: reporter_identity.SealedIdentity | None
     traceparent: str | None
     future: asyncio.Future = field(repr=False)
 
     @classmethod
     def prepare(cls, runtime: Runtime, report: ReportIn, actor: Actor, idempotency_key: str | None) -> Submission:
-        now = utcnow()
+        # The injectable clock (SBT_CLOCK_FIXED): a drill pinned to 2020 opens its cases, and numbers its
+        # complaints, in 2020.
+        now = runtime.clock.now()
         report_id = new_id()
+        filed = report.model_dump(mode="json")
+        complaint_number = new_complaint_number(now.astimezone(JAKARTA).year)
         return cls(
             report=report,
             actor=actor,
             idempotency_key=idempotency_key,
-            fingerprint=request_fingerprint(report.model_dump(mode="json")),
+            fingerprint=request_fingerprint(filed),
             report_id=report_id,
             case_id=new_id(),
-            complaint_number=new_complaint_number(now.year),
+            complaint_number=complaint_number,
             received_at=now,
+            # Signed here, outside the filing transaction; it is only handed out once the report is committed.
+            receipt=receipts.issue(signing_key_from_settings(runtime.settings, "intake"),
+                                   complaint_number=complaint_number, received_at=now, filed=filed),
             sealed=reporter_identity.seal_identity(
                 reporter_identity.keyring(runtime.settings),
                 report_id,
@@ -208,13 +220,20 @@ class ReportFiler:
                     if key is not None:
                         first_with_key[key] = i
                     fresh.append(i)
-            accepted = await self._write(session, [group[i] for i in fresh])
-            for i, answer in zip(fresh, accepted, strict=True):
+            # Reference data is law at the door: a report it refuses is answered alone, the others filed.
+            references = await checks.load(session, (group[i].report for i in fresh))
+            for i in fresh:
+                outcomes[i] = checks.refusal(group[i].report, references, now=group[i].received_at)
+            filing = [i for i in fresh if outcomes[i] is None]
+            accepted = await self._write(session, [group[i] for i in filing])
+            for i, answer in zip(filing, accepted, strict=True):
                 outcomes[i] = Filed(answer, replayed=False)
             for i, submission in enumerate(group):
                 if outcomes[i] is None:
                     first = first_with_key[submission.key]
-                    outcomes[i] = _replay(submission, group[first].fingerprint, accepted[fresh.index(first)])
+                    outcome = outcomes[first]
+                    outcomes[i] = (_replay(submission, group[first].fingerprint, outcome.accepted)
+                                   if isinstance(outcome, Filed) else outcome)
         return outcomes  # type: ignore[return-value] - every slot is filled above
 
     async def _write(self, session: AsyncSession, group: Sequence[Submission]) -> list[ReportAccepted]:
@@ -260,6 +279,7 @@ class ReportFiler:
                 "submitted_by_client": s.actor.client_id,
                 "submitted_by_agency": s.actor.agency,
                 "received_at": s.received_at,
+                "filed_sha256": s.receipt.filed_sha256,
             }
             reports.append(row)
             if s.sealed:
@@ -276,7 +296,7 @@ class ReportFiler:
                 subject=case.id, traceparent=s.traceparent,
             ))
             answer = ReportAccepted(report_id=s.report_id, case_id=case.id, complaint_number=s.complaint_number,
-                                    case_opened=opened)
+                                    case_opened=opened, receipt=s.receipt)
             answers.append(answer)
             if s.key is not None:
                 idempotency.append({

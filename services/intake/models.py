@@ -56,6 +56,8 @@ class Report(Base):
     submitted_by_client: Mapped[str] = mapped_column(String(100))
     submitted_by_agency: Mapped[str] = mapped_column(String(40))
     received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # The hash a signed receipt names (shared/receipts.py): what the holder of the receipt filed.
+    filed_sha256: Mapped[str | None] = mapped_column(String(64))
 
 
 class ReporterIdentityKey(Base):

@@ -11,7 +11,6 @@ from services.intake.models import Report, ReporterIdentityKey
 from services.intake.schemas import ReporterIdentity, ReportIn, ReportView
 from shared.auth import Actor
 from shared.authz import allowed
-from shared.db import utcnow
 from shared.problems import Problem
 from shared.service import Runtime
 
@@ -80,6 +79,6 @@ async def erase_identity(*, runtime: Runtime, report_id: str) -> None:
         await session.execute(delete(ReporterIdentityKey).where(ReporterIdentityKey.report_id == report_id))
         if row.reporter_identity_erased_at is None:
             row.reporter_identity_sealed = None
-            row.reporter_identity_erased_at = utcnow()
+            row.reporter_identity_erased_at = runtime.clock.now()
         xid = await erasure.erasing_transaction(session)
     await erasure.scrub(runtime.engine, xid)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, StringConstraints
 
 from shared import nip as nip_rules
+from shared.receipts import Receipt
 from shared.status_model import Stage
+from shared.strict_types import IsoDate
 
 
 def _valid_nip(value: str) -> str:
@@ -16,12 +18,6 @@ def _valid_nip(value: str) -> str:
         return nip_rules.parse(value).value
     except nip_rules.InvalidNip as error:
         raise ValueError(error.reason) from None
-
-
-def _not_in_future(value: dt.date) -> dt.date:
-    if value > dt.date.today() + dt.timedelta(days=1):  # a day of slack for time zones
-        raise ValueError("must not be in the future")
-    return value
 
 
 def _no_nul(value: str) -> str:
@@ -55,7 +51,9 @@ class ReportIn(Strict):
     agency_code: Code | None = Field(default=None, description="The civil servant's agency (instansi), when known.")
     election_code: ElectionCode = Field(examples=["PILKADA-2024"])
     violation_codes: list[Code] = Field(min_length=1, max_length=20, examples=[["ETIK-MEDSOS"]])
-    incident_date: Annotated[dt.date, AfterValidator(_not_in_future)]
+    incident_date: IsoDate = Field(
+        description="YYYY-MM-DD. Within the election's oversight period and not in the future (checked against "
+        "the reference data when the report is filed).", examples=["2024-10-14"])
     incident_place: ShortText
     province: ShortText | None = None
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000),
@@ -69,24 +67,49 @@ class ReportAccepted(BaseModel):
     case_id: str
     complaint_number: str = Field(description="Give this to the reporter: it is the only way to check progress.")
     case_opened: bool = Field(description="True when this report opened a new case.")
+    receipt: Receipt | None = Field(default=None, description="Signed by intake: the complaint number, the time and "
+                                    "the hash of what was filed; `sbt verify-receipt` checks it offline. Absent "
+                                    "only in an answer replayed from before receipts existed.")
 
 
 class PublicReporter(Reporter):
     category: Literal["public"] = Field(default="public", description="Always public on the public form.")
 
 
+def _blank_is_missing(value: object) -> object:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class PublicReportIn(ReportIn):
     """The public report form: the same report, the reporter's category forced to ``public``."""
 
+    # Optional here only so that a report without one gets its own answer: a pointer to SP4N-LAPOR!, where
+    # reports that cannot name the civil servant belong (services/intake/public.py).
+    nip: Annotated[NipText | None, BeforeValidator(_blank_is_missing)] = Field(
+        default=None, description="18-digit NIP of the civil servant reported. Required: without it the answer "
+        "is 422 with `lapor_url`, the national complaints service (SP4N-LAPOR!) where such reports belong.",
+        examples=["19860926 201505 1 001"])
     reporter: PublicReporter = Field(default_factory=PublicReporter)
 
 
 class ComplaintStage(BaseModel):
     stage: Stage = Field(description="Where the case stands; nothing else about it is public.")
+    receipt: ReceiptConfirmed | None = Field(
+        default=None, description="With `?receipt=`: the receipt is intake's and matches the report filed under "
+        "this number (so its holder filed it, then, with this content).")
 
 
 class PublicReportAccepted(BaseModel):
     complaint_number: str = Field(description="Keep it: the only way to check progress (Cek Status Laporan).")
+    receipt: Receipt = Field(description="Keep it too: signed by intake, it proves the report was filed, when, "
+                             "and what it said (its hash), even to someone who doubts it; `sbt verify-receipt` "
+                             "checks it offline, and the complaint check accepts it (`?receipt=`).")
+
+
+class ReceiptConfirmed(BaseModel):
+    verified: Literal[True] = True
+    received_at: str
+    filed_sha256: str
 
 
 class ReporterIdentity(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
@@ -13,6 +12,7 @@ from services.recommendation.roles import RoleAssignments
 from services.recommendation.schemas import CaseOut, ExaminationIn, RolesOn, VerificationIn, Worklist
 from shared.auth import Actor, require
 from shared.service import RuntimeDep
+from shared.strict_types import IsoDate
 
 router = APIRouter(prefix="/v1", tags=["verification and examination"])
 
@@ -91,7 +91,7 @@ async def role_assignments(
     actor: CanReadWorklist,
     runtime: RuntimeDep,
     roles: RolesDep,
-    on: Annotated[dt.date | None, Query(description="default: today in Asia/Jakarta")] = None,
+    on: Annotated[IsoDate | None, Query(description="default: today in Asia/Jakarta")] = None,
 ) -> RolesOn:
     """The configured assignments as of ``on``: the decisions of that day are checked against this answer."""
     day = on or runtime.clock.today()

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.recommendation import domain
 from services.recommendation.models import Case, Violation
 from shared.clock import JAKARTA
-from shared.db import utcnow
 from shared.events.intake import CaseOpened, ReportReceived
 from shared.events.reference import ViolationRegistered
 from shared.messaging.consumer import HandlerTable, Incoming
@@ -22,6 +21,7 @@ class Projection:
     def __init__(self, runtime) -> None:  # noqa: ANN001 - shared.service.Runtime
         self.settings = runtime.settings
         self.calendar = runtime.calendar
+        self.clock = runtime.clock  # bookkeeping times follow the injectable clock too
 
     def _verification_due(self, opened_at):  # noqa: ANN001, ANN202
         return domain.verification_due(
@@ -47,7 +47,7 @@ class Projection:
             opened_at=opened_at,
             verification_due=self._verification_due(opened_at),
             stage=domain.Stage.AWAITING_VERIFICATION.value,
-            updated_at=utcnow(),
+            updated_at=self.clock.now(),
         )
 
     async def case_opened(self, session: AsyncSession, event: Incoming[CaseOpened]) -> None:
@@ -61,7 +61,7 @@ class Projection:
         case.verification_due = self._verification_due(data.opened_at)
         case.agency_code = case.agency_code or data.agency_code
         case.province = case.province or data.province
-        case.updated_at = utcnow()
+        case.updated_at = self.clock.now()
 
     async def report_received(self, session: AsyncSession, event: Incoming[ReportReceived]) -> None:
         data = event.data
@@ -75,7 +75,7 @@ class Projection:
         case.violation_codes = sorted(set(case.violation_codes) | set(data.violation_codes))
         case.agency_code = case.agency_code or data.agency_code
         case.province = case.province or data.province
-        case.updated_at = utcnow()
+        case.updated_at = self.clock.now()
 
     async def violation_registered(self, session: AsyncSession, event: Incoming[ViolationRegistered]) -> None:
         data = event.data
@@ -87,7 +87,7 @@ class Projection:
         entry.description = data.description
         entry.legal_basis = data.legal_basis
         entry.default_sanction = data.default_sanction
-        entry.updated_at = utcnow()
+        entry.updated_at = self.clock.now()
 
 
 def handlers(runtime) -> HandlerTable:  # noqa: ANN001

@@ -1,5 +1,6 @@
 """What the sanction service consumes: a recommendation opens the PPK's follow-up obligation and sets its
-deadline; agency registrations give the PPK's title for follow-up lists."""
+deadline; agency registrations give the PPK's title for follow-up lists; BKN's decision to give an overdue
+case more time instead of blocking (blocking's ``sbt.block.time_granted.v1``) extends its deadline."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sanction import domain
-from services.sanction.models import Agency, Followup
+from services.sanction.models import Agency, DeadlineChange, Followup
 from shared.clock import JAKARTA
 from shared.events.recommendation import RecommendationIssued
 from shared.events.reference import AgencyRegistered
-from shared.events.sanction import DeadlineSet
+from shared.events.blocking import MoreTimeGranted
+from shared.events.sanction import DeadlineExtended, DeadlineSet
 from shared.messaging.consumer import HandlerTable, Incoming
 
 log = logging.getLogger("sbt.sanction")
@@ -65,7 +67,35 @@ def handlers(runtime) -> HandlerTable:  # noqa: ANN001 - the Runtime, typed loos
         else:
             row.name, row.ppk_title, row.ppk_name = data.name, data.ppk_title, data.ppk_name
 
+    async def on_more_time(session: AsyncSession, event: Incoming[MoreTimeGranted]) -> None:
+        data = event.data
+        row = await session.get(Followup, data.case_id, with_for_update=True)
+        if row is None:
+            log.warning("more time granted for case %s, which has no follow-up obligation here", data.case_id)
+            return
+        try:
+            state = domain.transition(domain.State(row.state), domain.Action.EXTEND)
+        except domain.TransitionRefused as refused:  # e.g. the PPK recorded the decree meanwhile
+            log.warning("more time granted for case %s not applied: %s", data.case_id, refused)
+            return
+        now = runtime.clock.now()
+        due = domain.extended_due_date(row.due_date, data.working_days, runtime.calendar)
+        session.add(DeadlineChange(
+            case_id=row.case_id, action=domain.Action.EXTEND.value, reason=data.reason,
+            effective_on=data.decided_at.astimezone(JAKARTA).date(), working_days=data.working_days,
+            due_date_before=row.due_date, due_date_after=due, decided_by_agency="BKN",
+            decided_by_client=data.decided_by, decided_at=data.decided_at,
+        ))
+        row.state, row.due_date, row.overdue_on, row.updated_at = state.value, due, None, now
+        await session.flush()
+        await runtime.outbox.stage(
+            session,
+            DeadlineExtended(case_id=row.case_id, reason=data.reason, working_days=data.working_days, due_date=due),
+            subject=row.case_id,
+        )
+
     return {
         RecommendationIssued: on_recommendation,
         AgencyRegistered: on_agency,
+        MoreTimeGranted: on_more_time,
     }

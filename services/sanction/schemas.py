@@ -8,11 +8,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.events.reference import SanctionLevel
+from shared.strict_types import IsoDate, StrictInt
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 DecreeNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 # Dates far outside the working life of the system are refused up front (and keep calendar arithmetic bounded).
-Day = Annotated[dt.date, Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))]
+Day = Annotated[IsoDate, Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))]
 
 
 class Strict(BaseModel):
@@ -41,7 +42,7 @@ class DeadlineChangeIn(Strict):
 
 class ExtensionIn(Strict):
     reason: Reason
-    working_days: int = Field(ge=1, le=60, description="Working days added to the current due date.")
+    working_days: StrictInt = Field(ge=1, le=60, description="Working days added to the current due date.")
 
 
 class SweepIn(Strict):

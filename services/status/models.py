@@ -59,6 +59,10 @@ class CaseRow(Base):
     overdue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     blocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     unblocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    ever_blocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    unblocked_after_followup: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    unblocked_by_hand: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    block_declined: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     due_date: Mapped[dt.date | None] = mapped_column(Date)
 
     __table_args__ = (

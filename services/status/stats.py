@@ -32,12 +32,18 @@ def columns_of(state: CaseStatus) -> dict[str, Any]:
         "overdue": state.overdue,
         "blocked": state.blocked,
         "unblocked": state.unblocked,
+        # A status folded before these flags existed still counts a block it holds or had.
+        "ever_blocked": state.ever_blocked or state.blocked or state.unblocked,
+        "unblocked_after_followup": state.unblocked_after_followup,
+        "unblocked_by_hand": state.unblocked_by_hand,
+        "block_declined": state.block_declined,
         "due_date": dt.date.fromisoformat(state.due_date) if state.due_date else None,
     }
 
 
 # Figure name -> the condition a case meets to count in it. "blocked" counts the cases blocked now,
-# "unblocked" those whose block was lifted; "overdue" those overdue now.
+# "ever_blocked" those blocked at some point, "unblocked" those whose block was lifted (after a follow-up,
+# or by hand: counted apart too); "overdue" those overdue now.
 MEASURES: dict[str, ColumnElement[bool]] = {
     "verified": CaseRow.verified.is_(True),
     "proven": CaseRow.proven.is_(True),
@@ -46,6 +52,10 @@ MEASURES: dict[str, ColumnElement[bool]] = {
     "overdue": CaseRow.overdue.is_(True),
     "blocked": CaseRow.blocked.is_(True),
     "unblocked": CaseRow.unblocked.is_(True),
+    "ever_blocked": CaseRow.ever_blocked.is_(True),
+    "unblocked_after_followup": CaseRow.unblocked_after_followup.is_(True),
+    "unblocked_by_hand": CaseRow.unblocked_by_hand.is_(True),
+    "block_declined": CaseRow.block_declined.is_(True),
     "awaiting_ppk": CaseRow.stage == Stage.AWAITING_PPK.value,
     "rejected": CaseRow.stage == Stage.REJECTED.value,
     "not_proven": CaseRow.stage == Stage.NOT_PROVEN.value,

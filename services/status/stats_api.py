@@ -26,7 +26,11 @@ class Funnel(BaseModel):
     followed_up: int = Field(description="the PPK imposed the sanction by decree")
     overdue: int = Field(description="overdue now: deadline passed, no follow-up")
     blocked: int = Field(description="personnel data blocked now because of the case")
-    unblocked: int = Field(description="a block from the case was lifted")
+    unblocked: int = Field(description="a block from the case was lifted (after a follow-up or by hand)")
+    ever_blocked: int = Field(description="personnel data blocked at some point because of the case")
+    unblocked_after_followup: int = Field(description="a block lifted once the PPK followed up (late)")
+    unblocked_by_hand: int = Field(description="a block lifted by BKN by hand")
+    block_declined: int = Field(description="overdue, and BKN recorded why it did not block")
     awaiting_ppk: int
     rejected: int
     not_proven: int

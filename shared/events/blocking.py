@@ -51,6 +51,47 @@ class PersonnelUnblocked(EventData):
                  "reason": "PPK menetapkan hukuman, SK 800/123/BKD/2024.", "unblocked_at": "2024-11-08T00:00:00Z"}]
 
 
+class BlockDeclined(EventData):
+    """BKN decided not to block the civil servant of an overdue case, and recorded why (e.g. the decree is
+    being drafted, the civil servant has left the agency). Subject: the case id."""
+
+    event_type = "sbt.block.declined.v1"
+    producer = "blocking"
+
+    case_id: str
+    nip: str = Field(pattern=r"^[0-9]{18}$")
+    agency_code: str | None = None
+    due_date: dt.date | None = Field(default=None, description="The missed due date the decision answers.")
+    reason: str
+    decided_by: str
+    decided_at: dt.datetime
+
+    examples = [{"case_id": _CASE, "nip": _NIP, "agency_code": "PEMPROV-JABAR", "due_date": "2024-11-04",
+                 "reason": "SK hukuman sedang ditandatangani; PPK melapor tertulis.", "decided_by": "bkn-blocker",
+                 "decided_at": "2024-11-06T02:00:00Z"}]
+
+
+class MoreTimeGranted(EventData):
+    """BKN gave the PPK of an overdue case more time instead of blocking: the sanction service extends the
+    deadline by ``working_days`` (its ``sbt.followup.deadline_extended.v1`` follows). Subject: the case id."""
+
+    event_type = "sbt.block.time_granted.v1"
+    producer = "blocking"
+
+    case_id: str
+    nip: str = Field(pattern=r"^[0-9]{18}$")
+    agency_code: str | None = None
+    due_date: dt.date | None = Field(default=None, description="The missed due date the decision answers.")
+    working_days: int = Field(ge=1, le=60)
+    reason: str
+    decided_by: str
+    decided_at: dt.datetime
+
+    examples = [{"case_id": _CASE, "nip": _NIP, "agency_code": "PEMPROV-JABAR", "due_date": "2024-11-04",
+                 "working_days": 5, "reason": "PPK baru dilantik; diberi waktu lima hari kerja.",
+                 "decided_by": "bkn-blocker", "decided_at": "2024-11-06T02:00:00Z"}]
+
+
 class EscalationRaised(EventData):
     """An agency's PPK left too many cases overdue: a recommendation to the President, with the cases.
 

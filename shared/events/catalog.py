@@ -26,6 +26,8 @@ _ALL: list[type[EventData]] = [
     blocking.PersonnelBlocked,
     blocking.PersonnelUnblocked,
     blocking.EscalationRaised,
+    blocking.BlockDeclined,
+    blocking.MoreTimeGranted,
     ledger.LedgerCheckpoint,
     notify.SubscriptionDisabled,
 ]

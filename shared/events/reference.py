@@ -55,10 +55,15 @@ class ElectionRegistered(EventData):
     kind: Literal["pemilu", "pilkada"]
     voting_date: str
     regions: list[str] = []
+    # The oversight period (ISO dates): from the start of the stages to the end of the disputes. Reports of
+    # incidents outside it are refused. Optional only so that events published before it existed still read.
+    oversight_from: str | None = None
+    oversight_until: str | None = None
 
     examples = [{
         "code": "PILKADA-2024", "name": "Pemilihan Kepala Daerah Serentak 2024", "kind": "pilkada",
         "voting_date": "2024-11-27", "regions": ["JAWA BARAT", "JAWA TENGAH"],
+        "oversight_from": "2024-01-26", "oversight_until": "2025-08-31",
     }]
 
 

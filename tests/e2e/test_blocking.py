@@ -103,8 +103,10 @@ async def _until(system, service: str, path: str, check, what: str, *roles: str)
 
 
 async def test_overdue_blocks_escalates_and_the_followup_unblocks(make_system):
+    # The automatic policy: every overdue case blocked at once (BKN's decision is test_blocking_decisions.py).
     system = await make_system("intake", "status", "blocking",
-                               extra_env={"SBT_CLOCK_FIXED": NOW, "SBT_ESCALATION_THRESHOLD": "2"})
+                               extra_env={"SBT_CLOCK_FIXED": NOW, "SBT_ESCALATION_THRESHOLD": "2",
+                                          "SBT_BLOCKING_POLICY": "automatic"})
     producers = Producers(system)
     (late_case, late_nip), (silent_case, silent_nip) = await _open_case(system), await _open_case(system)
     await _until(system, "status", "/v1/stats", lambda b: b["total"]["reported"] == 2, "two cases", "observer")
@@ -151,7 +153,8 @@ async def test_overdue_blocks_escalates_and_the_followup_unblocks(make_system):
                            "observer")
     expected = {"reported": 2, "verified": 2, "proven": 2, "recommended": 2, "followed_up": 1, "overdue": 1,
                 "blocked": 1, "unblocked": 1, "awaiting_ppk": 1, "rejected": 0, "not_proven": 0, "cancelled": 0,
-                "out_of_service": 0}
+                "out_of_service": 0, "ever_blocked": 2, "unblocked_after_followup": 1, "unblocked_by_hand": 0,
+                "block_declined": 0}
     assert figures["total"] == expected
     assert figures["by_agency"] == {AGENCY: expected}
     assert figures["by_province"] == {"JAWA BARAT": expected}

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-FIGURES = ("reported", "verified", "proven", "recommended", "followed_up", "awaiting_ppk", "overdue", "blocked",
-           "unblocked", "not_proven", "rejected", "cancelled", "out_of_service")
+FIGURES = ("reported", "verified", "proven", "recommended", "followed_up", "awaiting_ppk", "overdue", "ever_blocked",
+           "blocked", "unblocked_after_followup", "unblocked_by_hand", "block_declined", "not_proven", "rejected",
+           "cancelled", "out_of_service")
 
 
 def browser_or_skip():

@@ -12,12 +12,10 @@ case's state there is read back at the end.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pyotp
 import pytest
 
-from services.intake.reference.importer import import_reference
 from shared.auth import mint_token
 from tests.e2e.accounts import PASSWORD, add_user
 from tests.e2e.reports import random_nip, report_body
@@ -27,7 +25,6 @@ from tests.harness.ports import eventually
 
 pytestmark = pytest.mark.e2e
 
-SEED = Path(__file__).resolve().parents[2] / "deploy" / "seed"
 OWN, OTHER = "PEMPROV-JABAR", "PEMKOT-BANDUNG"
 SERVICES = ("intake", "recommendation", "sanction", "blocking", "status", "identity")
 
@@ -73,10 +70,8 @@ async def _submit(page, action: str) -> None:
 
 async def test_each_role_acts_from_the_browser_and_the_shared_status_follows(make_system):
     playwright_api = browser_or_skip()
-    system = await make_system(*SERVICES)
-    intake_db = system.databases.url("intake")
-    await import_reference(intake_db, "agencies", SEED / "agencies.csv")
-    await import_reference(intake_db, "violations", SEED / "violations.csv")
+    # The shipped agencies and violation catalogue, published: names on the pages, defaults for the finding.
+    system = await make_system(*SERVICES, reference_data="published")
     nip = random_nip()
     async with system.client("intake", system.token("BAWASLU", "reporter")) as client:
         filed = await client.post("/v1/reports", json=report_body(nip, agency_code=OWN, province="JAWA BARAT"))

@@ -25,7 +25,7 @@ from tests.harness.system import ROOT
 
 pytestmark = pytest.mark.e2e
 
-JABAR, BANDUNG = "PEMPROV-JABAR", "PEMKOT-BANDUNG"
+JABAR, BANDUNG = "PEMPROV-JABAR", "KOTA-BANDUNG"
 REFUSED_WITHIN = 1.5
 
 

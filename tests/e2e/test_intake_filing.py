@@ -14,12 +14,12 @@ from services.intake.app import SPEC
 from services.intake.filing import ReportFiler, Submission
 from services.intake.schemas import ReportIn
 from shared.auth import Actor
-from shared.migrations import upgrade
 from shared.problems import Problem
 from shared.service import Runtime
 from shared.settings import Settings
 from tests.e2e.reports import random_nip, report_body
 from tests.harness import database
+from tests.harness.system import seed_reference_tables
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +33,7 @@ async def intake(tmp_path):  # noqa: ANN001
     settings = Settings(env="test", data_dir=tmp_path / "data", database_url=databases.template,
                         nats_url="nats://127.0.0.1:1")
     runtime = Runtime(SPEC, settings)
-    await asyncio.to_thread(upgrade, "intake", runtime.database_url)
+    await seed_reference_tables(runtime.database_url)
     filer = ReportFiler(runtime)
     task = asyncio.create_task(filer.run())
     commits: list[int] = []

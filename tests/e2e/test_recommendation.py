@@ -137,7 +137,9 @@ async def test_a_proven_case_awaits_the_ppk_with_its_recommendation_and_every_re
     assert await _outbox(system) == 1
 
     # Intake publishes the catalogue; the case's heaviest violation (DISIPLIN-KAMPANYE, moderate, over
-    # ETIK-MEDSOS, an open moral statement) then fills in the finding.
+    # ETIK-MEDSOS, an open moral statement) then fills in the finding. (The harness gave intake the seed's
+    # tables without their events; emptied here, the catalogue is imported as new, and so published.)
+    await system.execute("intake", "DELETE FROM violations")
     imported = await import_reference(system.databases.url("intake"), "violations", SEED_VIOLATIONS)
     await eventually(lambda: _catalogue_size(system, imported.rows), 15, "catalogue projected")
     examined = await _examine(system, case_id, {"outcome": "proven", "reason": "Terbukti ikut kampanye pasangan calon."})

@@ -39,7 +39,7 @@ def _roster_file(folder: Path, rows: list[tuple], extra_lines: str = "") -> Path
 
 
 async def test_imported_reference_data_is_published_and_routes_reports(make_system, tmp_path):
-    system = await make_system("intake", "status")
+    system = await make_system("intake", "status", reference_data=False)
     for kind, name in (("agencies", "agencies.csv"), ("violations", "violations.csv"), ("elections", "elections.json")):
         done = _sbt_import(system, kind, SEED / name)
         assert done.returncode == 0, done.stderr
@@ -54,7 +54,7 @@ async def test_imported_reference_data_is_published_and_routes_reports(make_syst
     async def published() -> bool:
         counts = [await system.scalar("status", "SELECT count(*) FROM events WHERE event_type = :t", t=t)
                   for t in ("sbt.agency.registered.v1", "sbt.violation.registered.v1", "sbt.election.registered.v1")]
-        return counts == [67, 19, 3]
+        return counts == [67, 19, 8]
 
     await eventually(published, 20, "reference events on the stream")
     assert await system.scalar("intake", "SELECT count(*) FROM roster") == 40
@@ -118,4 +118,41 @@ async def test_the_roster_import_streams_in_batches_and_a_reimport_updates_only_
         assert count == 1050
         assert tuple(where) == ("PEMPROV-BALI", "BALI")
     finally:
+        await databases.drop()
+
+
+async def test_the_shipped_seed_is_loaded_on_the_first_start_only(tmp_path):
+    """What `sbt run` does before it starts the services (services/runner.py): the seed, with its events
+    for the other services, once; a later start leaves what an operator imported since alone."""
+    from services.intake.reference import seeding
+    from shared.clock import Clock
+    from shared.db import create_engine
+
+    databases = test_databases.TestDatabases(tmp_path, ["intake"])
+    await databases.create()
+    url = databases.url("intake")
+    engine = create_engine(url)
+    try:
+        await asyncio.to_thread(upgrade, "intake", url)
+        first = await seeding.load_once(url, clock=Clock())
+        assert first.loaded and [(r.kind, r.new) for r in first.reports] == [
+            ("agencies", 67), ("violations", 19), ("elections", 8)]
+        from sqlalchemy import text
+
+        async with engine.begin() as connection:
+            events = (await connection.execute(text("SELECT count(*) FROM outbox"))).scalar()
+            period = (await connection.execute(text(
+                "SELECT oversight_from, oversight_until FROM elections WHERE code = 'PILKADA-2020'"))).one()
+            await connection.execute(text("UPDATE agencies SET ppk_name = 'Dedi Mulyadi' WHERE code = 'PEMPROV-JABAR'"))
+        assert events == 67 + 19 + 8
+        assert [str(day) for day in period] == ["2019-09-30", "2021-06-30"]
+
+        again = await seeding.load_once(url, clock=Clock())
+        assert not again.loaded
+        async with engine.connect() as connection:
+            kept = (await connection.execute(text("SELECT ppk_name FROM agencies WHERE code = 'PEMPROV-JABAR'"))).scalar()
+            events = (await connection.execute(text("SELECT count(*) FROM outbox"))).scalar()
+        assert kept == "Dedi Mulyadi" and events == 67 + 19 + 8
+    finally:
+        await engine.dispose()
         await databases.drop()

@@ -6,11 +6,7 @@ reason. The clock is pinned; time moves by sweeping for a date."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-from services.intake.reference.importer import import_reference
 
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.ports import eventually
@@ -18,7 +14,6 @@ from tests.harness.ports import eventually
 pytestmark = pytest.mark.e2e
 
 AGENCY = "PEMPROV-JABAR"
-SEED = Path(__file__).resolve().parents[2] / "deploy" / "seed"
 
 
 async def _post(system, service: str, path: str, body: dict, token: str, expect: int = 201) -> dict:  # noqa: ANN001
@@ -40,11 +35,11 @@ async def test_report_to_sanction_through_overdue_block_and_unblock(make_system)
         "SBT_FOLLOWUP_WORKING_DAYS": "10",
         "SBT_WARNING_WORKING_DAYS": "3",
         "SBT_SWEEP_INTERVAL_SECONDS": "0",
-    })
+        "SBT_BLOCKING_POLICY": "automatic",  # BKN's decision instead: tests/e2e/test_blocking_decisions.py
+    }, reference_data="published")
     observer, admin = system.token("BKN", "observer"), system.token("BKN", "admin")
     ppk = system.token(AGENCY, "ppk", ppk_agency=AGENCY)
-    # The agency register (with its PPK) comes from intake's reference data, as `sbt import agencies` loads it.
-    await import_reference(system.databases.url("intake"), "agencies", SEED / "agencies.csv")
+    # The agency register (with its PPK) comes from intake's reference data, published as `sbt run` loads it.
     nip = random_nip()
     filed = await _post(system, "intake", "/v1/reports", report_body(nip, agency_code=AGENCY,
                         violation_codes=["DISIPLIN-KAMPANYE"]), system.token("BAWASLU", "reporter"))

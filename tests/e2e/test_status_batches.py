@@ -249,10 +249,11 @@ async def test_rows_inserted_in_bulk_read_back_as_written(status_database):
     now = dt.datetime(2024, 10, 15, 3, 4, 5, 678901, tzinfo=dt.UTC)
     columns = ("case_id", "nip", "election_code", "agency_code", "province", "stage", "state", "last_stream_seq",
                "updated_at", "verified", "proven", "recommended", "followed_up", "overdue", "blocked", "unblocked",
-               "due_date")
+               "ever_blocked", "unblocked_after_followup", "unblocked_by_hand", "block_declined", "due_date")
     rows = [(f"C{number:04d}", "198609262015051001", "PILKADA-2024", None if number % 3 else "A1", "JAWA BARAT",
              "awaiting_ppk", "{}", number, now, number % 2 == 0, True, False, number % 5 == 0, False, True, False,
-             dt.date(2024, 11, 4) if number % 2 else None) for number in range(250)]
+             True, False, number % 7 == 0, False, dt.date(2024, 11, 4) if number % 2 else None)
+            for number in range(250)]
     assert len(rows) * len(columns) > bulk.MAX_PARAMETERS
     async with status_database["status"].begin() as session:
         await bulk.insert_rows(session, CaseRow.__table__, columns, rows)

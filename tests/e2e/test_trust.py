@@ -66,7 +66,10 @@ async def test_the_reporter_identity_is_sealed_shown_to_verifiers_only_erasable_
             nip, reporter={"name": NAME, "contact": CONTACT}))
         assert public.status_code == 201, public.text
         responses.append(public)
-        assert set(public.json()) == {"complaint_number"}
+        # The number and its signed receipt (number, time, a hash of the filing): nothing about the case.
+        assert set(public.json()) == {"complaint_number", "receipt"}
+        assert set(public.json()["receipt"]) == {"version", "complaint_number", "received_at", "filed_sha256",
+                                                 "issuer", "keyid", "signature"}
 
     # In the database only sealed: no column holds the name in clear.
     assert NAME not in str(await system.scalar("intake", "SELECT reporter_identity_sealed FROM reports "

@@ -21,7 +21,7 @@ from tests.harness.webhook_receiver import Received, WebhookReceiver
 
 pytestmark = pytest.mark.e2e
 
-JABAR, BANDUNG = "PEMPROV-JABAR", "PEMKOT-BANDUNG"
+JABAR, BANDUNG = "PEMPROV-JABAR", "KOTA-BANDUNG"
 LOOPBACK = {"SBT_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
 
 

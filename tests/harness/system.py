@@ -3,6 +3,7 @@ real process on a real port, which a test can stop, kill and start again."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -12,9 +13,12 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
+from services.intake.reference import seeding
 from services.runner import healthy
 from shared.auth import mint_token
+from shared.clock import Clock
 from shared.db import create_engine
+from shared.migrations import upgrade
 from shared.settings import Settings
 from tests.harness import nats_auth
 from tests.harness.database import TestDatabases
@@ -74,12 +78,22 @@ class ServiceProcess:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
+async def seed_reference_tables(url: str, *, publish: bool = False) -> None:
+    """Intake's database migrated, with the shipped reference tables (and their events staged if ``publish``)."""
+    await asyncio.to_thread(upgrade, "intake", url)
+    await seeding.load_once(url, clock=Clock(), publish=publish)
+
+
 class SbtSystem:
     def __init__(self, folder: Path, services: list[str], *, extra_env: dict[str, str] | None = None,
                  nats_config: Path | None = None, nats=None,  # noqa: ANN001 - a NatsServer or NatsCluster
-                 extra_databases: tuple[str, ...] = ()) -> None:
+                 extra_databases: tuple[str, ...] = (), reference_data: bool | str = True) -> None:
         """``extra_databases``: databases made and dropped with the system's own, for a command's use (a
-        replay's fresh tables), at ``databases.url(name)``."""
+        replay's fresh tables), at ``databases.url(name)``. ``reference_data``: intake starts with the
+        shipped reference tables (as after `sbt run`'s first start), but without their events, so that
+        the stream holds only what the test itself does; ``"published"``: with their events too, as
+        `sbt run` does, for tests of what the other services make of them (PPK titles, the catalogue)."""
+        self.reference_data = reference_data
         self.folder = folder
         self.data_dir = folder / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -119,6 +133,8 @@ class SbtSystem:
 
     async def start(self) -> "SbtSystem":
         await self.databases.create()
+        if self.reference_data and "intake" in self.services:
+            await seed_reference_tables(self.databases.url("intake"), publish=self.reference_data == "published")
         self.nats.start()
         mint_token(self.settings, agency="SBT", roles=["admin"])  # makes the shared development key once
         for service in self.services.values():
@@ -153,6 +169,15 @@ class SbtSystem:
     def client(self, service: str, token: str | None = None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.AsyncClient(base_url=self.services[service].url, headers=headers, timeout=10)
+
+    async def execute(self, service: str, statement: str, **params) -> None:
+        """Change a service's own database directly (to set up a test's situation only)."""
+        engine = create_engine(self.databases.url(service))
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text(statement), params)
+        finally:
+            await engine.dispose()
 
     async def scalar(self, service: str, query: str, **params):  # noqa: ANN201
         """Read one value straight from a service's own database (for assertions only)."""

@@ -1,5 +1,7 @@
-"""Blocking's handlers against its own real (SQLite) database, without a bus: overdue blocks once, the
-follow-up lifts, and an agency is escalated once per crossing of the threshold."""
+"""Blocking's handlers against its own real (SQLite) database, without a bus: under the automatic policy
+overdue blocks once, the follow-up lifts, and an agency is escalated once per crossing of the threshold;
+under the decision policy (the default) an overdue case waits for BKN, who blocks, gives more time or
+records why not."""
 
 from __future__ import annotations
 
@@ -10,26 +12,81 @@ import itertools
 import pytest
 from sqlalchemy import select
 
+from services.blocking import decisions
 from services.blocking.app import SPEC
+from services.blocking.schemas import DecisionIn
 from services.blocking.models import AgencyWatch, Block, Escalation
+from shared.auth import Actor
 from shared.events import EVENT_MODELS, Envelope
 from shared.events.sanction import DeadlineExtended, FollowupOverdue, FollowupRecorded
 from shared.messaging.consumer import Incoming
 from shared.migrations import upgrade
+from shared.problems import Problem
 from shared.service import Runtime
 from shared.settings import Settings
 
 _seq = itertools.count(1)
 
 
-@pytest.fixture
-async def runtime(tmp_path):
-    settings = Settings(env="test", data_dir=tmp_path, escalation_threshold=2,
+async def _runtime(tmp_path, policy: str):  # noqa: ANN202
+    settings = Settings(env="test", data_dir=tmp_path, escalation_threshold=2, blocking_policy=policy,
                         clock_fixed=dt.datetime(2024, 11, 5, 1, 0, tzinfo=dt.UTC))
     runtime = Runtime(SPEC, settings)
     await asyncio.to_thread(upgrade, "blocking", runtime.database_url)
+    return runtime
+
+
+@pytest.fixture
+async def runtime(tmp_path):
+    runtime = await _runtime(tmp_path, "automatic")
     yield runtime
     await runtime.engine.dispose()
+
+
+@pytest.fixture
+async def deciding(tmp_path):
+    runtime = await _runtime(tmp_path, "decision")
+    yield runtime
+    await runtime.engine.dispose()
+
+
+BLOCKER = Actor(client_id="bkn-blocker", agency="BKN", roles=frozenset({"blocker"}))
+
+
+async def _decide(runtime: Runtime, case_id: str, **body):  # noqa: ANN202
+    return await decisions.decide(runtime=runtime, case_id=case_id, body=DecisionIn(**body), actor=BLOCKER)
+
+
+async def test_under_the_decision_policy_bkn_blocks_gives_more_time_or_records_why_not(deciding):
+    for case in ("D1", "D2", "D3", "D4"):
+        await _deliver(deciding, _incoming(FollowupOverdue, case_id=case, agency_code="KAB-Y"))
+    assert await _active(deciding, "D1") == [], "nobody is blocked without BKN's decision"
+    total, waiting = await decisions.worklist(runtime=deciding, agency=None, limit=10, offset=0)
+    assert total == 4 and [c.case_id for c in waiting] == ["D1", "D2", "D3", "D4"]
+    # Early warning and escalation rules stay: the agency crossed the threshold of two.
+    assert (await _staged(deciding)).count("sbt.escalation.raised.v1") == 1
+
+    blocked = await _decide(deciding, "D1", decision="block", reason="PPK tidak menindaklanjuti.")
+    assert blocked.block_id and (await _active(deciding, "D1"))[0].blocked_by == "bkn-blocker"
+    await _decide(deciding, "D2", decision="more_time", working_days=5, reason="PPK baru dilantik.")
+    await _decide(deciding, "D3", decision="decline", reason="SK sedang ditandatangani.")
+    with pytest.raises(Problem) as twice:
+        await _decide(deciding, "D3", decision="block", reason="Berubah pikiran.")
+    assert twice.value.status == 409
+    with pytest.raises(Problem) as missing:
+        await _decide(deciding, "D4", decision="more_time", reason="Tanpa jumlah hari.")
+    assert missing.value.errors == [{"field": "working_days", "reason": "required when the decision is more_time"}]
+    assert (await _staged(deciding))[-3:] == ["sbt.personnel.blocked.v1", "sbt.block.time_granted.v1",
+                                              "sbt.block.declined.v1"]
+    # A follow-up takes D4 off the worklist; the extension that follows the more time takes D2 off it.
+    await _deliver(deciding, _incoming(FollowupRecorded, case_id="D4", agency_code="KAB-Y"))
+    total, _ = await decisions.worklist(runtime=deciding, agency=None, limit=10, offset=0)
+    assert total == 0
+    # D2 overdue again after its extension: back on the worklist, for the new due date.
+    await _deliver(deciding, _incoming(DeadlineExtended, case_id="D2", due_date="2024-11-12"))
+    await _deliver(deciding, _incoming(FollowupOverdue, case_id="D2", agency_code="KAB-Y", due_date="2024-11-12"))
+    total, waiting = await decisions.worklist(runtime=deciding, agency="KAB-Y", limit=10, offset=0)
+    assert total == 1 and waiting[0].due_date == dt.date(2024, 11, 12)
 
 
 def _incoming(model, **fields) -> Incoming:

@@ -1,5 +1,5 @@
-"""The working-day calendar: weekends, Indonesian public holidays (from the ``holidays`` package) and
-configured extra days off (cuti bersama, local decisions)."""
+"""The working-day calendar: weekends, Indonesian public holidays (from the ``holidays`` package), the
+joint leave days shipped as data (shared/calendar_data/cuti_bersama.csv) and configured extra days off."""
 
 import datetime as dt
 
@@ -7,12 +7,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import holidays
+
+from shared import joint_leave
 from shared.calendar import WorkingCalendar
 
 D = dt.date
-CALENDAR = WorkingCalendar()
-# Cuti bersama Natal 2024 was not a public holiday in law, so it comes from configuration.
-WITH_CUTI_BERSAMA = WorkingCalendar([D(2024, 12, 26)])
+# National holidays only: the arithmetic below is about them.
+CALENDAR = WorkingCalendar(joint_leave_days={})
+# Cuti bersama Natal 2024 was not a public holiday in law: here it comes from configuration alone.
+WITH_CUTI_BERSAMA = WorkingCalendar([D(2024, 12, 26)], joint_leave_days={})
+DEFAULT = WorkingCalendar()
 
 
 def test_weekends_and_public_holidays_are_not_working_days():
@@ -70,3 +75,31 @@ def _walked(calendar: WorkingCalendar, start: dt.date, end: dt.date) -> int:
 def test_working_days_between_agrees_with_walking_the_days(start, end):
     assert WITH_CUTI_BERSAMA.working_days_between(start, end) == _walked(WITH_CUTI_BERSAMA, start, end)
     assert CALENDAR.working_days_between(start, end) == _walked(CALENDAR, start, end)
+
+
+def test_the_shipped_joint_leave_days_are_days_off_by_default_with_extra_days_on_top():
+    assert not DEFAULT.is_working_day(D(2024, 12, 26))
+    assert DEFAULT.holiday_name(D(2024, 12, 26)) == "Cuti bersama (Hari Raya Natal)"
+    # Idul Fitri 2024: the holidays of 10-11 Apr and the joint leave of 8, 9, 12 and 15 Apr.
+    assert [d.day for d in (D(2024, 4, 1) + dt.timedelta(days=i) for i in range(20))
+            if d.weekday() < 5 and not DEFAULT.is_working_day(d)] == [8, 9, 10, 11, 12, 15]
+    # 2020 as amended: the Idul Fitri leave moved to 31 Dec; 2021 as amended: 24 Dec dropped.
+    assert not DEFAULT.is_working_day(D(2020, 12, 31)) and not DEFAULT.is_working_day(D(2020, 8, 21))
+    assert DEFAULT.is_working_day(D(2021, 12, 24)) and not DEFAULT.is_working_day(D(2021, 5, 12))
+    # A due date across the year's end of 2024 moves one day further than by national holidays alone.
+    assert DEFAULT.add_working_days(D(2024, 12, 20), 3) == D(2024, 12, 27)
+    assert CALENDAR.add_working_days(D(2024, 12, 20), 3) == D(2024, 12, 26)
+    extra = WorkingCalendar([D(2024, 12, 27)])
+    assert extra.add_working_days(D(2024, 12, 20), 3) == D(2024, 12, 30)
+    assert extra.holiday_name(D(2024, 12, 27)) == "configured day off"
+
+
+def test_the_joint_leave_data_names_a_decree_for_every_weekday_it_takes_off():
+    days = joint_leave.shipped()
+    national = holidays.country_holidays("ID", years=range(2020, 2027))
+    assert {day.year for day in days} >= set(range(2020, 2027))
+    for entry in days.values():
+        assert entry.day.weekday() < 5, f"{entry.day} is a weekend"
+        assert entry.day not in national, f"{entry.day} is already a national holiday"
+        assert entry.decree.startswith("SKB") and entry.occasion
+    assert len([d for d in days if d.year == 2024]) == 9 and len([d for d in days if d.year == 2025]) == 10

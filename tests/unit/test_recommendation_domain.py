@@ -127,9 +127,9 @@ def test_without_a_catalogue_entry_every_field_must_be_given():
 def test_the_verification_target_counts_calendar_or_working_days():
     assert verification_due(dt.date(2024, 10, 15), 7) == dt.date(2024, 10, 22)
     # Friday 20 Dec 2024 + 7 working days skips two weekends, Christmas (Wed) and New Year's Day (Wed).
-    assert verification_due(dt.date(2024, 12, 20), 7, working_days=True, calendar=WorkingCalendar()) == dt.date(2025, 1, 2)
+    assert verification_due(dt.date(2024, 12, 20), 7, working_days=True, calendar=WorkingCalendar(joint_leave_days={})) == dt.date(2025, 1, 2)
     # A configured day off (cuti bersama on 26 Dec) moves it one working day further.
-    calendar = WorkingCalendar([dt.date(2024, 12, 26)])
+    calendar = WorkingCalendar([dt.date(2024, 12, 26)], joint_leave_days={})
     assert verification_due(dt.date(2024, 12, 20), 7, working_days=True, calendar=calendar) == dt.date(2025, 1, 3)
 
 

@@ -120,18 +120,24 @@ def test_agency_rows_become_agency_events_and_bad_levels_are_named():
     assert error.value.field == "level"
 
 
+PERIOD = {"oversight_from": "2024-01-26", "oversight_until": "2025-08-31"}
+
+
 def test_election_regions_come_from_a_semicolon_cell_or_a_json_list():
     from_csv = parse_election_row({"code": "PILKADA-2024", "name": "Pilkada", "kind": "pilkada",
-                                   "voting_date": "2024-11-27", "regions": "Jawa Barat; Kota Bandung;"})
+                                   "voting_date": "2024-11-27", "regions": "Jawa Barat; Kota Bandung;", **PERIOD})
     from_json = parse_election_row({"code": "PILKADA-2024", "name": "Pilkada", "kind": "pilkada",
-                                    "voting_date": "2024-11-27", "regions": ["JAWA BARAT", "KOTA BANDUNG"]})
+                                    "voting_date": "2024-11-27", "regions": ["JAWA BARAT", "KOTA BANDUNG"], **PERIOD})
     assert from_csv == from_json
     assert from_csv.regions == ["JAWA BARAT", "KOTA BANDUNG"]
     for change, field in (({"voting_date": "27/11/2024"}, "voting_date"), ({"code": "PILKADA24"}, "code"),
-                          ({"regions": [1, 2]}, "regions"), ({"kind": "referendum"}, "kind")):
+                          ({"regions": [1, 2]}, "regions"), ({"kind": "referendum"}, "kind"),
+                          ({"oversight_from": None}, "oversight_from"), ({"oversight_until": "2025"}, "oversight_until"),
+                          ({"oversight_until": "2024-01-01"}, "oversight_until"),
+                          ({"voting_date": "2026-01-01"}, "voting_date")):
         with pytest.raises(RowError) as error:
             parse_election_row({"code": "PILKADA-2024", "name": "P", "kind": "pilkada", "voting_date": "2024-11-27",
-                                **change})
+                                **PERIOD, **change})
         assert error.value.field == field
 
 
@@ -165,7 +171,7 @@ def test_the_shipped_seed_files_are_valid(tmp_path):
     assert {"BKN", "BAWASLU", "KEMENDAGRI", "KEMENPANRB", "KASN"} <= {a.code for a in agencies}
     assert all(a.ppk_title for a in agencies)
     elections = {e.code: e for e in read_reference("elections", seed / "elections.json")}
-    assert set(elections) == {"PEMILU-2024", "PILKADA-2024", "PILKADA-2020"}
+    assert {"PEMILU-2024", "PILKADA-2024", "PILKADA-2020", "PEMILU-2019"} <= set(elections)
     assert elections["PILKADA-2024"].regions and elections["PILKADA-2024"].voting_date == "2024-11-27"
     violations = read_reference("violations", seed / "violations.csv")
     assert {"ethics", "discipline"} == {v.category for v in violations}

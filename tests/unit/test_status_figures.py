@@ -15,7 +15,7 @@ from services.status.app import SPEC
 from shared.auth import Actor
 from shared.calendar import WorkingCalendar
 from shared.events import GENESIS_HASH, Envelope
-from shared.events.blocking import PersonnelBlocked, PersonnelUnblocked
+from shared.events.blocking import BlockDeclined, MoreTimeGranted, PersonnelBlocked, PersonnelUnblocked
 from shared.events.intake import CaseOpened, ReportReceived
 from shared.events.recommendation import CaseExamined, RecommendationIssued, VerificationDecided
 from shared.events.sanction import DeadlineSet, FollowupOverdue, FollowupRecorded
@@ -85,11 +85,30 @@ def test_the_flags_of_a_case_follow_its_story():
     assert blocked_then_lifted == {
         "verified": True, "proven": True, "recommended": True, "followed_up": True, "overdue": False,
         "blocked": False, "unblocked": True, "due_date": dt.date(2024, 11, 4),
+        "ever_blocked": True, "unblocked_after_followup": True, "unblocked_by_hand": False, "block_declined": False,
     }
     assert stats.columns_of(_fold(STORIES[1]))["verified"] is True
     assert stats.columns_of(_fold(STORIES[1]))["proven"] is False
     assert stats.columns_of(_fold(STORIES[0]))["verified"] is False
     assert stats.columns_of(_fold(STORIES[3]))["blocked"] is True
+
+
+def test_the_blocking_figures_tell_apart_what_bkn_reconciles():
+    """Ever blocked, blocked now, lifted after a follow-up, lifted by hand, and declined with a reason."""
+    base = ("accepted", "proven", "recommended", "overdue")
+    by_hand = _story("H1", "PILKADA-2020", "JAMBI", "A3", *base, "blocked")
+    by_hand.append(_envelope(PersonnelUnblocked, "H1", block_id="B-H1", cause="manual", reason="Dibuka BKN."))
+    declined = _story("H2", "PILKADA-2020", "JAMBI", "A3", *base)
+    declined.append(_envelope(BlockDeclined, "H2", reason="SK sedang ditandatangani."))
+    lifted, refused = stats.columns_of(_fold(by_hand)), stats.columns_of(_fold(declined))
+    assert (lifted["ever_blocked"], lifted["blocked"], lifted["unblocked_by_hand"],
+            lifted["unblocked_after_followup"]) == (True, False, True, False)
+    assert (refused["block_declined"], refused["ever_blocked"], refused["overdue"]) == (True, False, True)
+    # More time granted changes nothing in the status by itself: the extension that follows does.
+    granted = _story("H3", "PILKADA-2020", "JAMBI", "A3", *base)
+    assert _fold([*granted, _envelope(MoreTimeGranted, "H3")]).model_dump(exclude={"events_applied", "updated_at",
+                                                                                  "last_event_id"}) == \
+        _fold(granted).model_dump(exclude={"events_applied", "updated_at", "last_event_id"})
 
 
 @pytest.fixture
@@ -118,11 +137,11 @@ async def test_the_funnel_counts_what_happened(status_runtime):
         figures = await stats.funnel(session)
     assert figures["total"] == _figures(
         reported=8, verified=4, proven=3, recommended=3, followed_up=2, overdue=1, blocked=1, unblocked=1,
-        awaiting_ppk=1, rejected=1, not_proven=1, cancelled=1, out_of_service=1,
+        ever_blocked=2, unblocked_after_followup=1, awaiting_ppk=1, rejected=1, not_proven=1, cancelled=1, out_of_service=1,
     )
     assert figures["by_election"] == {
         "PILKADA-2020": _figures(reported=5, verified=2, proven=2, recommended=2, followed_up=1, overdue=1,
-                                 blocked=1, unblocked=1, awaiting_ppk=1, cancelled=1, out_of_service=1),
+                                 blocked=1, unblocked=1, ever_blocked=2, unblocked_after_followup=1, awaiting_ppk=1, cancelled=1, out_of_service=1),
         "PEMILU-2019": _figures(reported=3, verified=2, proven=1, recommended=1, followed_up=1, rejected=1,
                                 not_proven=1),
     }
@@ -137,7 +156,7 @@ async def test_the_filters_narrow_every_figure(status_runtime):
         figures = await stats.funnel(session, election="PILKADA-2020", agency="A2")
         nothing = await stats.funnel(session, province="PAPUA")
     assert figures["total"] == _figures(reported=3, verified=1, proven=1, recommended=1, overdue=1, blocked=1,
-                                        awaiting_ppk=1, out_of_service=1)
+                                        ever_blocked=1, awaiting_ppk=1, out_of_service=1)
     assert list(figures["by_election"]) == ["PILKADA-2020"] and list(figures["by_agency"]) == ["A2"]
     assert nothing["total"] == _figures() and nothing["by_agency"] == {}
 

@@ -307,8 +307,9 @@ def read_reference(kind: Kind, path: Path) -> list[EventData]:
 
 def _as_row_values(entry: EventData) -> dict:
     values = entry.model_dump()
-    if "voting_date" in values:
-        values["voting_date"] = dt.date.fromisoformat(values["voting_date"])
+    for name in ("voting_date", "oversight_from", "oversight_until"):
+        if name in values:
+            values[name] = dt.date.fromisoformat(values[name])
     return values
 
 
@@ -317,9 +318,10 @@ def _current(row: object, columns: list[str]) -> dict:
 
 
 async def upsert_reference(
-    session: AsyncSession, outbox: Outbox, kind: Kind, entries: list[EventData]
+    session: AsyncSession, outbox: Outbox | None, kind: Kind, entries: list[EventData]
 ) -> ReferenceReport:
-    """Upserts the entries and stages one event per new or changed entry, in the caller's transaction."""
+    """Upserts the entries and stages one event per new or changed entry, in the caller's transaction
+    (``outbox`` None: the tables only, for a test's fixture that must not add events to the stream)."""
     table = _TABLES[kind]
     report = ReferenceReport(kind=kind, rows=len(entries))
     existing = {row.code: row for row in (await session.scalars(select(table))).all()}
@@ -336,8 +338,9 @@ async def upsert_reference(
         else:
             report.unchanged += 1
             continue
-        await outbox.stage(session, entry, subject=entry.code)
-        report.events_staged += 1
+        if outbox is not None:
+            await outbox.stage(session, entry, subject=entry.code)
+            report.events_staged += 1
     await session.flush()
     return report
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Date, String, Text
+from sqlalchemy import JSON, Date, DateTime, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.intake.models import Base
@@ -44,6 +44,20 @@ class Election(Base):
     kind: Mapped[str] = mapped_column(String(10))  # pemilu | pilkada
     voting_date: Mapped[dt.date] = mapped_column(Date)
     regions: Mapped[list[str]] = mapped_column(JSON)
+    # The oversight period: from the start of the election's stages to the end of its disputes. A report
+    # of an incident outside it is not a case of this election (services/intake/reference/checks.py).
+    oversight_from: Mapped[dt.date | None] = mapped_column(Date)
+    oversight_until: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class ReferenceSeed(Base):
+    """That a shipped seed (deploy/seed/) was loaded into this database: ``sbt run`` loads it on the first
+    start only, so that what an operator imports afterwards is never overwritten by the seed again."""
+
+    __tablename__ = "reference_seeds"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Violation(Base):

@@ -27,7 +27,7 @@ KINDS: tuple[Kind, ...] = ("roster", "agencies", "elections", "violations")
 
 ROSTER_COLUMNS = ("nip", "name", "agency_code", "unit", "position", "province", "employment_type")
 AGENCY_COLUMNS = ("code", "name", "level", "province", "ppk_title", "ppk_name")
-ELECTION_COLUMNS = ("code", "name", "kind", "voting_date", "regions")
+ELECTION_COLUMNS = ("code", "name", "kind", "voting_date", "regions", "oversight_from", "oversight_until")
 VIOLATION_COLUMNS = ("code", "category", "description", "legal_basis", "default_sanction")
 COLUMNS: dict[Kind, tuple[str, ...]] = {
     "roster": ROSTER_COLUMNS,
@@ -38,7 +38,7 @@ COLUMNS: dict[Kind, tuple[str, ...]] = {
 REQUIRED: dict[Kind, frozenset[str]] = {
     "roster": frozenset({"nip", "name", "agency_code"}),
     "agencies": frozenset({"code", "name", "level", "ppk_title"}),
-    "elections": frozenset({"code", "name", "kind", "voting_date"}),
+    "elections": frozenset({"code", "name", "kind", "voting_date", "oversight_from", "oversight_until"}),
     "violations": frozenset(VIOLATION_COLUMNS),
 }
 
@@ -269,11 +269,12 @@ def parse_election_row(row: dict) -> ElectionRegistered:
         raise RowError("code", "must look like PEMILU-2024 or PILKADA-2024")
     if isinstance(values["kind"], str):
         values["kind"] = values["kind"].lower()
-    voting_date = values["voting_date"]
-    try:
-        values["voting_date"] = dt.date.fromisoformat(str(voting_date)).isoformat()
-    except ValueError:
-        raise RowError("voting_date", "must be an ISO date (YYYY-MM-DD)") from None
+    days = {name: _iso_day(values, name) for name in ("voting_date", "oversight_from", "oversight_until")}
+    if days["oversight_from"] > days["oversight_until"]:
+        raise RowError("oversight_until", "must not be before oversight_from")
+    if not days["oversight_from"] <= days["voting_date"] <= days["oversight_until"]:
+        raise RowError("voting_date", "must lie within the oversight period")
+    values.update({name: day.isoformat() for name, day in days.items()})
     regions = values["regions"]
     if regions is None:
         values["regions"] = []
@@ -284,6 +285,16 @@ def parse_election_row(row: dict) -> ElectionRegistered:
     else:
         raise RowError("regions", "must be a list of region names")
     return _model(ElectionRegistered, values)
+
+
+def _iso_day(values: dict, name: str) -> dt.date:
+    value = values.get(name)
+    if value is None:
+        raise RowError(name, "is required")
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise RowError(name, "must be an ISO date (YYYY-MM-DD)") from None
 
 
 def parse_violation_row(row: dict) -> ViolationRegistered:

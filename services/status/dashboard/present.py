@@ -45,6 +45,8 @@ EVENT_WORDS = {
     "sbt.escalation.raised.v1": N_("escalated"),
     "sbt.personnel.blocked.v1": N_("personnel data blocked"),
     "sbt.personnel.unblocked.v1": N_("personnel data unblocked"),
+    "sbt.block.declined.v1": N_("BKN decided not to block"),
+    "sbt.block.time_granted.v1": N_("BKN gave the PPK more time"),
 }
 
 

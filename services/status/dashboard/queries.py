@@ -35,8 +35,11 @@ FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
 SIDE_FIGURES: tuple[tuple[str, str], ...] = (
     ("awaiting_ppk", N_("Awaiting PPK")),
     ("overdue", N_("Overdue")),
+    ("ever_blocked", N_("Ever blocked")),
     ("blocked", N_("Blocked now")),
-    ("unblocked", N_("Unblocked")),
+    ("unblocked_after_followup", N_("Unblocked after a follow-up")),
+    ("unblocked_by_hand", N_("Unblocked by hand")),
+    ("block_declined", N_("Not blocked, with a reason")),
     ("not_proven", N_("Not proven")),
     ("rejected", N_("Rejected")),
     ("cancelled", N_("Cancelled")),

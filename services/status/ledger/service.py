@@ -284,7 +284,7 @@ async def resolve_fork(runtime, fork_id: int, *, resolved_by: str, note: str) ->
         if row["resolved_at"] is not None:
             raise ForkAlreadyResolved(f"fork {fork_id} was resolved at {row['resolved_at']}")
         await session.execute(update(table).where(table.c.id == fork_id).values(
-            resolved_at=utcnow(), resolved_by=resolved_by, resolution=note))
+            resolved_at=runtime.clock.now(), resolved_by=resolved_by, resolution=note))
         still_open = await session.scalar(select(table.c.id).where(
             table.c.producer == row["producer"], table.c.resolved_at.is_(None)).limit(1))
         applied = 0
