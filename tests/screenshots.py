@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pyotp
 
-from services.demo import play
+from services.cli.demo import play
 from tests.e2e.accounts import PASSWORD, add_user
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.browser import CHROMIUM, CHROMIUM_ARGS, NoBrowser, playwright_api

@@ -2,7 +2,7 @@ import jsonschema
 import pytest
 from fastapi.routing import APIRoute
 
-from services.contracts import event_schema, write_contracts
+from services.cli.contracts import event_schema, write_contracts
 from services.registry import SERVICES, create_app
 from shared.events import EVENT_MODELS
 from shared.settings import Settings

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from services.registry import SERVICES
-from services.runner import nats_server_binary
+from services.cli.runner import nats_server_binary
 from shared.nats_permissions import OPS_USER, password_variable, service_users
 from shared.settings import SERVICE_PORTS, SERVICES_WITHOUT_BUS
 

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from nats.js.api import DeliverPolicy
 
-from services.contracts import CONTRACTS_DIR
+from services.cli.contracts import CONTRACTS_DIR
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.ports import eventually
 

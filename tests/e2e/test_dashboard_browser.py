@@ -44,7 +44,7 @@ async def stats(system, token: str, **filters: str) -> dict:
 async def play_scenario(system) -> str:
     """`sbt demo` (a small run) when it is there, else reports filed through the API; returns how."""
     try:
-        from services.demo import play
+        from services.cli.demo import play
     except ImportError:
         play = None
     if play is not None and all(name in system.services for name in ("recommendation", "sanction", "blocking")):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.demo import play
+from services.cli.demo import play
 
 pytestmark = pytest.mark.e2e
 

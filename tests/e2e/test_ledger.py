@@ -17,7 +17,7 @@ from click.testing import Result
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from services.cli import app as cli_app
+from services.cli.app import app as cli_app
 from shared.db import create_engine
 from shared.events import EVENT_MODELS, Envelope, nats_subject
 from shared.events.intake import CaseOpened, ReportReceived

@@ -21,7 +21,7 @@ import nats
 import pytest
 
 from services.registry import SERVICES
-from services.runner import healthy
+from services.cli.runner import healthy
 from shared.auth import mint_token
 from shared.nats_login import connect_options, credentials_path
 from shared.nats_permissions import OPS_USER

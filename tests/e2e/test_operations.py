@@ -187,7 +187,7 @@ async def test_metrics_trace_logs_and_operator_views_match_what_happened(make_sy
 
 
 async def test_one_trace_id_follows_a_case_through_every_service_it_touched(make_system):
-    from services.demo import play  # the national scenario: report, verify, examine, follow up, sweep, block
+    from services.cli.demo import play  # the national scenario: report, verify, examine, follow up, sweep, block
 
     system = await make_system("intake", "recommendation", "sanction", "blocking", "status")
     urls = {name: service.url for name, service in system.services.items()}

@@ -122,7 +122,7 @@ async def test_the_roster_import_streams_in_batches_and_a_reimport_updates_only_
 
 
 async def test_the_shipped_seed_is_loaded_on_the_first_start_only(tmp_path):
-    """What `sbt run` does before it starts the services (services/runner.py): the seed, with its events
+    """What `sbt run` does before it starts the services (services/cli/runner.py): the seed, with its events
     for the other services, once; a later start leaves what an operator imported since alone."""
     from services.intake.reference import seeding
     from shared.clock import Clock

@@ -13,7 +13,7 @@ import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, StreamConfig
 from sqlalchemy import func, select, text
 
-from services.replay import replay, state_hashes
+from services.cli.replay import replay, state_hashes
 from services.status.handlers import handlers
 from services.status.ledger.store import Ledger
 from services.status.models import ledger as ledger_tables

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from services.runner import nats_server_binary
+from services.cli.runner import nats_server_binary
 from tests.harness.ports import free_port, kill_process, port_open, stop_process, wait_for
 
 

@@ -14,7 +14,7 @@ import httpx
 from sqlalchemy import text
 
 from services.intake.reference import seeding
-from services.runner import healthy
+from services.cli.runner import healthy
 from shared.auth import mint_token
 from shared.clock import Clock
 from shared.db import create_engine

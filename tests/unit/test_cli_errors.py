@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.cli_support import service_url
+from services.cli.support import service_url
 from shared.settings import SERVICE_PORTS, Settings
 from tests.harness.ports import free_port, free_port_between
 

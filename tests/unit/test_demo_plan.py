@@ -3,7 +3,7 @@
 import random
 from collections import Counter
 
-from services.demo import VIOLATION_MIX, lighter_level, load_catalogue, load_roster, plan, synthetic_nip
+from services.cli.demo import VIOLATION_MIX, lighter_level, load_catalogue, load_roster, plan, synthetic_nip
 from shared import nip as nip_rules
 
 

@@ -147,7 +147,7 @@ def test_the_embedded_nats_keeps_the_feed_logins_across_a_restart_of_make_run(tm
     import json
 
     from services.notify.subscribers import SNAPSHOT
-    from services.runner import embedded_nats_config
+    from services.cli.runner import embedded_nats_config
 
     settings = Settings(env="test", data_dir=tmp_path)
     (tmp_path / "nats").mkdir()

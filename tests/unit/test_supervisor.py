@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
-from services.runner import GIVE_UP_FAILURES, Supervised, _supervise
+from services.cli.runner import GIVE_UP_FAILURES, Supervised, _supervise
 from shared.settings import Settings
 
 

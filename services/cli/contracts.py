@@ -12,7 +12,7 @@ from services.registry import SERVICES, create_app
 from shared.events import EVENT_MODELS, Envelope, nats_subject
 from shared.settings import Settings
 
-CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
+CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 
 
 def _dump(document: Any) -> str:

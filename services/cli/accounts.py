@@ -100,7 +100,7 @@ def list_clients(
     if as_json:
         _show({"clients": listed})
         return
-    from services.cli_support import print_table
+    from services.cli.support import print_table
 
     print_table(f"{len(listed)} client(s)", ["client id", "name", "agency", "roles", "ppk agency", "created", "revoked"],
                 [(c["client_id"], c["name"], c["agency_code"], ", ".join(c["roles"]), c["ppk_agency"],

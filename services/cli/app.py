@@ -8,7 +8,7 @@ import typer
 
 from pydantic import ValidationError
 
-from services.cli_support import friendly
+from services.cli.support import friendly
 from shared.settings import SERVICE_PORTS, Settings
 from shared.settings import get_settings as _load_settings
 
@@ -32,7 +32,7 @@ def get_settings() -> Settings:
 @app.command()
 def run() -> None:
     """Bring the whole system up: a NATS server (unless SBT_NATS_URL names one) and every service."""
-    from services.runner import run_system
+    from services.cli.runner import run_system
     from shared.files import keep_private
 
     settings = get_settings()
@@ -95,7 +95,7 @@ def token(
     ttl: Annotated[int | None, typer.Option(help="seconds")] = None,
 ) -> None:
     """Mint a development bearer token signed with the configured (or development) key."""
-    from services.cli_support import usage
+    from services.cli.support import usage
     from shared.auth import mint_token
     from shared.authz import ROLES
 
@@ -111,7 +111,7 @@ def token(
 @app.command()
 def contracts(check: Annotated[bool, typer.Option(help="fail if the checked-in files differ")] = False) -> None:
     """Generate contracts/: JSON Schema per event, OpenAPI per service, AsyncAPI for the stream."""
-    from services.contracts import write_contracts
+    from services.cli.contracts import write_contracts
 
     drift = write_contracts(check=check)
     if check and drift:
@@ -132,8 +132,8 @@ def demo(
     """Play a national scenario through the running services' REST APIs (start them with `sbt run`)."""
     import asyncio
 
-    from services.cli_support import fail, progress, service_url, usage
-    from services.demo import DemoError, play
+    from services.cli.support import fail, progress, service_url, usage
+    from services.cli.demo import DemoError, play
 
     settings = get_settings()
     urls = {name: service_url(name, settings=settings) for name in SERVICE_PORTS}
@@ -159,40 +159,40 @@ def demo(
         raise fail("the figures did not settle to what the scenario did")
 
 
-from services.intake.reference.commands import import_command, seed_app  # noqa: E402
+from services.cli.reference import import_command, seed_app  # noqa: E402
 
 app.command(name="import")(import_command)
 app.add_typer(seed_app, name="seed")
 
 
-from services.ops_cli import ops_app  # noqa: E402 - the operator's commands live in their own module
+from services.cli.ops import ops_app  # noqa: E402 - the operator's commands live in their own module
 
 app.add_typer(ops_app, name="ops")
 
 
-from services.identity.commands import client_app, user_app  # noqa: E402 - on the identity database
+from services.cli.accounts import client_app, user_app  # noqa: E402 - on the identity database
 
 app.add_typer(client_app, name="client")
 app.add_typer(user_app, name="user")
 
 
-from services.notify.commands import subscriber_app  # noqa: E402 - on the notify database
+from services.cli.subscribers import subscriber_app  # noqa: E402 - on the notify database
 
 app.add_typer(subscriber_app, name="subscriber")
 
-from services.producer_keys_cli import producer_keys_app  # noqa: E402
+from services.cli.producer_keys import producer_keys_app  # noqa: E402
 
 app.add_typer(producer_keys_app, name="producer-keys")
 
 
-from services.verify_cli import export_command, replay_command, verify_command, witness_command  # noqa: E402
+from services.cli.verify_command import export_command, replay_command, verify_command, witness_command  # noqa: E402
 
 app.command(name="export")(export_command)
 app.command(name="verify")(verify_command)
 app.command(name="witness")(witness_command)
 app.command(name="replay")(replay_command)
 
-from services.receipt_cli import verify_receipt_command  # noqa: E402
+from services.cli.receipts import verify_receipt_command  # noqa: E402
 
 app.command(name="verify-receipt")(verify_receipt_command)
 
@@ -214,6 +214,3 @@ def nats_config(check: Annotated[bool, typer.Option(help="fail if a shipped file
 def main() -> None:
     app()
 
-
-if __name__ == "__main__":
-    main()

@@ -10,7 +10,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from services.cli_support import fail
+from services.cli.support import fail
 from shared.settings import get_settings
 
 subscriber_app = typer.Typer(help="NATS feed logins of agency systems: add, list, revoke, rotate.",
@@ -104,7 +104,7 @@ def list_subscribers(as_json: Annotated[bool, typer.Option("--json", help="JSON,
     if as_json:
         typer.echo(json.dumps({"subscribers": listed}, indent=2))
         return
-    from services.cli_support import print_table
+    from services.cli.support import print_table
 
     print_table(f"{len(listed)} feed subscriber(s)", ["user", "agency", "role", "feed", "created", "revoked"],
                 [(s["user"], s["agency"], s["role"], s["feed"], s["created_at"][:19], (s["revoked_at"] or "")[:19] or None)

@@ -88,7 +88,7 @@ async def export_from_stream(settings: Settings, out: Path, progress: Progress =
     """Every message of the stream, in stream order: events as leaves, announced checkpoints as checkpoints.
     Events the status service refused (dead letters) are in the stream too, and verify will name them.
     Read as the operator: the embedded server's ``ops`` login, or SBT_NATS_USER."""
-    from services.cli_support import connect_ops
+    from services.cli.support import connect_ops
     from shared.events.catalog import SUBJECT_PREFIX
     from shared.events.signing import producer_keys_from_settings
 

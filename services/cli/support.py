@@ -144,7 +144,7 @@ def friendly(command: F) -> F:
             raise fail(f"cannot use the database: {reason}") from None
         except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
             raise fail(f"{error.filename}: {error.strerror}") from None
-        except TimeoutError as error:  # e.g. a stream that stopped sending (services/stream_reader.py)
+        except TimeoutError as error:  # e.g. a stream that stopped sending (services/cli/stream_reader.py)
             raise fail(f"gave up waiting: {error or 'timed out'}") from None
 
     return wrapper  # type: ignore[return-value]

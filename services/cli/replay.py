@@ -123,7 +123,7 @@ class ReplayResult:
 async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size: int = 500,
                  progress: Callable[[int, int], None] | None = None, cases_kept: int = CASES_KEPT) -> ReplayResult:
     """``cases_kept``: case statuses kept in memory between batches (beyond, they are read back)."""
-    from services.cli_support import connect_ops
+    from services.cli.support import connect_ops
     from services.status.ledger.store import Ledger
     from services.status.models import ledger as ledger_tables
     from shared.migrations import upgrade
@@ -170,7 +170,7 @@ async def _read(connection, settings: Settings, ledger, position: int, batch_siz
                 batches, result: ReplayResult) -> None:  # noqa: ANN001 - an asyncio.Queue
     """Put (stream position reached, admitted events) on ``batches`` up to ``position``, then None."""
     from services.status.handlers import handlers
-    from services.stream_reader import StreamReader
+    from services.cli.stream_reader import StreamReader
     from shared.events.catalog import SUBJECT_PREFIX
 
     from shared.events.signing import producer_keys_from_settings

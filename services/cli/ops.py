@@ -6,7 +6,7 @@ found at its own port plus SBT_PORT_OFFSET on ``SBT_HOST`` (where ``make run`` s
 ``SBT_<SERVICE>_URL`` (e.g. ``SBT_SANCTION_URL``) or ``--url`` says otherwise.
 
 Tables for people; ``--json`` prints the service's own answer, for scripts. Exit codes as every command's
-(services/cli_support.py): 1 when a service refused or could not be reached, or a replay failed.
+(services/cli/support.py): 1 when a service refused or could not be reached, or a replay failed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Annotated
 import httpx
 import typer
 
-from services.cli_support import CliError, fail, friendly, print_json, print_table, service_url, usage
+from services.cli.support import CliError, fail, friendly, print_json, print_table, service_url, usage
 from shared.settings import get_settings
 
 ops_app = typer.Typer(help="Operate SBT: dead letters, replays, backlog and lag, deadline sweeps (admin role).",

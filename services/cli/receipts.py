@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli_support import CliError, fail, friendly, usage
+from services.cli.support import CliError, fail, friendly, usage
 
 
 def _keys(key: Path | None):  # noqa: ANN202 - a ProducerKeys

@@ -1,8 +1,8 @@
 """The ledger's commands: ``sbt export``, ``sbt verify``, ``sbt witness`` and ``sbt replay`` (registered in
-services/cli.py). In development they mint their own token with the development key; elsewhere pass
+services/cli/app.py). In development they mint their own token with the development key; elsewhere pass
 ``--token`` (or SBT_TOKEN). They find the status service and the bus where ``make run`` puts them: the
 status port plus SBT_PORT_OFFSET (or SBT_STATUS_URL, or ``--url``), and the embedded NATS with its ``ops``
-login (services/cli_support.py)."""
+login (services/cli/support.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Annotated
 import orjson
 import typer
 
-from services.cli_support import CliError, USAGE, fail, friendly, progress, service_url, usage
+from services.cli.support import CliError, USAGE, fail, friendly, progress, service_url, usage
 from shared.settings import get_settings
 
 StatusUrl = Annotated[str | None, typer.Option(
@@ -49,7 +49,7 @@ def export_command(
     token: Annotated[str | None, typer.Option(help="a bearer token with ledger:export (default: SBT_TOKEN)")] = None,
 ) -> None:
     """Export the ledger: the log's keys, every event in order, every checkpoint, every case's status."""
-    from services.verify import export_from_api, export_from_stream
+    from services.cli.verify import export_from_api, export_from_stream
 
     if from_stream and url:
         raise usage("--url and --from-stream exclude each other")
@@ -80,7 +80,7 @@ def verify_command(
     shared `apply`. Exits 1 and names each mismatch."""
     import tempfile
 
-    from services.verify import export_from_stream, verify_file
+    from services.cli.verify import export_from_stream, verify_file
 
     if (file is None) == (not from_stream):
         raise usage("give either FILE or --from-stream")
@@ -135,7 +135,7 @@ def witness_command(
     token: Annotated[str | None, typer.Option(help="a bearer token with ledger:witness")] = None,
 ) -> None:
     """Co-sign the log's checkpoint after checking it extends the last one this witness co-signed."""
-    from services.verify import WitnessRefusal, load_keys, witness
+    from services.cli.verify import WitnessRefusal, load_keys, witness
     from shared.ledger.checkpoint import private_pem_file
 
     try:
@@ -166,8 +166,8 @@ def replay_command(
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from services.cli_support import err_console
-    from services.replay import combined, replay
+    from services.cli.support import err_console
+    from services.cli.replay import combined, replay
 
     settings = get_settings()
     if into is None:

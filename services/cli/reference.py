@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from services.cli_support import friendly, usage
+from services.cli.support import friendly, usage
 from shared.settings import get_settings
 
 DEFAULT_SEED_AGENCIES = Path("deploy/seed/agencies.csv")

@@ -29,7 +29,7 @@ from shared.auth import mint_token
 from shared.clock import JAKARTA
 from shared.settings import SERVICE_PORTS, Settings
 
-SEED_DIR = Path(__file__).resolve().parent.parent / "deploy" / "seed"
+SEED_DIR = Path(__file__).resolve().parents[2] / "deploy" / "seed"
 
 # The observed mix of Pemilu 2019 (social-media support 40, favouring actions 27, attending campaigns 23,
 # attributes 16, party membership 14, other events 10, running without resigning 2, campaign team 1),
