@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, status
 from sqlalchemy.exc import IntegrityError
 
-from services.blocking import blocks, decisions, domain
-from services.blocking.models import Block, WatchedCase
+from services.blocking import blocks, decisions, manual
+from services.blocking.models import Block
 from services.blocking.schemas import (
     AwaitingDecision,
     BlockOut,
@@ -90,24 +90,7 @@ async def bulk_check(body: BulkCheckIn, actor: CanReadBlocks, runtime: RuntimeDe
              responses={409: {"description": "already blocked for that case (or by hand, outside any case)"},
                         422: {"description": "a field is invalid"}})
 async def manual_block(nip: NipPath, body: ManualBlockIn, actor: CanWriteBlocks, runtime: RuntimeDep) -> BlockOut:
-    value = _nip(nip)
-    key = domain.active_key(nip=value, case_id=body.case_id)
-    try:
-        async with runtime.transaction() as session:
-            existing = await blocks.active_block_under(session, key)
-            if existing is not None:
-                raise Problem(409, "already blocked", f"block {existing.block_id} is active under {key}")
-            agency_code = body.agency_code
-            if body.case_id and agency_code is None:
-                known = await session.get(WatchedCase, body.case_id)
-                agency_code = known.agency_code if known is not None else None
-            block = await blocks.place(
-                session, runtime, nip=value, case_id=body.case_id, agency_code=agency_code, cause="manual",
-                reason=body.reason, blocked_by=actor.client_id,
-            )
-    except IntegrityError:  # a concurrent block under the same key committed first
-        raise Problem(409, "already blocked", f"a block is already active under {key}") from None
-    return _out(block)
+    return _out(await manual.block(runtime=runtime, nip=_nip(nip), request=body, actor=actor))
 
 
 @router.post("/personnel/{nip}/unblock", response_model=UnblockResult,
@@ -118,22 +101,8 @@ async def manual_block(nip: NipPath, body: ManualBlockIn, actor: CanWriteBlocks,
 async def manual_unblock(nip: NipPath, body: ManualUnblockIn, actor: CanWriteBlocks,
                          runtime: RuntimeDep) -> UnblockResult:
     value = _nip(nip)
-    async with runtime.transaction() as session:
-        active = list(await blocks.active_blocks(session, nip=value))
-        if body.block_id is not None:
-            chosen = [b for b in active if b.block_id == body.block_id]
-            if not chosen:
-                known = await session.get(Block, body.block_id)
-                if known is None or known.nip != value:
-                    raise Problem(404, "not found", f"no block {body.block_id} for NIP {value}")
-                raise Problem(409, "already lifted", f"block {body.block_id} was lifted at {known.lifted_at}")
-        else:
-            chosen = active
-            if not chosen:
-                raise Problem(409, "not blocked", f"NIP {value} has no active block")
-        for block in chosen:
-            await blocks.lift(session, runtime, block, cause="manual", reason=body.reason, lifted_by=actor.client_id)
-    return UnblockResult(nip=value, lifted=[b.block_id for b in chosen], blocked=len(chosen) < len(active))
+    lifted, active = await manual.lift(runtime=runtime, nip=value, request=body, actor=actor)
+    return UnblockResult(nip=value, lifted=[b.block_id for b in lifted], blocked=len(lifted) < active)
 
 
 @router.get("/blocking/worklist", response_model=DecisionWorklist,
