@@ -120,6 +120,7 @@ class ReplayResult:
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # this process's (all its threads), not the checking processes'
+    loop_cpu_seconds: float = 0.0  # its event loop's thread's alone (the database driver's thread is the rest)
     replayed: dict[str, str] = field(default_factory=dict)
     live: dict[str, str] = field(default_factory=dict)
 
@@ -163,7 +164,7 @@ async def _replay(settings: Settings, checks: _Checks, *, live_url: str, into_ur
     # As the operator, the way `make run` writes its login (or SBT_NATS_USER): the stream is read with an
     # ephemeral consumer, which only the ops user may make.
     connection = await connect_ops(settings)
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started, cpu_started, loop_started = time.perf_counter(), time.process_time(), time.thread_time()
     try:
         if position:
             # Reading and admitting the next batch goes on while this one is written: the database does its
@@ -185,6 +186,7 @@ async def _replay(settings: Settings, checks: _Checks, *, live_url: str, into_ur
                 await run.writer.abandon()
         result.seconds = time.perf_counter() - started
         result.cpu_seconds = time.process_time() - cpu_started
+        result.loop_cpu_seconds = time.thread_time() - loop_started
         async with sessions() as session:
             result.replayed = await state_hashes(session)
     finally:

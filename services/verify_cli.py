@@ -189,8 +189,10 @@ def replay_command(
                                     batch_size=batch, progress=progress,
                                     check_processes=CHECK_PROCESSES if processes is None else processes))
     per_event = result.cpu_seconds / result.applied * 1e6 if result.applied else 0.0
+    in_loop = result.loop_cpu_seconds / result.applied * 1e6 if result.applied else 0.0
     typer.echo(f"replayed {result.applied} events up to stream {result.position} in {result.seconds:.2f}s "
-               f"({result.rate:,.0f} events/s) into {into}; {per_event:,.0f} us CPU an event in the folding process")
+               f"({result.rate:,.0f} events/s) into {into}; {per_event:,.0f} us CPU an event in the folding process "
+               f"({in_loop:,.0f} in its event loop)")
     for skipped in result.skipped:
         typer.echo(f"skipped {skipped}")
     typer.echo(f"live state hash     {combined(result.live)}")

@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.bench import machine
 from tests.harness.system import SbtSystem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,15 +56,17 @@ async def measure(cases: int, profile: str | None, batch: int, processes: list[i
             command = [sys.executable, *(["-m", "cProfile", "-o", f"{profile}.{count}"] if profile else []), "-m",
                        "services.cli", "replay", "--into", into, "--batch", str(batch),
                        *(["--processes", str(count)] if count is not None else [])]
-            started = time.perf_counter()
-            done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
-            whole = time.perf_counter() - started
+            done = machine.run_python(*command[1:], cwd=ROOT, env=env, check=False)
+            whole = done.seconds
             events, seconds = parse_replay(done.stdout)
             cpu = re.search(r"; ([\d,]+) us CPU an event", done.stdout)
             runs.append({"processes": count, "events": events, "rebuild_seconds": seconds,
                          "folding_process_us_per_event": int(cpu[1].replace(",", "")) if cpu else None,
+                         "report": next((line for line in done.stdout.splitlines() if line.startswith("replayed")), ""),
                          "rate": events / seconds if seconds else 0.0, "whole_seconds": whole,
                          "same": "OK: the replay reproduces" in done.stdout,
+                         "command_cpu_us_per_event": round(done.cpu / events * 1e6) if events else None,
+                         "peak_mib": round(done.peak_mib),
                          "output": done.stdout[-600:] + done.stderr[-600:] if done.returncode else ""})
         return {"runs": runs}
     finally:
