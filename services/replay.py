@@ -364,7 +364,10 @@ class _Writer:
                 await self._task
 
     async def _write(self, writes: list) -> None:
+        from services.status.bulk import COPY_ROWS
+
         async with self.sessions.begin() as session:
+            session.info[COPY_ROWS] = True  # fresh tables that only this replay writes
             for write in writes:
                 await write(session)
 
