@@ -290,12 +290,14 @@ class StatusDraft:
     place by ``apply_in_place`` instead of copied per event; ``status()`` makes the model once, at the end.
     The appliers read it as they read a status (the same attributes)."""
 
+    __slots__ = ("__dict__", "_base")
+
     def __init__(self, status: CaseStatus) -> None:
+        self._base = status  # what the model is made from: a copy of it, as ``apply`` makes one
         self.__dict__.update(status.__dict__)
 
     def status(self) -> CaseStatus:
-        # Every value came from a CaseStatus or from an applier, as in ``apply``'s unvalidated copy.
-        return CaseStatus.model_construct(**self.__dict__)
+        return self._base.model_copy(update=self.__dict__)
 
 
 def apply_in_place(draft: StatusDraft | None, envelope: Envelope) -> tuple[StatusDraft | None, bool]:
