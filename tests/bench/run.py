@@ -115,7 +115,7 @@ def main() -> None:
         "more than 10% is *inconclusive*. The load generator (wrk, or a small async client for writes) is pinned "
         "to one core and the measured server to the other (taskset); both processes' CPU is recorded, and the "
         "ratio to the ceiling is also given per server CPU-second. The load average column is the machine's "
-        "1-minute load, lowest and highest seen before and after the rounds. Reads are about NIPs drawn "
+        "1-minute load before→after each round, ceiling then service, round by round. Reads are about NIPs drawn "
         "uniformly from the whole roster. PostgreSQL itself is not pinned (it serves other databases too): its "
         "CPU is not in the server's CPU-seconds.\n\n"
         f"{body}\n"

@@ -148,10 +148,6 @@ class Series:
         return (self._median(lambda r: r.server_cpu / r.seconds if r.seconds else 0.0),
                 self._median(lambda r: r.client_cpu / r.seconds if r.seconds else 0.0))
 
-    def loads(self) -> tuple[float, float]:
-        values = [v for r in self.rounds for v in (r.load_before, r.load_after)]
-        return min(values), max(values)
-
 
 def alternate(rounds: int, ceiling: Callable[[], Round], service: Callable[[], Round]) -> tuple[Series, Series]:
     """``rounds`` rounds of the ceiling and of the service, one after the other: a drift of the machine
@@ -203,8 +199,6 @@ class Rows:
         """A row of a service figure against its alternated ceiling; ``meets(ratio, service)``."""
         ratio = service.rate / ceiling.rate if ceiling.rate else 0.0
         per_cpu = service.per_cpu_second / ceiling.per_cpu_second if ceiling.per_cpu_second else 0.0
-        low_c, high_c = ceiling.loads()
-        low_s, high_s = service.loads()
         inconclusive = ceiling.spread > INCONCLUSIVE_SPREAD
         failed = bool(service.failures) or bool(ceiling.failures)
         met: bool | str = meets(ratio, service) and not failed
@@ -216,7 +210,9 @@ class Rows:
                  ratio=f"{ratio:.2f} ({per_cpu:.2f} per CPU-s)",
                  failures=f"service: {_failures_text(service.failures, service.count)}; ceiling: "
                           f"{_failures_text(ceiling.failures, ceiling.count)}",
-                 load=f"{min(low_c, low_s):.1f}-{max(high_c, high_s):.1f}", goal=goal, met=met,
+                 load=" ".join(f"{c.load_before:.1f}→{c.load_after:.1f}, {r.load_before:.1f}→{r.load_after:.1f};"
+                               for c, r in zip(ceiling.rounds, service.rounds, strict=True)).rstrip(";"),
+                 goal=goal, met=met,
                  ratio_value=round(ratio, 3), ceiling_spread=round(ceiling.spread, 3))
 
 
