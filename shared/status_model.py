@@ -288,16 +288,18 @@ def apply(status: CaseStatus | None, envelope: Envelope) -> CaseStatus | None:
 class StatusDraft:
     """A case's status while a run of events is folded into it: the fields of ``CaseStatus``, changed in
     place by ``apply_in_place`` instead of copied per event; ``status()`` makes the model once, at the end.
-    The appliers read it as they read a status (the same attributes)."""
-
-    __slots__ = ("__dict__", "_base")
+    The appliers read it as they read a status (the same attributes). It holds nothing but the fields: a
+    replay keeps a hundred thousand of them."""
 
     def __init__(self, status: CaseStatus) -> None:
-        self._base = status  # what the model is made from: a copy of it, as ``apply`` makes one
         self.__dict__.update(status.__dict__)
 
     def status(self) -> CaseStatus:
-        return self._base.model_copy(update=self.__dict__)
+        # A copy with every field replaced, as ``apply`` makes its copies: half the cost of constructing one.
+        return _TEMPLATE.model_copy(update=self.__dict__)
+
+
+_TEMPLATE = CaseStatus(case_id="", nip="", election_code="", stage=Stage.ALLEGED, opened_at="", updated_at="")
 
 
 def apply_in_place(draft: StatusDraft | None, envelope: Envelope) -> tuple[StatusDraft | None, bool]:

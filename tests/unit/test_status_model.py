@@ -84,3 +84,15 @@ def test_folding_in_place_says_when_an_event_changes_nothing():
     draft, _ = apply_in_place(None, events[0])
     again, changed = apply_in_place(draft, events[0])
     assert again is draft and not changed
+
+
+def test_a_folded_status_is_the_model_apply_gives_field_for_field():
+    from shared.status_model import CaseStatus, StatusDraft, apply_in_place
+
+    status, draft = None, None
+    for envelope in _lifecycle():
+        status = apply(status, envelope)
+        draft, _ = apply_in_place(draft, envelope)
+    made = draft.status()
+    assert made.__dict__ == status.__dict__ and set(made.__dict__) == set(CaseStatus.model_fields)
+    assert StatusDraft(made).status() == made
