@@ -207,7 +207,7 @@ class Rows:
         self.add(name, _series_text(service, unit, latency=latency, per_request=scale_by),
                  ceiling=f"{ceiling_name}: " + _series_text(ceiling, ceiling_unit or unit, per_request=scale_by,
                                                            latency=latency and ceiling_latency),
-                 ratio=f"{ratio:.2f} ({per_cpu:.2f} per CPU-s)",
+                 ratio=f"{ratio:.2g} ({per_cpu:.2g} per CPU-s)",
                  failures=f"service: {_failures_text(service.failures, service.count)}; ceiling: "
                           f"{_failures_text(ceiling.failures, ceiling.count)}",
                  load=" ".join(f"{c.load_before:.1f}→{c.load_after:.1f}, {r.load_before:.1f}→{r.load_after:.1f};"
