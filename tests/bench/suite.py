@@ -404,7 +404,9 @@ async def run(scale: dict) -> tuple[list[dict], list[str]]:
                         str(scale["cases"] - filed), "--concurrency", "16", "--nips-file", str(case_file),
                         "--offset", str(filed), cores=cores, server_pids=[])
             filed = scale["cases"]
-        with_cases = _sample_nips(case_file, filed, filed, seed=0)  # the first ``filed`` of the list
+        listed = case_file.stat().st_size // 19
+        # The first ``filed`` of the list (wrk and the filing client go round it when they reach its end).
+        with_cases = _sample_nips(case_file, min(filed, listed), listed if filed >= listed else filed, seed=0)
         await _wait_for(lambda: _events_logged(system), await _events_published(system), 1200)
         blocked = with_cases[: max(1, int(len(with_cases) * scale["blocked_share"]))]
         await _block_some(system, blocked, system.token("BKN", "blocker"))
