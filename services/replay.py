@@ -44,8 +44,10 @@ VOLATILE_COLUMNS = frozenset({"updated_at", "created_at", "applied_at", "receive
 STREAM_SILENCE_SECONDS = 10.0
 # Events folded between two turns of the event loop, in which the batch before is written.
 YIELD_EVERY = 32
-# Case statuses a replay keeps in memory between batches; beyond it they are read back from the fresh tables.
-CASES_KEPT = 100_000
+# Case statuses a replay keeps in memory between batches (a few KiB each); beyond it they are read back from the
+# fresh tables. A stream's later events mostly concern recent cases: more would buy little and cost the memory
+# goal (400 MiB a process).
+CASES_KEPT = 20_000
 # Batches read and being checked ahead of the one being folded.
 CHECKS_IN_FLIGHT = 3
 # Processes that check hashes and signatures beside the one that folds: all the other cores, a few at most.
