@@ -263,7 +263,11 @@ class _Checks:
         """Start checking ``msgs`` elsewhere; None when they are checked here (``admit``)."""
         if self.pool is None:
             return None
-        return asyncio.wrap_future(self.pool.submit(_refusals, [(msg.subject, msg.data) for msg in msgs]))
+        try:
+            return asyncio.wrap_future(self.pool.submit(_refusals, [(msg.subject, msg.data) for msg in msgs]))
+        except (BrokenProcessPool, RuntimeError):  # a checking process died: this one checks from here on
+            self.close()
+            return None
 
     async def admit(self, msgs: list[Msg], checked: asyncio.Future | None,
                     result: ReplayResult) -> list[tuple[int, Envelope]]:
@@ -274,7 +278,11 @@ class _Checks:
                 refusals = await checked
             except BrokenProcessPool:  # a checking process died: this one checks from here on
                 self.close()
-                self.pool = None
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # this task is being stopped
+                self.close()  # cancelled by ``close`` after a checking process died
         batch: list[tuple[int, Envelope]] = []
         for index, msg in enumerate(msgs):
             seq = msg.metadata.sequence.stream
@@ -293,8 +301,9 @@ class _Checks:
         return batch
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 async def _read(connection, settings: Settings, checks: _Checks, position: int, batch_size: int,  # noqa: ANN001

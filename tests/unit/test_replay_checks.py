@@ -50,3 +50,26 @@ def test_checks_in_other_processes_admit_and_refuse_what_this_process_does(proce
     for expected in ("stream 3:", "does not carry a valid signature", "stream 5:", "content does not match its hash",
                      "stream 6:", "is not signed", "stream 8:", "stream 9:", "not a valid envelope"):
         assert expected in reasons
+
+
+def test_when_a_checking_process_dies_this_process_checks_the_rest_alike():
+    async def run() -> tuple[list[str], list[str]]:
+        checks = _Checks(fixed_producer_keys(), 1)
+        try:
+            msgs = _messages()
+            result = ReplayResult(position=len(msgs))
+            await checks.admit(msgs, checks.submit(msgs), result)  # the process is up
+            for process in list(checks.pool._processes.values()):  # noqa: SLF001 - killed as the OOM killer would
+                process.kill()
+                process.join()
+            later = ReplayResult(position=len(msgs))
+            batch = await checks.admit(msgs, checks.submit(msgs), later)
+            assert checks.pool is None  # given up: the checks are made here from now on
+            return [envelope.id for _, envelope in batch], later.skipped
+        finally:
+            checks.close()
+
+    ids, skipped = asyncio.run(run())
+    here, refused_here = asyncio.run(_admitted(0))
+    assert len(ids) == len(here) == 4
+    assert skipped == refused_here
