@@ -364,7 +364,9 @@ async def run(scale: dict) -> tuple[list[dict], list[str]]:
                  f"{imported.peak_mib:,.0f} MiB, {imported.cpu / imported.seconds:.2f} cores",
                  goal="4.7 million rows < 2 min, bounded memory" if backend() == "postgresql" else
                  "bounded memory (the 2-minute goal is PostgreSQL's)",
-                 met=imported.peak_mib < MEMORY_GOAL_MIB and (in_time or backend() != "postgresql"))
+                 met=imported.peak_mib < MEMORY_GOAL_MIB and (in_time or backend() != "postgresql")
+                 if scale["roster"] >= 1_000_000 or backend() != "postgresql"
+                 else "not judged below a million rows (start-up dominates)")
         roster_file = folder / "roster-nips.txt"
         total = _roster_nips(roster, roster_file)
         roster.unlink()
