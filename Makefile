@@ -52,7 +52,7 @@ faults: install
 
 # Benchmarks against their ceilings, on SQLite and PostgreSQL (when it answers); writes BENCHMARKS.md.
 bench: install
-	$(BIN)/python -m tests.bench.run
+	$(BIN)/python -m tests.bench.run $(if $(SCALE),--scale $(SCALE))
 
 clean:
 	rm -rf var .pytest_cache

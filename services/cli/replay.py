@@ -13,14 +13,20 @@ exactly what the events give; a difference is named per table.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import hashlib
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import orjson
+from nats.aio.msg import Msg
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -28,6 +34,7 @@ from sqlalchemy.orm import Session
 from shared.db import create_engine, is_postgres, sessionmaker
 from shared.events import Envelope
 from shared.events.catalog import producer_of_subject
+from shared.events.signing import ProducerKeys, producer_keys_from_settings
 from shared.messaging.consumer import Consumer, UntrustedEvent
 from shared.settings import Settings
 
@@ -37,8 +44,14 @@ VOLATILE_COLUMNS = frozenset({"updated_at", "created_at", "applied_at", "receive
 STREAM_SILENCE_SECONDS = 10.0
 # Events folded between two turns of the event loop, in which the batch before is written.
 YIELD_EVERY = 32
-# Case statuses a replay keeps in memory between batches; beyond it they are read back from the fresh tables.
-CASES_KEPT = 100_000
+# Case statuses a replay keeps in memory between batches (a few KiB each); beyond it they are read back from the
+# fresh tables. A stream's later events mostly concern recent cases: more would buy little and cost the memory
+# goal (400 MiB a process).
+CASES_KEPT = 20_000
+# Batches read and being checked ahead of the one being folded.
+CHECKS_IN_FLIGHT = 3
+# Processes that check hashes and signatures beside the one that folds: all the other cores, a few at most.
+CHECK_PROCESSES = max(1, min(4, (os.cpu_count() or 2) - 1))
 # Tables that are not a projection of the events: delivery bookkeeping, checkpoints signed at times of the
 # live service's choosing, who called, the clients' write budgets, and forks (found at the time they arrived
 # and resolved by an operator, which no replay can repeat).
@@ -108,6 +121,8 @@ class ReplayResult:
     applied: int = 0
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this process's (all its threads), not the checking processes'
+    loop_cpu_seconds: float = 0.0  # its event loop's thread's alone (the database driver's thread is the rest)
     replayed: dict[str, str] = field(default_factory=dict)
     live: dict[str, str] = field(default_factory=dict)
 
@@ -121,8 +136,22 @@ class ReplayResult:
 
 
 async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size: int = 500,
-                 progress: Callable[[int, int], None] | None = None, cases_kept: int = CASES_KEPT) -> ReplayResult:
-    """``cases_kept``: case statuses kept in memory between batches (beyond, they are read back)."""
+                 progress: Callable[[int, int], None] | None = None, cases_kept: int = CASES_KEPT,
+                 check_processes: int = CHECK_PROCESSES) -> ReplayResult:
+    """``cases_kept``: case statuses kept in memory between batches (beyond, they are read back);
+    ``check_processes``: processes checking hashes and signatures beside this one (0: this one does)."""
+
+    # Started first: the checking processes start up while the live database is read.
+    checks = _Checks(producer_keys_from_settings(settings), check_processes)
+    try:
+        return await _replay(settings, checks, live_url=live_url, into_url=into_url, batch_size=batch_size,
+                             progress=progress, cases_kept=cases_kept)
+    finally:
+        checks.close()
+
+
+async def _replay(settings: Settings, checks: _Checks, *, live_url: str, into_url: str, batch_size: int,
+                  progress: Callable[[int, int], None] | None, cases_kept: int) -> ReplayResult:
     from services.cli.support import connect_ops
     from services.status.ledger.store import Ledger
     from services.status.models import ledger as ledger_tables
@@ -137,13 +166,13 @@ async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size
     # As the operator, the way `make run` writes its login (or SBT_NATS_USER): the stream is read with an
     # ephemeral consumer, which only the ops user may make.
     connection = await connect_ops(settings)
-    started = time.perf_counter()
+    started, cpu_started, loop_started = time.perf_counter(), time.process_time(), time.thread_time()
     try:
         if position:
             # Reading and admitting the next batch goes on while this one is written: the database does its
             # part of a write in its own thread.
             batches: asyncio.Queue = asyncio.Queue(maxsize=2)
-            reader = asyncio.create_task(_read(connection, settings, ledger, position, batch_size, batches, result))
+            reader = asyncio.create_task(_read(connection, settings, checks, position, batch_size, batches, result))
             run = _Run(sessions, ledger, result, cases_kept)
             try:
                 with _collecting_rarely():
@@ -158,6 +187,8 @@ async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size
                 reader.cancel()
                 await run.writer.abandon()
         result.seconds = time.perf_counter() - started
+        result.cpu_seconds = time.process_time() - cpu_started
+        result.loop_cpu_seconds = time.thread_time() - loop_started
         async with sessions() as session:
             result.replayed = await state_hashes(session)
     finally:
@@ -166,35 +197,141 @@ async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size
     return result
 
 
-async def _read(connection, settings: Settings, ledger, position: int, batch_size: int,  # noqa: ANN001
+def _gate(keys: ProducerKeys) -> Consumer:
+    """The live consumer's own admission rules (valid envelope, hash and producer signature, source matching
+    the subject, data matching its event's model), without its database or its bus."""
+    from services.status.handlers import handlers
+    from services.status.ledger.store import Ledger
+    from services.status.models import ledger as ledger_tables
+
+    return Consumer(name="status", sessions=None, tables=_messaging(), bus=None,
+                    handlers=handlers(Ledger(ledger_tables, log_id="replay")), keys=keys)
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """What admission reads of a NATS message."""
+
+    subject: str
+    data: bytes
+
+
+# The gate of a checking process (``_Checks``), made once when the process starts.
+_PROCESS_GATE: Consumer | None = None
+
+
+def _start_checking(keys_document: dict) -> None:
+    global _PROCESS_GATE
+    _PROCESS_GATE = _gate(ProducerKeys.from_document(keys_document))
+
+
+def _refusals(messages: list[tuple[str, bytes]]) -> list[str | None]:
+    """In a checking process: why each message would be refused by the live consumer (None: admitted)."""
+    assert _PROCESS_GATE is not None
+    found: list[str | None] = []
+    for subject, data in messages:
+        try:
+            _PROCESS_GATE.decode(_Raw(subject, data))
+        except UntrustedEvent as error:
+            found.append(str(error))
+        else:
+            found.append(None)
+    return found
+
+
+class _Checks:
+    """Admission, the costliest part of which is checking each event's hash and Ed25519 signature (about
+    60 us an event, more than folding and writing it), in processes of their own, a batch at a time, while
+    this process folds and writes the batches before. Each event's checks depend on nothing but the event
+    and the pinned keys, so they may run anywhere and in any order; what the ledger's order decides (the
+    chain links, forks, gaps, folding) is still done here, event after event in stream order.
+
+    With ``processes`` 0 (or when no process can be started) the checks run here, as before."""
+
+    def __init__(self, keys: ProducerKeys, processes: int) -> None:
+        self.gate = _gate(keys)
+        self.pool: ProcessPoolExecutor | None = None
+        if processes > 0:
+            try:
+                self.pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_start_checking, initargs=(keys.document(),))
+                self.pool.submit(int)  # they start (and read the keys) while the live database is read
+            except (OSError, ValueError):  # no processes here: check in this one
+                self.pool = None
+
+    def submit(self, msgs: list[Msg]) -> asyncio.Future | None:
+        """Start checking ``msgs`` elsewhere; None when they are checked here (``admit``)."""
+        if self.pool is None:
+            return None
+        try:
+            return asyncio.wrap_future(self.pool.submit(_refusals, [(msg.subject, msg.data) for msg in msgs]))
+        except (BrokenProcessPool, RuntimeError):  # a checking process died: this one checks from here on
+            self.close()
+            return None
+
+    async def admit(self, msgs: list[Msg], checked: asyncio.Future | None,
+                    result: ReplayResult) -> list[tuple[int, Envelope]]:
+        """The admitted events of ``msgs`` with their stream positions; the refused ones noted as skipped."""
+        refusals: list[str | None] | None = None
+        if checked is not None:
+            try:
+                refusals = await checked
+            except BrokenProcessPool:  # a checking process died: this one checks from here on
+                self.close()
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # this task is being stopped
+                self.close()  # cancelled by ``close`` after a checking process died
+        batch: list[tuple[int, Envelope]] = []
+        for index, msg in enumerate(msgs):
+            seq = msg.metadata.sequence.stream
+            try:
+                if refusals is None:
+                    envelope, _ = self.gate.decode(msg)
+                elif refusals[index] is not None:
+                    raise UntrustedEvent(refusals[index])
+                else:  # admitted there: parsed again here, as the live consumer parses it
+                    envelope = Envelope.model_validate(orjson.loads(msg.data))
+            except UntrustedEvent as error:
+                if producer_of_subject(msg.subject) != "status":  # its own checkpoints are not leaves
+                    result.skipped.append(f"stream {seq}: refused as the live consumer does: {error}")
+            else:
+                batch.append((seq, envelope))
+        return batch
+
+    def close(self) -> None:
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+async def _read(connection, settings: Settings, checks: _Checks, position: int, batch_size: int,  # noqa: ANN001
                 batches, result: ReplayResult) -> None:  # noqa: ANN001 - an asyncio.Queue
     """Put (stream position reached, admitted events) on ``batches`` up to ``position``, then None."""
-    from services.status.handlers import handlers
     from services.cli.stream_reader import StreamReader
     from shared.events.catalog import SUBJECT_PREFIX
 
-    from shared.events.signing import producer_keys_from_settings
-
-    # The live consumer's own admission rules (valid envelope, hash and producer signature, source matching
-    # the subject).
-    gate = Consumer(name="status", sessions=None, tables=_messaging(), bus=None, handlers=handlers(ledger),
-                    keys=producer_keys_from_settings(settings))
     reader = StreamReader(connection, settings.stream_name, subjects=f"{SUBJECT_PREFIX}.>", batch=batch_size,
                           silence_seconds=STREAM_SILENCE_SECONDS)
+    # Batches being checked, oldest first: a few in flight keep the checking processes busy.
+    checking: collections.deque[tuple[list[Msg], asyncio.Future | None]] = collections.deque()
+
+    async def hand_on_oldest() -> None:
+        msgs, checked = checking.popleft()
+        await batches.put((msgs[-1].metadata.sequence.stream, await checks.admit(msgs, checked, result)))
+
     try:
         async for msgs in reader.read(until=position):
-            batch: list[tuple[int, Envelope]] = []
-            for msg in msgs:
-                seq = msg.metadata.sequence.stream
-                try:
-                    envelope, _ = gate.decode(msg)
-                except UntrustedEvent as error:
-                    if producer_of_subject(msg.subject) != "status":  # its own checkpoints are not leaves
-                        result.skipped.append(f"stream {seq}: refused as the live consumer does: {error}")
-                else:
-                    batch.append((seq, envelope))
-            await batches.put((seq, batch))
+            checking.append((msgs, checks.submit(msgs)))
+            if len(checking) > CHECKS_IN_FLIGHT:
+                await hand_on_oldest()
+        while checking:
+            await hand_on_oldest()
     finally:
+        for _, checked in checking:
+            if checked is not None:
+                checked.cancel()
         await batches.put(None)
 
 
@@ -238,7 +375,10 @@ class _Writer:
                 await self._task
 
     async def _write(self, writes: list) -> None:
+        from services.status.bulk import COPY_ROWS
+
         async with self.sessions.begin() as session:
+            session.info[COPY_ROWS] = True  # fresh tables that only this replay writes
             for write in writes:
                 await write(session)
 

@@ -159,6 +159,9 @@ def replay_command(
     into: Annotated[str | None, typer.Option(help="database URL for the fresh tables (default: a new SQLite "
                                                   "file under SBT_DATA_DIR)")] = None,
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="events per transaction")] = 500,
+    processes: Annotated[int | None, typer.Option(min=0, max=16, help="processes checking hashes and signatures "
+                                                  "beside the one that folds (default: the other cores, 4 at most; "
+                                                  "0: that one checks too)")] = None,
 ) -> None:
     """Rebuild the status projection from the stream into fresh tables and compare state hashes with the live
     database; exits 1 when they differ."""
@@ -167,7 +170,7 @@ def replay_command(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from services.cli.support import err_console
-    from services.cli.replay import combined, replay
+    from services.cli.replay import CHECK_PROCESSES, combined, replay
 
     settings = get_settings()
     if into is None:
@@ -183,9 +186,13 @@ def replay_command(
             bar.update(task, completed=done, total=total, rate=f"{done / elapsed:,.0f} events/s" if elapsed else "")
 
         result = asyncio.run(replay(settings, live_url=settings.database_url_for("status"), into_url=into,
-                                    batch_size=batch, progress=progress))
+                                    batch_size=batch, progress=progress,
+                                    check_processes=CHECK_PROCESSES if processes is None else processes))
+    per_event = result.cpu_seconds / result.applied * 1e6 if result.applied else 0.0
+    in_loop = result.loop_cpu_seconds / result.applied * 1e6 if result.applied else 0.0
     typer.echo(f"replayed {result.applied} events up to stream {result.position} in {result.seconds:.2f}s "
-               f"({result.rate:,.0f} events/s) into {into}")
+               f"({result.rate:,.0f} events/s) into {into}; {per_event:,.0f} us CPU an event in the folding process "
+               f"({in_loop:,.0f} in its event loop)")
     for skipped in result.skipped:
         typer.echo(f"skipped {skipped}")
     typer.echo(f"live state hash     {combined(result.live)}")

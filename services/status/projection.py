@@ -25,7 +25,7 @@ from services.status import bulk, stats
 from services.status.models import CaseRow, LoggedEvent, PersonnelBlock
 from shared.db import utcnow
 from shared.events import Envelope
-from shared.status_model import CaseStatus, apply
+from shared.status_model import CaseStatus, StatusDraft, apply_in_place
 
 BLOCKED = "sbt.personnel.blocked.v1"
 UNBLOCKED = "sbt.personnel.unblocked.v1"
@@ -47,7 +47,7 @@ def refuse_if_misfiled(envelope: Envelope) -> None:
 
 @dataclass
 class _Case:
-    state: CaseStatus | None  # None: the case has no row
+    state: StatusDraft | None  # None: the case has no row
     last_stream_seq: int
     stored: bool  # its row is in the database
     changed: bool = False
@@ -105,8 +105,8 @@ class Projection:
                     .where(_CASES.c.case_id.in_(chunk)).with_for_update()
                 )
                 for row in rows:
-                    self.cases[row.case_id] = _Case(CaseStatus.model_validate_json(row.state), row.last_stream_seq,
-                                                    stored=True)
+                    self.cases[row.case_id] = _Case(StatusDraft(CaseStatus.model_validate_json(row.state)),
+                                                    row.last_stream_seq, stored=True)
         for case_id in case_ids:
             if case_id not in self.cases:
                 self.cases[case_id] = _Case(None, 0, stored=False)
@@ -137,13 +137,14 @@ class Projection:
             await self._load_cases(session, {envelope.subject})
         case = self.cases[envelope.subject]
         if case.state is None or stream_seq > case.last_stream_seq:
-            before = case.state
-            after = apply(before, envelope)
+            # Folded in place: a case's status is made once per flush, not copied per event.
+            after, changed = apply_in_place(case.state, envelope)
         else:
             # Replicas sharing the consumer may apply a case's events out of stream order: fold the case
             # again from its logged events in stream order, so the result never depends on who was first.
-            before, after = None, await self._refold(session, envelope.subject)
-        if after is None or after is before:
+            after = await self._refold(session, envelope.subject)
+            changed = after is not None
+        if after is None or not changed:
             return
         case.state = after
         case.last_stream_seq = max(stream_seq, case.last_stream_seq)
@@ -156,16 +157,16 @@ class Projection:
         ))
         self._unwritten.setdefault(envelope.subject, []).append((stream_seq, envelope))
 
-    async def _refold(self, session: AsyncSession, subject: str) -> CaseStatus | None:
+    async def _refold(self, session: AsyncSession, subject: str) -> StatusDraft | None:
         await self._ready_to_read()
         written = await session.execute(
             select(_EVENTS.c.stream_seq, _EVENTS.c.envelope).where(_EVENTS.c.subject == subject)
         )
         logged = [(row.stream_seq, Envelope.model_validate_json(row.envelope)) for row in written]
         logged += self._unwritten.get(subject, [])
-        status = None
+        status: StatusDraft | None = None
         for _, envelope in sorted(logged, key=lambda pair: pair[0]):
-            status = apply(status, envelope)
+            status, _ = apply_in_place(status, envelope)
         return status
 
     async def _project_block(self, session: AsyncSession, envelope: Envelope) -> None:
@@ -241,8 +242,8 @@ class Projection:
 
 
 def _case_columns(case: _Case, now: dt.datetime) -> dict[str, Any]:
-    state = case.state
-    assert state is not None  # only cases with a status are ever written
+    assert case.state is not None  # only cases with a status are ever written
+    state = case.state.status()
     return {
         "nip": state.nip, "election_code": state.election_code, "agency_code": state.agency_code,
         "province": state.province, "stage": state.stage.value, "state": state.model_dump_json(),

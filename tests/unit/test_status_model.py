@@ -41,3 +41,58 @@ def test_the_report_may_arrive_before_the_case_opened():
     status = apply(status, _event(CaseOpened, 1, "t1"))
     assert status.stage == Stage.AWAITING_VERIFICATION
     assert status.nip == "198609262015051001"
+
+
+def _lifecycle() -> list[Envelope]:
+    """Every event the status folds, about one case, in a plausible order, with a duplicate and a report
+    that arrives before its case opened."""
+    from shared.events import EVENT_MODELS
+    from shared.status_model import APPLIERS
+
+    order = ["sbt.report.received.v1", "sbt.case.opened.v1", *[t for t in APPLIERS if t not in
+             ("sbt.report.received.v1", "sbt.case.opened.v1", "sbt.personnel.unblocked.v1")],
+             "sbt.personnel.unblocked.v1"]
+    case_id = CaseOpened.examples[0]["case_id"]
+    events = []
+    for seq, event_type in enumerate(order, start=1):
+        model = EVENT_MODELS[event_type]
+        data = {**model.examples[0], "case_id": case_id}
+        events.append(Envelope(id=f"ev{seq}", source=f"/sbt/{model.producer}", type=event_type,
+                               time=f"2024-10-15T03:00:{seq:02d}Z", subject=case_id, data=data))
+    return [*events[:4], events[3], *events[4:]]
+
+
+def test_folding_in_place_gives_exactly_what_apply_gives_after_every_event():
+    from shared.status_model import apply_in_place
+
+    status, draft = None, None
+    for envelope in _lifecycle():
+        status = apply(status, envelope)
+        draft, changed = apply_in_place(draft, envelope)
+        assert draft is not None and status is not None
+        assert draft.status().model_dump_json() == status.model_dump_json()
+        assert draft.status() == status
+    assert status.stage == Stage.SANCTIONED and status.unblocked and status.events_applied == len(_lifecycle()) - 1
+
+
+def test_folding_in_place_says_when_an_event_changes_nothing():
+    from shared.status_model import apply_in_place
+
+    events = _lifecycle()
+    draft, changed = apply_in_place(None, events[2])  # needs a case that is not there yet
+    assert (draft, changed) == (None, False)
+    draft, _ = apply_in_place(None, events[0])
+    again, changed = apply_in_place(draft, events[0])
+    assert again is draft and not changed
+
+
+def test_a_folded_status_is_the_model_apply_gives_field_for_field():
+    from shared.status_model import CaseStatus, StatusDraft, apply_in_place
+
+    status, draft = None, None
+    for envelope in _lifecycle():
+        status = apply(status, envelope)
+        draft, _ = apply_in_place(draft, envelope)
+    made = draft.status()
+    assert made.__dict__ == status.__dict__ and set(made.__dict__) == set(CaseStatus.model_fields)
+    assert StatusDraft(made).status() == made
