@@ -15,6 +15,7 @@ from shared.db import utcnow
 from prometheus_client import Counter, Histogram
 
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from shared.observability import continue_trace, trace_id_of
 from shared.security_headers import COMMON
 
 JSON = b"application/json"
@@ -25,6 +26,12 @@ def bearer_token(scope: Scope) -> str | None:
     if header is None or header[:7].lower() != b"bearer ":
         return None
     return header[7:].decode("latin-1").strip()
+
+
+def trace_for(scope: Scope) -> str:
+    """Continue the caller's trace (or start one), as the services' TraceMiddleware does for the app."""
+    header = next((value for name, value in scope["headers"] if name == b"traceparent"), None)
+    return continue_trace(header.decode("latin-1") if header is not None else None)
 
 
 async def send_body(send: Send, status: int, body: bytes, content_type: bytes = JSON,
@@ -43,7 +50,7 @@ def request_metrics(route: str, method: str, status: int) -> tuple[Counter, Hist
 
 
 def record(access_log: AccessLog, scope: Scope, *, route: str, status: int, actor: Actor | None,
-           started: float) -> None:
+           started: float, traceparent: str | None = None) -> None:
     elapsed = time.perf_counter() - started
     method = scope["method"]
     counted, timed = request_metrics(route, method, status)
@@ -53,6 +60,6 @@ def record(access_log: AccessLog, scope: Scope, *, route: str, status: int, acto
     access_log.record({
         "at": utcnow(), "client_id": actor.client_id if actor else None, "agency": actor.agency if actor else None,
         "roles": ",".join(sorted(actor.roles)) if actor else None, "method": method, "route": route,
-        "status": status, "client_ip": client[0] if client else None, "trace_id": None,
+        "status": status, "client_ip": client[0] if client else None, "trace_id": trace_id_of(traceparent),
         "duration_ms": int(elapsed * 1000),
     })

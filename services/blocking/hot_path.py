@@ -19,7 +19,7 @@ from shared import nip as nip_rules
 from shared.access_log import AccessLog
 from shared.auth import TokenVerifier
 from shared.authz import allowed
-from shared.hot_path import JSON, bearer_token, record, send_body
+from shared.hot_path import JSON, bearer_token, record, send_body, trace_for
 from shared.problems import PROBLEM_JSON, Problem
 
 PERMISSION = "block:read"
@@ -103,6 +103,7 @@ class HotPath:
 
     async def _answer(self, scope: Scope, send: Send, route: str, build) -> None:  # noqa: ANN001
         started = time.perf_counter()
+        traceparent = trace_for(scope)
         actor = None
         try:
             actor = self._authorise(scope)
@@ -115,8 +116,9 @@ class HotPath:
                 document["errors"] = problem.errors
             status, body, content_type = problem.status, orjson.dumps(document), PROBLEM_JSON.encode()
             extra = [(b"www-authenticate", b"Bearer")] if problem.status == 401 else []
-        await send_body(send, status, body, content_type, extra)
-        record(self.access_log, scope, route=route, status=status, actor=actor, started=started)
+        await send_body(send, status, body, content_type, [*extra, (b"traceparent", traceparent.encode())])
+        record(self.access_log, scope, route=route, status=status, actor=actor, started=started,
+               traceparent=traceparent)
 
     def _authorise(self, scope: Scope):  # noqa: ANN202
         token = bearer_token(scope)

@@ -18,7 +18,7 @@ from shared import nip as nip_rules
 from shared.access_log import AccessLog
 from shared.auth import TokenVerifier
 from shared.authz import allowed, scope_of
-from shared.hot_path import bearer_token, record, send_body
+from shared.hot_path import bearer_token, record, send_body, trace_for
 from shared.problems import Problem
 
 PERMISSION = "status:read"
@@ -55,6 +55,9 @@ class StatusHotPath:
             return False
         if not allowed(PERMISSION, actor.roles):
             return False
-        await send_body(send, 200, self.index.answer(nip, scope_of(actor, PERMISSION)))
-        record(self.access_log, scope, route=ROUTE, status=200, actor=actor, started=started)
+        traceparent = trace_for(scope)
+        await send_body(send, 200, self.index.answer(nip, scope_of(actor, PERMISSION)),
+                        # Said like a cache's hit: this answer came from the process's read index.
+                        extra_headers=[(b"traceparent", traceparent.encode()), (b"sbt-read-index", b"hit")])
+        record(self.access_log, scope, route=ROUTE, status=200, actor=actor, started=started, traceparent=traceparent)
         return True

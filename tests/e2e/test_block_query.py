@@ -50,6 +50,11 @@ async def test_every_replica_answers_blocks_from_memory_with_the_api_contract(ma
 
         await eventually(unblocked_on_one, 10, "the first replica sees the unblock")
 
+        # The answer from memory continues the caller's trace, as the FastAPI stack does.
+        traced = await client.get(f"{one}/v1/personnel/{nip}/block",
+                                  headers={"traceparent": "00-" + "e" * 32 + "-" + "f" * 16 + "-01"})
+        assert traced.headers["traceparent"].split("-")[1] == "e" * 32
+
         # Bad input and bad callers get the same answers as everywhere else.
         bad = await client.get(f"{one}/v1/personnel/198609262015051000/block")
         assert bad.status_code == 422 and bad.json()["errors"] == [
