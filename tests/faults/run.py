@@ -4,8 +4,8 @@ reports, and check that nothing accepted was lost or doubled and that the system
 The system is the end-to-end tests' (tests/harness/system.py): every service its own process, a real
 nats-server, the suite's database (PostgreSQL with SBT_TEST_DATABASE_URL). Each process is killed with
 SIGKILL and started again half a second later, as `sbt run`'s supervisor does. At the end, every report
-that got a 201 must be in intake and, exactly once, in the status service's log and the recommendation
-worklist; the ledger is exported and checked with `sbt verify`; nothing may be dead-lettered; and the
+that got a 201 must be in intake and, exactly once, in the status service's log, the recommendation
+worklist and notify's store of what it fans out; the ledger is exported and checked with `sbt verify`; nothing may be dead-lettered; and the
 catch-up after the last kill (until everything accepted is in every projection) must be within the goal.
 
 Not collected by pytest (no test_ files): run with ``python -m tests.faults.run``.
@@ -31,7 +31,7 @@ from shared.events.intake import ReportReceived
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.system import SbtSystem
 
-SERVICES = ["intake", "recommendation", "sanction", "blocking", "status", "identity"]
+SERVICES = ["intake", "recommendation", "sanction", "blocking", "status", "identity", "notify"]
 # Every report must be in every projection within this long after the last kill.
 CATCH_UP_GOAL = 10.0
 RESTART_AFTER = 0.5  # as the supervisor of `sbt run` does
@@ -76,7 +76,8 @@ class Projections:
     """Reads what each service holds, straight from its database."""
 
     def __init__(self, system: SbtSystem) -> None:
-        self.engines = {name: create_engine(system.databases.url(name)) for name in ("intake", "status", "recommendation")}
+        self.engines = {name: create_engine(system.databases.url(name))
+                        for name in ("intake", "status", "recommendation", "notify")}
 
     async def rows(self, service: str, query: str) -> list:
         async with self.engines[service].connect() as connection:
@@ -88,14 +89,17 @@ class Projections:
         status = await self.rows("status", "SELECT subject, count(*) FROM events WHERE event_type = "
                                            f"'{ReportReceived.event_type}' GROUP BY subject")
         recommendation = await self.rows("recommendation", "SELECT case_id, report_count FROM cases")
+        # notify keeps every event it consumed, to fan out to subscribers.
+        notify = await self.rows("notify", "SELECT subject, count(*) FROM events WHERE event_type = "
+                                           f"'{ReportReceived.event_type}' GROUP BY subject")
         return {name: Counter(dict(rows)) for name, rows in
-                (("intake", intake), ("status", status), ("recommendation", recommendation))}
+                (("intake", intake), ("status", status), ("recommendation", recommendation), ("notify", notify))}
 
     async def caught_up(self, cases: set[str]) -> bool:
         """Whether every one of ``cases`` has, in every projection, the reports intake holds for it."""
         counts = await self.reports_per_case()
-        return all(counts["status"][case] == counts["recommendation"][case] == counts["intake"][case] > 0
-                   for case in cases)
+        return all(counts["status"][case] == counts["recommendation"][case] == counts["notify"][case]
+                   == counts["intake"][case] > 0 for case in cases)
 
     async def close(self) -> None:
         for engine in self.engines.values():
@@ -190,7 +194,7 @@ async def main(rate: float, interval: float, seed: int | None) -> int:
         lost = set(load.accepted) - intake_reports
         if lost:
             failures.append(f"{len(lost)} accepted reports missing at intake, e.g. {sorted(lost)[:3]}")
-        for name in ("status", "recommendation"):
+        for name in ("status", "recommendation", "notify"):
             wrong = {case: (counts["intake"][case], counts[name][case]) for case in set(load.accepted.values())
                      if counts[name][case] != counts["intake"][case]}
             missing = sum(1 for held, seen in wrong.values() if seen < held)
