@@ -18,6 +18,7 @@ from shared.events import GENESIS_HASH, Envelope, nats_subject
 from shared.events.envelope import utc_now_text
 from shared.events.recommendation import RecommendationIssued
 from shared.ids import new_id
+from tests.e2e.access_log import logged_entries
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.ports import eventually
 from tests.harness.signing import producer_key
@@ -162,8 +163,9 @@ async def test_deadline_warning_overdue_then_a_lighter_late_followup(make_system
         assert [item["case_id"] for item in done] == [case]
     # Who recorded the decree is on record, the refused attempt too (route templates, never the case id).
     async with system.client("sanction", system.token("BKN", "admin")) as client:
-        log = await client.get("/v1/ops/access-log", params={"client_id": "pemprov-jabar-client"})
-    posts = [(e["route"], e["status"], e["agency"]) for e in log.json()["entries"] if e["method"] == "POST"]
+        entries = await logged_entries(client, lambda found: sum(e["method"] == "POST" for e in found) >= 3,
+                                       what="the three decree posts logged", client_id="pemprov-jabar-client")
+    posts = [(e["route"], e["status"], e["agency"]) for e in entries if e["method"] == "POST"]
     assert sorted(posts) == [("/v1/cases/{case_id}/followup", code, AGENCY) for code in (201, 409, 422)]
 
     status = await eventually(lambda: _status_with(system, case, "lighter_than_recommended"), 20, "sanctioned")
