@@ -39,6 +39,8 @@ class Actor:
     agency: str
     roles: frozenset[str]
     ppk_agency: str | None = None
+    # A BKN regional office's code ("III"): the region whose agencies a bkn_regional token sees.
+    bkn_office: str | None = None
     claims: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
@@ -88,6 +90,7 @@ def mint_token(
     roles: list[str],
     client_id: str | None = None,
     ppk_agency: str | None = None,
+    bkn_office: str | None = None,
     ttl_seconds: int | None = None,
     extra_claims: dict[str, Any] | None = None,
 ) -> str:
@@ -108,6 +111,8 @@ def mint_token(
     }
     if ppk_agency:
         claims["ppk_agency"] = ppk_agency
+    if bkn_office:
+        claims["bkn_office"] = bkn_office
     claims.update(extra_claims or {})
     return jwt.encode(claims, private_pem, algorithm="EdDSA", headers={"kid": kid})
 
@@ -166,6 +171,7 @@ class TokenVerifier:
             agency=agency,
             roles=frozenset(roles),
             ppk_agency=claims.get("ppk_agency"),
+            bkn_office=office if isinstance(office := claims.get("bkn_office"), str) else None,
             claims=claims,
         )
 

@@ -1,8 +1,9 @@
 """Who may do what: the one table of permissions, deny by default.
 
 Every endpoint names exactly one permission; a permission not in this table is granted to nobody.
-Scoping (a PPK sees only its own agency's civil servants) is applied on top, where the data is read, and
-always through ``scope_of`` below: every door (the API routes, the hot paths, the dashboard's pages) asks it.
+Scoping (a PPK sees only its own agency's civil servants, a BKN regional office only its region's agencies')
+is applied on top, where the data is read, and always through ``scope_of`` below: every door (the API
+routes, the hot paths, the dashboard's pages, the notify subscriptions and feeds) asks it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Protocol, TypeVar
 
+from shared.regions import agencies_of_office
+
 T = TypeVar("T")
 B = TypeVar("B")
 
@@ -20,6 +23,8 @@ ROLES: dict[str, str] = {
     "verifier": "verifies reports (task force)",
     "examiner": "examines verified reports and issues recommendations (the examining authority)",
     "ppk": "records follow-ups for the civil servants of its own agency",
+    "bkn_regional": "a BKN regional office (Kantor Regional): reads the cases, deadlines and early warnings of "
+                    "the agencies in the provinces it covers, to follow up their PPKs (its token names the office)",
     "blocker": "blocks and unblocks personnel data (BKN)",
     "observer": "reads statuses and figures (task-force agencies)",
     "admin": "manages reference data, replays, dead letters, agency clients and people's accounts",
@@ -32,8 +37,8 @@ ROLES: dict[str, str] = {
 PERMISSIONS: dict[str, frozenset[str]] = {
     "report:create": frozenset({"reporter", "admin"}),
     "report:read": frozenset({"reporter", "verifier", "examiner", "admin"}),
-    "status:read": frozenset({"reporter", "verifier", "examiner", "ppk", "blocker", "observer", "admin"}),
-    "timeline:read": frozenset({"verifier", "examiner", "ppk", "blocker", "observer", "admin"}),
+    "status:read": frozenset({"reporter", "verifier", "examiner", "ppk", "blocker", "observer", "admin", "bkn_regional"}),
+    "timeline:read": frozenset({"verifier", "examiner", "ppk", "blocker", "observer", "admin", "bkn_regional"}),
     "worklist:read": frozenset({"verifier", "examiner", "admin"}),
     "case:verify": frozenset({"verifier", "admin"}),
     "case:examine": frozenset({"examiner", "admin"}),
@@ -42,10 +47,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "escalation:read": frozenset({"blocker", "observer", "admin"}),
     # BKN's blocking worklist (overdue cases awaiting its decision); deciding is block:write.
     "block-decision:read": frozenset({"blocker", "observer", "admin"}),
-    "stats:read": frozenset({"verifier", "examiner", "blocker", "observer", "admin"}),
-    "ppk_worklist:read": frozenset({"ppk", "blocker", "observer", "admin"}),
+    "stats:read": frozenset({"verifier", "examiner", "blocker", "observer", "admin", "bkn_regional"}),
+    "ppk_worklist:read": frozenset({"ppk", "blocker", "observer", "admin", "bkn_regional"}),
     "followup:record": frozenset({"ppk"}),
-    "followup:read": frozenset({"ppk", "examiner", "blocker", "observer", "admin"}),
+    "followup:read": frozenset({"ppk", "examiner", "blocker", "observer", "admin", "bkn_regional"}),
     "deadline:manage": frozenset({"examiner", "admin"}),
     # The ledger's checkpoints and proofs carry only hashes; the export carries every event.
     "ledger:read": frozenset({"reporter", "verifier", "examiner", "ppk", "blocker", "observer", "admin",
@@ -86,8 +91,9 @@ def allowed(permission: str, roles: Iterable[str]) -> bool:
     return bool(PERMISSIONS.get(permission, frozenset()) & set(roles))
 
 
-# Roles that hold a permission only for their own agency's civil servants.
-AGENCY_SCOPED_ROLES = frozenset({"ppk"})
+# Roles that hold a permission only for some agencies' civil servants: a PPK its own agency's (the token's
+# ``ppk_agency``), a BKN regional office those of the provinces it covers (the token's ``bkn_office``).
+AGENCY_SCOPED_ROLES = frozenset({"ppk", "bkn_regional"})
 
 
 def agency_scoped(permission: str, roles: Iterable[str]) -> bool:
@@ -102,19 +108,34 @@ class Caller(Protocol):
 
     roles: frozenset[str]
     ppk_agency: str | None
+    bkn_office: str | None
 
 
 @dataclass(frozen=True)
 class AgencyScope:
-    """Whose civil servants a caller sees, or acts on, under one permission: every agency's, or one
-    agency's (a PPK: the agency its token acts for), or nobody's."""
+    """Whose civil servants a caller sees, or acts on, under one permission: every agency's, or a set of
+    agencies' (a PPK: the one agency its token acts for; a regional office: its region's), or nobody's
+    (not every agency, and the set empty)."""
 
     every_agency: bool = False
-    agency: str | None = None
+    agencies: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, *agencies: str) -> AgencyScope:
+        return cls(agencies=frozenset(agencies))
+
+    @property
+    def nobody(self) -> bool:
+        return not self.every_agency and not self.agencies
+
+    @property
+    def agency(self) -> str | None:
+        """The one agency of a one-agency scope (a PPK's); None for every agency, a region or nobody."""
+        return next(iter(self.agencies)) if not self.every_agency and len(self.agencies) == 1 else None
 
     def admits(self, agency_code: str | None) -> bool:
         """A case (or obligation, or civil servant's record) of ``agency_code``: may the caller see it?"""
-        return self.every_agency or (self.agency is not None and agency_code == self.agency)
+        return self.every_agency or (agency_code is not None and agency_code in self.agencies)
 
     def cases(self, cases: Iterable[T], agency_of: Callable[[T], str | None]) -> list[T]:
         """The cases the caller sees, in their order."""
@@ -148,13 +169,21 @@ NO_AGENCY = AgencyScope()
 def scope_of(caller: Caller, permission: str) -> AgencyScope:
     """The one rule for whose cases a caller may see or act on under ``permission``.
 
-    Without the permission: nobody's. When every role granting it is agency-scoped (a PPK): only the agency
-    its token acts for (``ppk_agency``), and nobody's when the token names none. Otherwise: every agency's.
+    Without the permission: nobody's. When every role granting it is agency-scoped: a PPK's the agency its
+    token acts for (``ppk_agency``), a regional office's the agencies of the provinces its office covers
+    (``bkn_office``, deploy/seed/bkn_regional_offices.csv), together when a token holds both; nobody's
+    for a role whose claim is missing or names no known office. Otherwise: every agency's.
     """
     if not allowed(permission, caller.roles):
         return NO_AGENCY
     if agency_scoped(permission, caller.roles):
-        return AgencyScope(agency=caller.ppk_agency) if caller.ppk_agency else NO_AGENCY
+        granting = PERMISSIONS[permission] & caller.roles
+        agencies: set[str] = set()
+        if "ppk" in granting and caller.ppk_agency:
+            agencies.add(caller.ppk_agency)
+        if "bkn_regional" in granting and caller.bkn_office:
+            agencies |= agencies_of_office(caller.bkn_office)
+        return AgencyScope(agencies=frozenset(agencies)) if agencies else NO_AGENCY
     return EVERY_AGENCY
 
 

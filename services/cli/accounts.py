@@ -58,6 +58,7 @@ def add(
     agency: Annotated[str, typer.Option(help="the client's agency code, e.g. BAWASLU, BKN")],
     role: Annotated[list[str], typer.Option(help="one or more roles (repeat the option)")],
     ppk_agency: Annotated[str | None, typer.Option(help="for a ppk client: the agency it acts for")] = None,
+    bkn_office: Annotated[str | None, typer.Option(help="for a bkn_regional client: its regional office, I to XIV")] = None,
 ) -> None:
     """Register a client and print its id and secret. The secret is shown this once: only a hash is kept."""
     from pydantic import ValidationError
@@ -66,7 +67,7 @@ def add(
     from services.identity.schemas import ClientCreated, ClientIn, ClientOut
 
     try:
-        data = ClientIn(name=name, agency_code=agency, roles=role, ppk_agency=ppk_agency)
+        data = ClientIn(name=name, agency_code=agency, roles=role, ppk_agency=ppk_agency, bkn_office=bkn_office)
     except ValidationError as error:
         for problem in error.errors():
             field = ".".join(str(part) for part in problem["loc"]) or "client"
@@ -186,6 +187,7 @@ def add_user(
     agency: Annotated[str | None, typer.Option(help="the person's agency code, e.g. BKN; for a ppk, by default "
                                                     "the agency they act for")] = None,
     ppk_agency: Annotated[str | None, typer.Option(help="for a ppk: the agency they act for")] = None,
+    bkn_office: Annotated[str | None, typer.Option(help="for bkn_regional: their regional office, I to XIV")] = None,
     name: Annotated[str | None, typer.Option(help="the person's name as shown")] = None,
 ) -> None:
     """Make an account. The password is read from standard input when piped, else made and printed once;
@@ -201,7 +203,7 @@ def add_user(
         raise typer.Exit(2)
     try:
         data = UserIn(username=username, display_name=name, agency_code=agency, roles=role, ppk_agency=ppk_agency,
-                      password=_piped_password())
+                      bkn_office=bkn_office, password=_piped_password())
     except ValidationError as error:
         _usage_errors(error)
 

@@ -91,6 +91,7 @@ def token(
     agency: Annotated[str, typer.Option(help="the client's agency code, e.g. BAWASLU, BKN")],
     role: Annotated[list[str], typer.Option(help="one or more roles")],
     ppk_agency: Annotated[str | None, typer.Option(help="for a PPK: the agency code it acts for")] = None,
+    bkn_office: Annotated[str | None, typer.Option(help="for bkn_regional: the BKN regional office, I to XIV")] = None,
     client_id: Annotated[str | None, typer.Option()] = None,
     ttl: Annotated[int | None, typer.Option(help="seconds")] = None,
 ) -> None:
@@ -103,8 +104,8 @@ def token(
     if unknown:
         raise usage(f"unknown role {', '.join(unknown)}; known: {', '.join(ROLES)}")
     typer.echo(
-        mint_token(get_settings(), agency=agency, roles=role, ppk_agency=ppk_agency, client_id=client_id,
-                   ttl_seconds=ttl)
+        mint_token(get_settings(), agency=agency, roles=role, ppk_agency=ppk_agency, bkn_office=bkn_office,
+                   client_id=client_id, ttl_seconds=ttl)
     )
 
 

@@ -31,7 +31,7 @@ async def register(session: AsyncSession, *, data: ClientIn, created_by: str, no
     secret = credentials.new_secret()
     client = Client(
         client_id=credentials.new_client_id(), name=data.name, agency_code=data.agency_code, roles=data.roles,
-        ppk_agency=data.ppk_agency, secret_hash=await asyncio.to_thread(credentials.hash_secret, secret),
+        ppk_agency=data.ppk_agency, bkn_office=data.bkn_office, secret_hash=await asyncio.to_thread(credentials.hash_secret, secret),
         created_at=now, created_by=created_by[:100],
     )
     session.add(client)

@@ -7,13 +7,15 @@ from collections.abc import Iterable
 from services.identity import passwords
 from services.identity.passwords import TOTP_ROLES  # noqa: F401 - part of the rules read here
 from shared.authz import ROLES
+from shared.regions import offices
 
 # Every role but "public", which is what a caller without a token holds, never a registered client.
 ASSIGNABLE_ROLES: tuple[str, ...] = tuple(role for role in ROLES if role != "public")
 
 
 # The roles people hold (the others are machines': a personnel system, another agency's ledger witness).
-PERSON_ROLES: tuple[str, ...] = ("reporter", "verifier", "examiner", "ppk", "blocker", "observer", "admin")
+PERSON_ROLES: tuple[str, ...] = ("reporter", "verifier", "examiner", "ppk", "bkn_regional", "blocker", "observer",
+                                  "admin")
 
 
 class RuleBroken(ValueError):
@@ -59,6 +61,18 @@ def check_ppk_agency(roles: Iterable[str], ppk_agency: str | None) -> None:
         raise RuleBroken("ppk_agency", "required with the ppk role: the agency acted for")
     if not is_ppk and ppk_agency:
         raise RuleBroken("ppk_agency", "only with the ppk role: nobody else acts for an agency")
+
+
+def check_bkn_office(roles: Iterable[str], bkn_office: str | None) -> None:
+    """A regional office reads only its region's agencies, so a bkn_regional account must name a known
+    office (deploy/seed/bkn_regional_offices.csv); no other account carries one."""
+    is_regional = "bkn_regional" in set(roles)
+    if is_regional and not bkn_office:
+        raise RuleBroken("bkn_office", "required with the bkn_regional role: the regional office read for")
+    if not is_regional and bkn_office:
+        raise RuleBroken("bkn_office", "only with the bkn_regional role")
+    if bkn_office and bkn_office not in offices():
+        raise RuleBroken("bkn_office", f"unknown regional office {bkn_office!r}; one of {', '.join(offices())}")
 
 
 class ScopeRefused(ValueError):

@@ -29,6 +29,9 @@ class Client(Base):
     roles: Mapped[list[str]] = mapped_column(JSON)
     # The agency a PPK client acts for; set exactly when the client holds the ppk role.
     ppk_agency: Mapped[str | None] = mapped_column(String(40))
+    # The BKN regional office (Kantor Regional: "I".."XIV") a bkn_regional client reads for; set exactly
+    # when it holds that role.
+    bkn_office: Mapped[str | None] = mapped_column(String(8))
     # A slow, salted hash of the secret (services/identity/credentials.py); the secret itself is shown once
     # when it is made and never stored.
     secret_hash: Mapped[str] = mapped_column(String(200))
@@ -51,6 +54,8 @@ class User(Base):
     roles: Mapped[list[str]] = mapped_column(JSON)
     # As for clients: the agency a PPK acts for, set exactly when the person holds the ppk role.
     ppk_agency: Mapped[str | None] = mapped_column(String(40))
+    # As for clients: the regional office a bkn_regional person reads for.
+    bkn_office: Mapped[str | None] = mapped_column(String(8))
     # Argon2id (services/identity/passwords.py); the password itself is never stored.
     password_hash: Mapped[str] = mapped_column(String(200))
     # Base32; set when a role requires a second factor. Needed in the clear to check a code.

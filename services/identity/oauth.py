@@ -120,10 +120,11 @@ async def token(request: Request, address: Annotated[str, Depends(failure_budget
     except domain.ScopeRefused as refused:
         return _error(TokenRequestError(400, "invalid_scope", f"scope: {refused}"))
     ppk_agency = client.ppk_agency if "ppk" in roles else None
+    bkn_office = client.bkn_office if "bkn_regional" in roles else None
     request.state.actor = Actor(client_id=client.client_id, agency=client.agency_code, roles=frozenset(roles),
-                                ppk_agency=ppk_agency)
+                                ppk_agency=ppk_agency, bkn_office=bkn_office)
     access_token = mint_token(settings, agency=client.agency_code, roles=roles, client_id=client.client_id,
-                              ppk_agency=ppk_agency, ttl_seconds=settings.client_token_ttl_seconds)
+                              ppk_agency=ppk_agency, bkn_office=bkn_office, ttl_seconds=settings.client_token_ttl_seconds)
     body = TokenOut(access_token=access_token, token_type="Bearer", expires_in=settings.client_token_ttl_seconds,
                     scope=" ".join(roles))
     return JSONResponse(body.model_dump(), headers=_NO_STORE)

@@ -37,6 +37,10 @@ class ClientIn(BaseModel):
     ppk_agency: Code | None = Field(default=None, validate_default=True,
                                     description="For a client with the ppk role (and only then): the agency "
                                                 "whose civil servants it acts on.")
+    bkn_office: Annotated[str, StringConstraints(max_length=8)] | None = Field(
+        default=None, validate_default=True, examples=["III"],
+        description="For a client with the bkn_regional role (and only then): the BKN regional office "
+                    "(Kantor Regional I to XIV) whose region's agencies it reads.")
 
     @field_validator("roles")
     @classmethod
@@ -57,6 +61,17 @@ class ClientIn(BaseModel):
                 raise ValueError(broken.reason) from None
         return ppk_agency
 
+    @field_validator("bkn_office")
+    @classmethod
+    def _bkn_office_iff_regional(cls, bkn_office: str | None, info: ValidationInfo) -> str | None:
+        roles = info.data.get("roles")
+        if roles is not None:
+            try:
+                domain.check_bkn_office(roles, bkn_office)
+            except domain.RuleBroken as broken:
+                raise ValueError(broken.reason) from None
+        return bkn_office
+
 
 class ClientOut(BaseModel):
     client_id: str
@@ -64,6 +79,7 @@ class ClientOut(BaseModel):
     agency_code: str
     roles: list[str]
     ppk_agency: str | None
+    bkn_office: str | None = None
     created_at: dt.datetime
     created_by: str
     secret_rotated_at: dt.datetime | None
@@ -143,6 +159,10 @@ class UserIn(BaseModel):
     ppk_agency: Code | None = Field(default=None, validate_default=True,
                                     description="For a person with the ppk role (and only then): the agency "
                                                 "whose civil servants they act on.")
+    bkn_office: Annotated[str, StringConstraints(max_length=8)] | None = Field(
+        default=None, validate_default=True, examples=["III"],
+        description="For a person with the bkn_regional role (and only then): the BKN regional office "
+                    "(Kantor Regional I to XIV) whose region's agencies they read.")
     password: str | None = Field(default=None, description="Omitted, one is made and answered once.")
 
     @field_validator("roles")
@@ -164,6 +184,17 @@ class UserIn(BaseModel):
                 raise ValueError(broken.reason) from None
         return ppk_agency
 
+    @field_validator("bkn_office")
+    @classmethod
+    def _bkn_office_iff_regional(cls, bkn_office: str | None, info: ValidationInfo) -> str | None:
+        roles = info.data.get("roles")
+        if roles is not None:
+            try:
+                domain.check_bkn_office(roles, bkn_office)
+            except domain.RuleBroken as broken:
+                raise ValueError(broken.reason) from None
+        return bkn_office
+
     @field_validator("password")
     @classmethod
     def _strong_enough(cls, password: str | None) -> str | None:
@@ -176,6 +207,7 @@ class UserOut(BaseModel):
     agency_code: str
     roles: list[str]
     ppk_agency: str | None
+    bkn_office: str | None = None
     totp_enrolled: bool = Field(description="Whether the account has a second factor (required for "
                                             f"{', '.join(sorted(domain.TOTP_ROLES))}).")
     locked_until: dt.datetime | None

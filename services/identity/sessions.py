@@ -69,16 +69,19 @@ async def create_session(body: SessionIn, request: Request, address: Annotated[s
     assert user is not None
     return issue(request, settings, subject=f"user:{user.username}", agency=user.agency_code, roles=user.roles,
                  ppk_agency=user.ppk_agency if "ppk" in user.roles else None, username=user.username,
+                 bkn_office=user.bkn_office if "bkn_regional" in user.roles else None,
                  display_name=user.display_name)
 
 
 def issue(request: Request, settings, *, subject: str, agency: str, roles: list[str],  # noqa: ANN001
-          ppk_agency: str | None, username: str, display_name: str) -> JSONResponse:
+          ppk_agency: str | None, username: str, display_name: str, bkn_office: str | None = None) -> JSONResponse:
     """A person's session, however they signed in (a password here, or their agency's OpenID provider):
     a signed token like a client's, marked as a person's, lasting SBT_USER_SESSION_TTL_SECONDS."""
-    request.state.actor = Actor(client_id=subject, agency=agency, roles=frozenset(roles), ppk_agency=ppk_agency)
+    request.state.actor = Actor(client_id=subject, agency=agency, roles=frozenset(roles), ppk_agency=ppk_agency,
+                                bkn_office=bkn_office)
     ttl = settings.user_session_ttl_seconds
     token = mint_token(settings, agency=agency, roles=roles, client_id=subject, ppk_agency=ppk_agency,
+                       bkn_office=bkn_office,
                        ttl_seconds=ttl, extra_claims={KIND_CLAIM: PERSON, "name": display_name})
     answer = SessionOut(access_token=token, token_type="Bearer", expires_in=ttl, username=username,
                         display_name=display_name, roles=roles)

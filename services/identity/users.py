@@ -31,7 +31,7 @@ class UserDisabled(RuntimeError):
 def out(user: User) -> UserOut:
     return UserOut(
         username=user.username, display_name=user.display_name, agency_code=user.agency_code, roles=user.roles,
-        ppk_agency=user.ppk_agency, totp_enrolled=user.totp_secret is not None, locked_until=user.locked_until,
+        ppk_agency=user.ppk_agency, bkn_office=user.bkn_office, totp_enrolled=user.totp_secret is not None, locked_until=user.locked_until,
         last_login_at=user.last_login_at, created_at=user.created_at, created_by=user.created_by,
         password_reset_at=user.password_reset_at, disabled_at=user.disabled_at, disabled_by=user.disabled_by,
     )
@@ -52,7 +52,7 @@ async def add(session: AsyncSession, *, data: UserIn, created_by: str, now: dt.d
     secret = passwords.new_totp_secret() if passwords.totp_required(data.roles) else None
     user = User(
         username=data.username, display_name=data.display_name or data.username, agency_code=data.agency_code,
-        roles=data.roles, ppk_agency=data.ppk_agency,
+        roles=data.roles, ppk_agency=data.ppk_agency, bkn_office=data.bkn_office,
         password_hash=await asyncio.to_thread(passwords.hash_password, password), totp_secret=secret,
         failed_logins=0, created_at=now, created_by=created_by[:100],
     )

@@ -23,7 +23,7 @@ QUEUEING = (domain.ACTIVE, domain.PAUSED)
 
 
 def scope_of_subscription(subscription: Subscription) -> AgencyScope:
-    return AgencyScope(agency=subscription.scope_agency) if subscription.scope_agency else EVERY_AGENCY
+    return AgencyScope.of(subscription.scope_agency) if subscription.scope_agency else EVERY_AGENCY
 
 
 def filters_of(subscription: Subscription) -> domain.Filters:

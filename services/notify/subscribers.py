@@ -50,6 +50,7 @@ class SubscriberError(ValueError):
 class _Caller:
     roles: frozenset[str]
     ppk_agency: str | None
+    bkn_office: str | None = None
 
 
 def feed_of(agency: str, role: str) -> str:

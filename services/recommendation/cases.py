@@ -65,7 +65,7 @@ async def worklist(
     query = select(Case).where(Case.stage == stage.value).order_by(Case.case_id).limit(limit + 1)
     scope = scope_of(actor, READ)
     if not scope.every_agency:
-        query = query.where(Case.agency_code.in_([scope.agency] if scope.agency else []))
+        query = query.where(Case.agency_code.in_(sorted(scope.agencies)))
     if after:
         query = query.where(Case.case_id > after)
     if election_code:

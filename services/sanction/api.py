@@ -80,7 +80,8 @@ async def list_followups(
     after: Annotated[str | None, Query(max_length=40, description="the `next_after` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> FollowupPage:
-    """A PPK sees only its own agency (its token's `ppk_agency`); national readers see any."""
+    """A PPK sees only its own agency (its token's `ppk_agency`), a BKN regional office its region's agencies
+    (its token's `bkn_office`); national readers see any."""
     return await followups.list_page(runtime=runtime, actor=actor, agency=agency, state=state, nip=nip,
                                      after=after, limit=limit)
 

@@ -94,16 +94,18 @@ async def record(*, runtime: Runtime, case_id: str, body: FollowupIn, actor: Act
     return view(row, ppk_title=ppk_title, today=today, calendar=runtime.calendar)
 
 
-def readable_agency(actor: Actor, requested: str | None) -> str | None:
-    """The agency an actor may list: national readers any (or all), a PPK only its own."""
+def readable_agencies(actor: Actor, requested: str | None) -> frozenset[str] | None:
+    """The agencies an actor may list (None: every agency): national readers any (or all), a PPK only its
+    own, a regional office those of its region (or one of them)."""
     scope = scope_of(actor, READ)
     if scope.every_agency:
-        return requested
-    if scope.agency is None:
-        raise Problem(403, "forbidden", "a PPK token must name the agency it acts for (ppk_agency)")
+        return None if requested is None else frozenset({requested})
+    if scope.nobody:
+        raise Problem(403, "forbidden", "the token names no agency it acts for (ppk_agency) nor a regional "
+                                        "office (bkn_office) it reads for")
     if requested is not None and not scope.admits(requested):
-        raise Problem(403, "forbidden", f"a PPK of {scope.agency} reads only its own agency's follow-ups")
-    return scope.agency
+        raise Problem(403, "forbidden", f"the follow-ups of {requested} are outside this caller's agencies")
+    return scope.agencies if requested is None else frozenset({requested})
 
 
 async def get(*, runtime: Runtime, case_id: str, actor: Actor) -> FollowupView:
@@ -112,7 +114,7 @@ async def get(*, runtime: Runtime, case_id: str, actor: Actor) -> FollowupView:
         if row is None:
             raise Problem(404, "not found", f"no follow-up obligation for case {case_id}")
         if not may_see_case(actor, READ, row.agency_code):
-            raise Problem(403, "forbidden", "a PPK reads only its own agency's follow-ups")
+            raise Problem(403, "forbidden", "this follow-up is outside the caller's agencies")
         ppk_title = await ppk_title_of(session, row.agency_code)
     return view(row, ppk_title=ppk_title, today=runtime.clock.today(), calendar=runtime.calendar)
 
@@ -121,10 +123,10 @@ async def list_page(
     *, runtime: Runtime, actor: Actor, agency: str | None, state: str | None, nip: str | None,
     after: str | None, limit: int,
 ) -> FollowupPage:
-    agency = readable_agency(actor, agency)
+    agencies = readable_agencies(actor, agency)
     query = select(Followup, Agency.ppk_title).outerjoin(Agency, Agency.code == Followup.agency_code)
-    if agency is not None:
-        query = query.where(Followup.agency_code == agency)
+    if agencies is not None:
+        query = query.where(Followup.agency_code.in_(sorted(agencies)))
     if state is not None:
         query = query.where(Followup.state == state)
     if nip is not None:

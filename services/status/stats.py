@@ -73,13 +73,16 @@ def _aggregates() -> list:
     return [func.count().label("reported"), *counted]
 
 
-def _filtered(query: Select, *, election: str | None, province: str | None, agency: str | None) -> Select:
+def _filtered(query: Select, *, election: str | None, province: str | None, agency: str | None,
+              agencies: frozenset[str] | None = None) -> Select:
     if election:
         query = query.where(CaseRow.election_code == election)
     if province:
         query = query.where(CaseRow.province == province)
     if agency:
         query = query.where(CaseRow.agency_code == agency)
+    if agencies is not None:  # the caller's scope (a region's agencies): never figures beyond it
+        query = query.where(CaseRow.agency_code.in_(sorted(agencies)))
     return query
 
 
@@ -88,10 +91,12 @@ def _funnel(row: Any) -> dict[str, int]:
 
 
 async def funnel(
-    session: AsyncSession, *, election: str | None = None, province: str | None = None, agency: str | None = None
+    session: AsyncSession, *, election: str | None = None, province: str | None = None, agency: str | None = None,
+    agencies: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    """{"total": funnel, "by_election": {code: funnel}, "by_province": ..., "by_agency": ...}."""
-    filters = {"election": election, "province": province, "agency": agency}
+    """{"total": funnel, "by_election": {code: funnel}, "by_province": ..., "by_agency": ...}; ``agencies``:
+    only these agencies' cases (the caller's scope), None for every agency's."""
+    filters = {"election": election, "province": province, "agency": agency, "agencies": agencies}
     total = (await session.execute(_filtered(select(*_aggregates()), **filters))).one()
     figures: dict[str, Any] = {"total": _funnel(total)}
     for name, column in BREAKDOWNS.items():

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from services.status import stats
 from services.status.api import _position
 from shared.auth import Actor, require
+from shared.authz import scope_of
+from shared.problems import Problem
 from shared.service import RuntimeDep
 
 router = APIRouter(prefix="/v1", tags=["figures"])
@@ -46,7 +48,8 @@ class Figures(BaseModel):
     stream_position: int = Field(description="The last stream sequence these figures reflect.")
 
 
-@router.get("/stats", response_model=Figures, summary="The case funnel, by election, province and agency")
+@router.get("/stats", response_model=Figures, summary="The case funnel, by election, province and agency",
+            responses={403: {"description": "an agency outside the caller's scope (a regional office's region)"}})
 async def figures(
     actor: CanReadStats,
     runtime: RuntimeDep,
@@ -54,7 +57,12 @@ async def figures(
     province: Filter = None,
     agency: Filter = None,
 ) -> Figures:
+    """National readers count every agency's cases; a BKN regional office only its region's agencies'."""
+    scope = scope_of(actor, "stats:read")
+    if not scope.every_agency and (scope.nobody or (agency and not scope.admits(agency))):
+        raise Problem(403, "forbidden", f"the figures of {agency or 'every agency'} are not this caller's")
+    within = None if scope.every_agency else scope.agencies
     async with runtime.sessions() as session:
-        result = await stats.funnel(session, election=election, province=province, agency=agency)
+        result = await stats.funnel(session, election=election, province=province, agency=agency, agencies=within)
         position = await _position(session, runtime)
     return Figures(**result, stream_position=position)

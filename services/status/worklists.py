@@ -18,7 +18,8 @@ PERMISSION = "ppk_worklist:read"
 
 
 def may_read(actor: Actor, agency_code: str) -> bool:
-    """National readers read every agency's worklist, a PPK only its own agency's."""
+    """National readers read every agency's worklist, a PPK only its own agency's, a regional office its
+    region's agencies' (shared.authz.scope_of)."""
     return may_see_case(actor, PERMISSION, agency_code)
 
 

@@ -58,7 +58,8 @@ async def agency_cases(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,  # bounded: a huge offset overflows the database
 ) -> Worklist:
     if not worklists.may_read(actor, code):
-        raise Problem(403, "forbidden", f"a PPK of {actor.ppk_agency or 'no agency'} may not read {code}'s cases")
+        raise Problem(403, "forbidden", f"{code}'s cases are outside this caller's agencies "
+                                        f"(ppk_agency {actor.ppk_agency or '-'}, bkn_office {actor.bkn_office or '-'})")
     today = runtime.clock.today()
     async with runtime.sessions() as session:
         total, states = await worklists.cases(session, agency_code=code, stage=stage, limit=limit, offset=offset)

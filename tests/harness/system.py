@@ -163,8 +163,10 @@ class SbtSystem:
     def __getitem__(self, name: str) -> ServiceProcess:
         return self.services[name]
 
-    def token(self, agency: str, *roles: str, ppk_agency: str | None = None, client_id: str | None = None) -> str:
-        return mint_token(self.settings, agency=agency, roles=list(roles), ppk_agency=ppk_agency, client_id=client_id)
+    def token(self, agency: str, *roles: str, ppk_agency: str | None = None, client_id: str | None = None,
+              bkn_office: str | None = None) -> str:
+        return mint_token(self.settings, agency=agency, roles=list(roles), ppk_agency=ppk_agency, client_id=client_id,
+                          bkn_office=bkn_office)
 
     def client(self, service: str, token: str | None = None) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

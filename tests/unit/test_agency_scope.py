@@ -11,7 +11,7 @@ OBSERVER = Actor(client_id="kasn", agency="KASN", roles=frozenset({"observer"}))
 
 
 def test_a_ppk_sees_only_the_agency_its_token_acts_for():
-    assert scope_of(PPK, "timeline:read") == AgencyScope(agency=JABAR)
+    assert scope_of(PPK, "timeline:read") == AgencyScope.of(JABAR)
     assert may_see_case(PPK, "timeline:read", JABAR)
     assert not may_see_case(PPK, "timeline:read", BANDUNG)
     assert not may_see_case(PPK, "timeline:read", None)  # a case reported without an agency is nobody's own
@@ -38,7 +38,7 @@ def test_a_national_role_beside_ppk_widens_only_the_permissions_it_grants():
     both = Actor(client_id="x", agency=JABAR, roles=frozenset({"ppk", "observer"}), ppk_agency=JABAR)
     assert scope_of(both, "timeline:read") == EVERY_AGENCY
     # Only the PPK role records a follow-up, so recording stays within its own agency.
-    assert scope_of(both, "followup:record") == AgencyScope(agency=JABAR)
+    assert scope_of(both, "followup:record") == AgencyScope.of(JABAR)
 
 
 @dataclass

@@ -18,9 +18,9 @@ PPK, OBSERVER, EXAMINER = ["ppk"], ["observer"], ["examiner"]
 
 
 def test_a_ppks_scope_admits_only_its_agencys_events_and_filters_narrow_further():
-    own = AgencyScope(agency="PEMPROV-JABAR")
+    own = AgencyScope.of("PEMPROV-JABAR")
     assert domain.matches(own, PPK, domain.Filters(), "sbt.case.opened.v1", JABAR)
-    assert not domain.matches(AgencyScope(agency="PEMKOT-BANDUNG"), PPK, domain.Filters(), "sbt.case.opened.v1", JABAR)
+    assert not domain.matches(AgencyScope.of("PEMKOT-BANDUNG"), PPK, domain.Filters(), "sbt.case.opened.v1", JABAR)
     assert not domain.matches(own, PPK, domain.Filters(), "sbt.agency.registered.v1", domain.Route(None, None, None, "x"))
     assert domain.matches(EVERY_AGENCY, OBSERVER, domain.Filters(), "sbt.agency.registered.v1", domain.Route(None, None, None, "x"))
     assert not domain.matches(own, PPK, domain.Filters(event_types=["sbt.report.received.v1"]), "sbt.case.opened.v1", JABAR)
@@ -33,7 +33,7 @@ def test_a_subscriber_receives_only_the_event_types_its_roles_may_read():
     escalation = "sbt.escalation.raised.v1"
     assert domain.matches(EVERY_AGENCY, OBSERVER, domain.Filters(), escalation, JABAR)
     assert not domain.matches(EVERY_AGENCY, EXAMINER, domain.Filters(), escalation, JABAR)  # no escalation:read
-    assert not domain.matches(AgencyScope(agency="PEMPROV-JABAR"), PPK, domain.Filters(), escalation, JABAR)
+    assert not domain.matches(AgencyScope.of("PEMPROV-JABAR"), PPK, domain.Filters(), escalation, JABAR)
     assert domain.matches(EVERY_AGENCY, EXAMINER, domain.Filters(), "sbt.recommendation.issued.v1", JABAR)
 
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from services.sanction.followups import readable_agency, view
+from services.sanction.followups import readable_agencies, view
 from services.sanction.models import Followup
 from shared.auth import Actor
 from shared.calendar import WorkingCalendar
@@ -14,20 +14,20 @@ PPK = Actor(client_id="jabar", agency="PEMPROV-JABAR", roles=frozenset({"ppk"}),
 
 
 def test_a_ppk_lists_only_its_own_agency():
-    assert readable_agency(PPK, None) == "PEMPROV-JABAR"
-    assert readable_agency(PPK, "PEMPROV-JABAR") == "PEMPROV-JABAR"
+    assert readable_agencies(PPK, None) == {"PEMPROV-JABAR"}
+    assert readable_agencies(PPK, "PEMPROV-JABAR") == {"PEMPROV-JABAR"}
     with pytest.raises(Problem) as refused:
-        readable_agency(PPK, "PEMKAB-BOGOR")
+        readable_agencies(PPK, "PEMKAB-BOGOR")
     assert refused.value.status == 403
     nameless = Actor(client_id="x", agency="PEMPROV-JABAR", roles=frozenset({"ppk"}))
     with pytest.raises(Problem):
-        readable_agency(nameless, None)
+        readable_agencies(nameless, None)
 
 
 def test_national_readers_list_any_agency_or_all():
     observer = Actor(client_id="kasn", agency="BKN", roles=frozenset({"observer"}))
-    assert readable_agency(observer, None) is None
-    assert readable_agency(observer, "PEMKAB-BOGOR") == "PEMKAB-BOGOR"
+    assert readable_agencies(observer, None) is None
+    assert readable_agencies(observer, "PEMKAB-BOGOR") == {"PEMKAB-BOGOR"}
 
 
 def _row(**changes) -> Followup:

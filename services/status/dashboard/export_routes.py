@@ -61,7 +61,7 @@ async def export(
         show = Presenter(lang, await reference(session))
         if listing == "funnel":
             figures = await queries.stats.funnel(session, election=filters.election, province=filters.province,
-                                                 agency=filters.agency)
+                                                 agency=filters.agency, agencies=filters.within)
             steps = [*queries.FUNNEL_STEPS, *queries.SIDE_FIGURES]
             headers = [_("Breakdown"), _("Value"), *[_(label) for _key, label in steps]]
             rows = [[_("National"), "", *[figures["total"].get(key, 0) for key, _label in steps]]]

@@ -68,6 +68,9 @@ class Filters:
     # funnel is the whole of each stage.
     stage: str | None = None
     overdue: bool = False
+    # The agencies the caller may see (shared.authz.scope_of), None for every agency: from the caller's
+    # token, never from the query string.
+    within: frozenset[str] | None = None
 
     def as_query(self) -> dict[str, str]:
         return {k: v for k, v in (("election", self.election), ("province", self.province),
@@ -99,6 +102,8 @@ class Filters:
             query = query.where(CaseRow.province == self.province)
         if self.agency:
             query = query.where(CaseRow.agency_code == self.agency)
+        if self.within is not None:
+            query = query.where(CaseRow.agency_code.in_(sorted(self.within)))
         if self.stage:
             query = query.where(CaseRow.stage == self.stage)
         if self.overdue:
@@ -237,12 +242,12 @@ def days_late(due: dt.date | None, today: dt.date, calendar: WorkingCalendar) ->
     return max(-calendar.working_days_between(today, due), 0), (today - due).days
 
 
-async def filter_options(session: AsyncSession, agency: str | None = None) -> dict[str, list[str]]:
-    """The values to filter by; of one agency's cases only, for a caller who sees only that agency."""
+async def filter_options(session: AsyncSession, within: frozenset[str] | None = None) -> dict[str, list[str]]:
+    """The values to filter by; of the cases of ``within`` only, for a caller who sees only those agencies."""
     options = {}
     for name, column in (("election", CaseRow.election_code), ("province", CaseRow.province),
                          ("agency", CaseRow.agency_code), ("stage", CaseRow.stage)):
-        query = Filters(agency=agency).apply(select(distinct(column)).where(column.is_not(None)))
+        query = Filters(within=within).apply(select(distinct(column)).where(column.is_not(None)))
         values = (await session.scalars(query)).all()
         options[name] = sorted(values)
     return options
@@ -305,6 +310,8 @@ async def blocked_now(session: AsyncSession, filters: Filters, *, page: int = 1,
     query = select(PersonnelBlock).where(PersonnelBlock.lifted_at.is_(None))
     if filters.agency:
         query = query.where(PersonnelBlock.agency_code == filters.agency)
+    if filters.within is not None:
+        query = query.where(PersonnelBlock.agency_code.in_(sorted(filters.within)))
     if filters.election or filters.province:
         query = query.join(CaseRow, CaseRow.case_id == PersonnelBlock.case_id)
         query = Filters(filters.election, filters.province).apply(query)
@@ -374,13 +381,13 @@ async def overview(
     session: AsyncSession, filters: Filters, *, today: dt.date, calendar: WorkingCalendar, tables, consumer: str,  # noqa: ANN001
     scoped: bool = False, pages: Pages | None = None,
 ) -> Overview:
-    """``scoped``: the caller sees only the agency of ``filters``, and the filter options too."""
+    """``scoped``: the caller sees only the agencies of ``filters.within``, and the filter options too."""
     pages = pages or Pages()
     as_of = await as_of_day(session, today)
     return Overview(
         figures=await stats.funnel(session, election=filters.election, province=filters.province,
-                                   agency=filters.agency),
-        options=await filter_options(session, filters.agency if scoped else None),
+                                   agency=filters.agency, agencies=filters.within),
+        options=await filter_options(session, filters.within if scoped else None),
         overdue=await overdue_cases(session, filters, as_of=as_of, calendar=calendar, page=pages.overdue,
                                     sort=pages.sort("overdue")),
         blocked=await blocked_now(session, filters, page=pages.blocked, sort=pages.sort("blocked")),

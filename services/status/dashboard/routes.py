@@ -128,13 +128,15 @@ def say(request: Request, message: str, **values: object) -> str:
 
 def _filters(election: str | None, province: str | None, agency: str | None, scope: AgencyScope,
              stage: str | None = None, overdue: bool = False) -> queries.Filters:
-    """The filters asked for, within the agencies the caller may see: a caller limited to one agency sees
-    only its figures, and asking for another agency's is refused, as the PPK worklist refuses it."""
+    """The filters asked for, within the agencies the caller may see: a caller limited to some agencies (a
+    PPK's own, a regional office's region) sees only their figures, and asking for another agency's is
+    refused, as the PPK worklist refuses it."""
+    within = None
     if not scope.every_agency:
-        if scope.agency is None or (agency and not scope.admits(agency)):
+        if scope.nobody or (agency and not scope.admits(agency)):
             raise Problem(403, "forbidden", f"the figures of {agency or 'every agency'} are not this caller's")
-        agency = scope.agency
-    return queries.Filters(election or None, province or None, agency or None, stage or None, overdue)
+        within = scope.agencies
+    return queries.Filters(election or None, province or None, agency or None, stage or None, overdue, within)
 
 
 class PositionWatch:
@@ -358,7 +360,7 @@ async def _queue(request: Request, actor: Actor, queue: Queue, *, election: str 
         size = export_routes.MAX_ROWS if format else queries.PAGE_SIZE
         listing = await queries.case_queue(session, filters, sort=chosen, today=today, calendar=runtime.calendar,
                                            page=1 if format else page, size=size)
-        options = await queries.filter_options(session, None if scope.every_agency else scope.agency)
+        options = await queries.filter_options(session, None if scope.every_agency else scope.agencies)
     if format:
         return export_routes.queue_file(request, queue, listing, Presenter(_language(request), names), format)
     view = QueueView(queue, filters, chosen, page, scoped=not scope.every_agency)
