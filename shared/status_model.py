@@ -61,6 +61,10 @@ class CaseStatus(BaseModel):
     violation_codes: tuple[str, ...] = ()
     reporter_categories: tuple[str, ...] = ()
     history: tuple[StageChange, ...] = ()
+    # The reported civil servant's clarification before the finding: "given" or "declined", and its day
+    # (its words stay with the examining authority: services/recommendation).
+    clarification: str | None = None
+    clarified_on: str | None = None
     # Examination and recommendation.
     examining_authority: str | None = None
     category: str | None = None
@@ -185,6 +189,10 @@ def _on_examined(status: CaseStatus, envelope: Envelope) -> Changed:
     return status, {**changes, "recommended_level": data.get("sanction_level")}
 
 
+def _on_clarification(status: CaseStatus, envelope: Envelope) -> Changed:
+    return status, {"clarification": envelope.data["outcome"], "clarified_on": envelope.data["clarified_on"]}
+
+
 def _on_recommendation(status: CaseStatus, envelope: Envelope) -> Changed:
     data = envelope.data
     return _moved(
@@ -248,6 +256,7 @@ def _on_block_declined(status: CaseStatus, envelope: Envelope) -> Changed:
 # they are kept out of the case's status rather than inventing a case.
 _NEEDS_CASE: dict[str, Callable[[CaseStatus, Envelope], Changed]] = {
     "sbt.case.verification_decided.v1": _on_verification,
+    "sbt.case.clarification_recorded.v1": _on_clarification,
     "sbt.case.examined.v1": _on_examined,
     "sbt.recommendation.issued.v1": _on_recommendation,
     "sbt.followup.deadline_set.v1": _on_deadline,

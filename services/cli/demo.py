@@ -330,6 +330,11 @@ class Scenario:
 
     async def examine(self, case: CasePlan) -> None:
         if case.proven:
+            # Presumption of innocence: the civil servant is heard before a proven finding.
+            await self.call("recommendation", "POST", f"/v1/cases/{case.case_id}/clarification",
+                            self.token("BKN", "examiner"),
+                            {"outcome": "given", "summary": "Mengakui unggahan; menyatakan tidak bermaksud berkampanye."},
+                            expect=201, wait_for_404=True)
             body = {"outcome": "proven", "category": case.violation.category,
                     "sanction_level": case.violation.default_sanction, "legal_basis": case.violation.legal_basis,
                     "reason": "Terbukti berdasarkan klarifikasi dan bukti foto."}

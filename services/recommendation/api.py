@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, status
 from services.recommendation import cases
 from services.recommendation.domain import Stage
 from services.recommendation.roles import RoleAssignments
-from services.recommendation.schemas import CaseOut, ExaminationIn, RolesOn, VerificationIn, Worklist
+from services.recommendation.schemas import CaseOut, ClarificationIn, ExaminationIn, RolesOn, VerificationIn, Worklist
 from shared.auth import Actor, require
 from shared.service import RuntimeDep
 from shared.strict_types import IsoDate
@@ -70,6 +70,19 @@ async def verify(
     return await cases.verify(runtime=runtime, roles=roles, case_id=case_id, decision=body, actor=actor)
 
 
+@router.post("/cases/{case_id}/clarification", status_code=status.HTTP_201_CREATED, response_model=CaseOut,
+             summary="The reported civil servant's clarification (or that they declined), before the finding",
+             responses=_DECISION_ERRORS)
+async def clarify(
+    case_id: CaseId, body: ClarificationIn, actor: CanExamine, runtime: RuntimeDep, roles: RolesDep
+) -> CaseOut:
+    """Presumption of innocence: the examining authority of the day hears the civil servant (or records
+    that they declined) while the case awaits examination, once; a proven finding is refused (409) until
+    this is recorded. Publishes ``case.clarification_recorded`` with the outcome and day, not the words:
+    the summary is kept here and shown only to callers holding case:examine."""
+    return await cases.clarify(runtime=runtime, roles=roles, case_id=case_id, body=body, actor=actor)
+
+
 @router.post("/cases/{case_id}/examination", status_code=status.HTTP_201_CREATED, response_model=CaseOut,
              summary="The examining authority's finding, and the recommendation when proven",
              responses=_DECISION_ERRORS)
@@ -81,7 +94,8 @@ async def examine(
     admin included, because the event names the agency as the examining authority). Publishes ``case.examined``
     and, when proven, ``recommendation.issued`` with a new recommendation number, in one transaction.
     Category, sanction level and legal basis default from the catalogue entry of the case's heaviest
-    violation."""
+    violation. A proven finding needs the civil servant's clarification recorded first (409 otherwise,
+    nothing written)."""
     return await cases.examine(runtime=runtime, roles=roles, case_id=case_id, decision=body, actor=actor)
 
 

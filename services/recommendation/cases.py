@@ -4,6 +4,7 @@ the case by the transition table and stages its events, so the state and its eve
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -12,18 +13,36 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.recommendation import domain
 from services.recommendation.models import Case, RecommendationSerial, Violation
 from services.recommendation.roles import NotInRole, RoleAssignments
-from services.recommendation.schemas import CaseOut, Examination, ExaminationIn, Verification, VerificationIn, Worklist
+from services.recommendation.schemas import (
+    CaseOut,
+    Clarification,
+    ClarificationIn,
+    Examination,
+    ExaminationIn,
+    Verification,
+    VerificationIn,
+    Worklist,
+)
 from shared.auth import Actor
-from shared.authz import may_see_case, scope_of
-from shared.events.recommendation import CaseExamined, RecommendationIssued, VerificationDecided
+from shared.authz import allowed, may_see_case, scope_of
+from shared.events.recommendation import CaseExamined, ClarificationRecorded, RecommendationIssued, VerificationDecided
 from shared.problems import Problem
 from shared.service import Runtime
 
 MAX_PAGE = 200
 
 
-def to_out(case: Case, today: dt.date) -> CaseOut:
-    verification = examination = None
+def to_out(case: Case, today: dt.date, actor: Actor | None = None) -> CaseOut:
+    """The case as ``actor`` may read it: the clarification's summary only to the examining side
+    (case:examine), by least need; everyone else reads that it was given or declined, and when."""
+    verification = examination = clarification = None
+    if case.clarification_outcome is not None and case.clarified_on is not None:
+        reads_summary = actor is not None and allowed(EXAMINE, actor.roles)
+        clarification = Clarification(
+            outcome="given" if case.clarification_outcome == "given" else "declined",
+            clarified_on=case.clarified_on, recorded_at=case.clarification_recorded_at or case.updated_at,
+            summary=case.clarification_summary if reads_summary else None,
+        )
     if case.verification_outcome is not None:
         verification = Verification(
             outcome=case.verification_outcome, reason=case.verification_reason or "",
@@ -41,7 +60,7 @@ def to_out(case: Case, today: dt.date) -> CaseOut:
         province=case.province, violation_codes=list(case.violation_codes), report_count=case.report_count,
         stage=domain.Stage(case.stage), opened_at=case.opened_at, verification_due=case.verification_due,
         verification_overdue=case.stage == domain.Stage.AWAITING_VERIFICATION and today > case.verification_due,
-        verification=verification, examination=examination,
+        verification=verification, clarification=clarification, examination=examination,
     )
 
 
@@ -53,7 +72,7 @@ async def get(*, runtime: Runtime, case_id: str, actor: Actor) -> CaseOut:
         case = await session.get(Case, case_id)
     if case is None or not may_see_case(actor, READ, case.agency_code):
         raise _not_found(case_id)
-    return to_out(case, runtime.clock.today())
+    return to_out(case, runtime.clock.today(), actor)
 
 
 async def worklist(
@@ -78,7 +97,7 @@ async def worklist(
     rows = rows[:limit]
     today = runtime.clock.today()
     return Worklist(
-        stage=stage, items=[to_out(row, today) for row in rows],
+        stage=stage, items=[to_out(row, today, actor) for row in rows],
         next_cursor=rows[-1].case_id if more and rows else None, as_of=today,
     )
 
@@ -107,7 +126,48 @@ async def verify(
             ),
             subject=case.case_id,
         )
-    return to_out(case, today)
+    return to_out(case, today, actor)
+
+
+async def clarify(
+    *, runtime: Runtime, roles: RoleAssignments, case_id: str, body: ClarificationIn, actor: Actor
+) -> CaseOut:
+    """Record the reported civil servant's clarification (or that they declined) on a case awaiting
+    examination, by the examining authority of the day: once, and with its event in the same transaction."""
+    today = runtime.clock.today()
+    _in_role(roles, "examining_authority", actor, today)
+    clarified_on = body.clarified_on or today
+    if clarified_on > today:
+        raise Problem.field("clarified_on", f"{clarified_on} is in the future (today is {today})")
+    if body.outcome == "given" and body.summary is None:
+        raise Problem.field("summary", "required when the clarification was given")
+    if body.outcome == "declined" and body.summary is not None:
+        raise Problem.field("summary", "only when the clarification was given, not when declined")
+    async with runtime.transaction() as session:
+        case = await _locked_case(session, case_id, actor, EXAMINE)
+        if case.stage != domain.Stage.AWAITING_EXAMINATION.value:
+            raise Problem(409, "conflict", f"case {case_id}: a clarification is recorded while the case awaits "
+                                           f"examination; it is {case.stage}")
+        if case.clarification_outcome is not None:
+            raise Problem(409, "conflict", f"case {case_id}: the clarification was already recorded "
+                                           f"({case.clarification_outcome} on {case.clarified_on})")
+        now = runtime.clock.now()
+        case.clarification_outcome = body.outcome
+        case.clarified_on = clarified_on
+        case.clarification_summary = body.summary
+        case.clarification_recorded_by = actor.client_id
+        case.clarification_recorded_at = now
+        case.updated_at = now
+        digest = hashlib.sha256(body.summary.encode()).hexdigest() if body.summary is not None else None
+        await runtime.outbox.stage(
+            session,
+            ClarificationRecorded(
+                case_id=case.case_id, nip=case.nip, outcome=body.outcome, clarified_on=clarified_on,
+                summary_sha256=digest, recorded_by_agency=actor.agency, recorded_at=now,
+            ),
+            subject=case.case_id,
+        )
+    return to_out(case, today, actor)
 
 
 async def examine(
@@ -122,6 +182,11 @@ async def examine(
     async with runtime.transaction() as session:
         case = await _locked_case(session, case_id, actor, EXAMINE)
         target = _next(case, domain.Step.EXAMINATION, decision.outcome)
+        if decision.outcome == "proven" and case.clarification_outcome is None:
+            # Presumption of innocence: the civil servant is heard (or declines) before being found at fault.
+            raise Problem(409, "clarification required",
+                          f"case {case_id}: the reported civil servant's clarification is not recorded; record it "
+                          f"(given or declined) with POST /v1/cases/{case_id}/clarification before a proven finding")
         finding = None
         if decision.outcome == "proven":
             finding = await _finding(session, case, decision)
@@ -161,7 +226,7 @@ async def examine(
                 ),
                 subject=case.case_id,
             )
-    return to_out(case, today)
+    return to_out(case, today, actor)
 
 
 def _in_role(roles: RoleAssignments, role, actor: Actor, today: dt.date):  # noqa: ANN001, ANN202

@@ -38,6 +38,14 @@ class Case(Base):
     verified_by_client: Mapped[str | None] = mapped_column(String(100))
     verified_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
+    # The reported civil servant's clarification, recorded before a finding (presumption of innocence):
+    # "given" (with its summary) or "declined"; a case is not examined as proven without one.
+    clarification_outcome: Mapped[str | None] = mapped_column(String(20))
+    clarified_on: Mapped[dt.date | None] = mapped_column(Date)
+    clarification_summary: Mapped[str | None] = mapped_column(Text)
+    clarification_recorded_by: Mapped[str | None] = mapped_column(String(100))
+    clarification_recorded_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
     examination_outcome: Mapped[str | None] = mapped_column(String(20))
     examination_reason: Mapped[str | None] = mapped_column(Text)
     examining_authority: Mapped[str | None] = mapped_column(String(40))

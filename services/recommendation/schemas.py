@@ -27,6 +27,20 @@ class VerificationIn(Strict):
     reason: Reason = Field(description="Why; shown in the shared status and the case's timeline.")
 
 
+Summary = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+class ClarificationIn(Strict):
+    outcome: Literal["given", "declined"] = Field(
+        description="given: the reported civil servant clarified (summary required); declined: they were "
+        "given the chance and declined (no summary)."
+    )
+    clarified_on: dt.date | None = Field(default=None, description="The day they clarified or declined; not in "
+                                         "the future. Default: today (Asia/Jakarta).")
+    summary: Summary | None = Field(default=None, description="What they said, in short: given only. Read by "
+                                    "the examining authority and admins only; never on the bus.")
+
+
 class ExaminationIn(Strict):
     outcome: Literal["proven", "not_proven"]
     category: Category | None = Field(
@@ -44,6 +58,14 @@ class Verification(BaseModel):
     reason: str
     decided_by_agency: str
     decided_at: dt.datetime
+
+
+class Clarification(BaseModel):
+    outcome: Literal["given", "declined"]
+    clarified_on: dt.date
+    summary: str | None = Field(default=None, description="Shown to the examining authority and admins only "
+                                "(case:examine); null for others and when declined.")
+    recorded_at: dt.datetime
 
 
 class Examination(BaseModel):
@@ -70,6 +92,7 @@ class CaseOut(BaseModel):
     verification_due: dt.date = Field(description="The task force's target date for the verification (not enforced).")
     verification_overdue: bool = Field(description="Still awaiting verification after the target date.")
     verification: Verification | None = None
+    clarification: Clarification | None = None
     examination: Examination | None = None
 
 

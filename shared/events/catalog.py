@@ -14,6 +14,7 @@ _ALL: list[type[EventData]] = [
     reference.ElectionRegistered,
     reference.ViolationRegistered,
     recommendation.VerificationDecided,
+    recommendation.ClarificationRecorded,
     recommendation.CaseExamined,
     recommendation.RecommendationIssued,
     sanction.DeadlineSet,

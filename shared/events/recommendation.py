@@ -34,6 +34,33 @@ class VerificationDecided(EventData):
     }]
 
 
+class ClarificationRecorded(EventData):
+    """The examining authority recorded the reported civil servant's clarification (given on a day, or
+    declined) before its finding: a case is not examined as proven without hearing them first.
+
+    The clarification's words stay in the recommendation service (its examiners and admins read them):
+    the event, which every feed and webhook may carry, says only that it was given or declined, when, and
+    the SHA-256 of the summary, so the ledger attests to the text without spreading it."""
+
+    event_type = "sbt.case.clarification_recorded.v1"
+    producer = "recommendation"
+
+    case_id: str
+    nip: str = Field(pattern=r"^[0-9]{18}$")
+    outcome: Literal["given", "declined"]
+    clarified_on: dt.date = Field(description="The day the civil servant clarified (or declined to).")
+    summary_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$",
+                                       description="The SHA-256 of the recorded summary (UTF-8); none when declined.")
+    recorded_by_agency: str
+    recorded_at: dt.datetime
+
+    examples = [{
+        "case_id": _CASE, "nip": _NIP, "outcome": "given", "clarified_on": "2024-10-19",
+        "summary_sha256": "5d41402abc4b2a76b9719d911017c592" * 2, "recorded_by_agency": "BKN",
+        "recorded_at": "2024-10-19T08:00:00Z",
+    }]
+
+
 class CaseExamined(EventData):
     """The examining authority found the violation proven or not proven."""
 

@@ -15,6 +15,7 @@ from nats.js.api import DeliverPolicy
 
 from services.cli.contracts import CONTRACTS_DIR
 from tests.e2e.reports import random_nip, report_body
+from tests.harness.cases import record_clarification
 from tests.harness.ports import eventually
 
 pytestmark = pytest.mark.e2e
@@ -75,6 +76,7 @@ async def test_every_real_message_on_the_stream_and_the_feeds_validates_against_
         verified = await client.post(f"/v1/cases/{case_id}/verification",
                                      json={"outcome": "accepted", "reason": "Bukti cukup untuk diperiksa."})
         assert verified.status_code in (200, 201), verified.text
+    await record_clarification(system, case_id)
     async with system.client("recommendation", system.token("BKN", "examiner")) as client:
         examined = await client.post(f"/v1/cases/{case_id}/examination", json={
             "outcome": "proven", "category": "ethics", "sanction_level": "moral_open",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.reports import random_nip, report_body
+from tests.harness.cases import record_clarification
 from tests.harness.ports import eventually
 
 pytestmark = pytest.mark.e2e
@@ -36,6 +37,7 @@ async def _recommended_case(system) -> tuple[str, str]:  # noqa: ANN001
     await eventually(known, 20, "case known to recommendation")
     await _call(system, "recommendation", "POST", f"/v1/cases/{case}/verification", verifier,
                 {"outcome": "accepted", "reason": "Bukti cukup."}, expect=201)
+    await record_clarification(system, case)
     await _call(system, "recommendation", "POST", f"/v1/cases/{case}/examination", system.token("BKN", "examiner"),
                 {"outcome": "proven", "category": "discipline", "sanction_level": "moderate",
                  "legal_basis": "PP 94/2021 pasal 5 huruf n", "reason": "Terbukti."}, expect=201)

@@ -155,6 +155,16 @@ async def test_each_role_acts_from_the_browser_and_the_shared_status_follows(mak
             examiner = await _sign_in(browser, base, "pemeriksa.bkn")
             await examiner.goto(f"{base}/dashboard/examination")
             await examiner.click(f"tr[data-case='{case_id}'] a.act")
+            # Presumption of innocence: the civil servant's clarification first, or no proven finding.
+            await examiner.check("form[data-action=examination] input[value=proven]")
+            await examiner.fill("#examination-reason", "Terbukti.")
+            await _submit(examiner, "examination")
+            line = await examiner.inner_text("p.error[data-refused=examination]")
+            assert "klarifikasi" in line.lower(), line
+            await examiner.check("form[data-action=clarification] input[value=given]")
+            await examiner.fill("#clarification-summary", "Mengakui membagikan konten; menyatakan tidak tahu aturannya.")
+            await _submit(examiner, "clarification")
+            assert "Klarifikasi" in await examiner.inner_text("p.flash")
             await examiner.check("form[data-action=examination] input[value=proven]")
             await examiner.select_option("#examination-category", "ethics")
             await examiner.select_option("#examination-level", "severe")

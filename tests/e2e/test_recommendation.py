@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from services.intake.reference.importer import import_reference
 from tests.e2e.reports import random_nip, report_body
+from tests.harness.cases import CLARIFICATION_SUMMARY, record_clarification
 from tests.harness.ports import eventually
 
 pytestmark = pytest.mark.e2e
@@ -45,6 +47,11 @@ async def _verify(system, case_id: str, outcome: str, reason: str = "Bukti cukup
 async def _examine(system, case_id: str, body: dict, agency: str = "BKN", role: str = "examiner"):
     async with system.client("recommendation", system.token(agency, role)) as client:
         return await client.post(f"/v1/cases/{case_id}/examination", json=body)
+
+
+async def _clarify(system, case_id: str, body: dict, agency: str = "BKN", role: str = "examiner"):
+    async with system.client("recommendation", system.token(agency, role)) as client:
+        return await client.post(f"/v1/cases/{case_id}/clarification", json=body)
 
 
 async def _worklist(system, stage: str, **params) -> dict:
@@ -131,10 +138,37 @@ async def test_a_proven_case_awaits_the_ppk_with_its_recommendation_and_every_re
     waiting = await _worklist(system, "awaiting_examination", limit=200)
     assert case_id in [c["case_id"] for c in waiting["items"]]
 
+    # Presumption of innocence: no proven finding before the civil servant's clarification is recorded.
+    unheard = await _examine(system, case_id, {"outcome": "proven", **DISCIPLINE, "reason": "Terbukti."})
+    assert unheard.status_code == 409, unheard.text
+    assert unheard.json()["title"] == "clarification required" and "clarification" in unheard.json()["detail"]
+    assert await _outbox(system) == 1
+    assert (await _known(system, case_id))["stage"] == "awaiting_examination"
+    # Recorded only by the examining authority of the day, with a summary when given, never in the future.
+    assert (await _clarify(system, case_id, {"outcome": "given", "summary": "x"}, agency="BAWASLU",
+                           role="verifier")).status_code == 403
+    assert (await _clarify(system, case_id, {"outcome": "given", "summary": "x"}, agency="KASN")).status_code == 403
+    no_summary = await _clarify(system, case_id, {"outcome": "given"})
+    assert no_summary.status_code == 422 and no_summary.json()["errors"][0]["field"] == "summary"
+    declined_with_words = await _clarify(system, case_id, {"outcome": "declined", "summary": "x"})
+    assert declined_with_words.status_code == 422 and declined_with_words.json()["errors"][0]["field"] == "summary"
+    future = await _clarify(system, case_id, {"outcome": "declined", "clarified_on": "2999-01-01"})
+    assert future.status_code == 422 and future.json()["errors"][0]["field"] == "clarified_on"
+    assert await _outbox(system) == 1
+    clarified = await record_clarification(system, case_id)
+    assert clarified["clarification"]["outcome"] == "given"
+    assert clarified["clarification"]["summary"] == CLARIFICATION_SUMMARY  # the examiner reads the words
+    # The verifier reads that it was given and when, not what was said (least need).
+    as_verifier = (await _known(system, case_id))["clarification"]
+    assert as_verifier["outcome"] == "given" and as_verifier["summary"] is None
+    assert as_verifier["clarified_on"] == clarified["clarification"]["clarified_on"]
+    assert (await _clarify(system, case_id, {"outcome": "declined"})).status_code == 409  # once
+    assert await _outbox(system) == 2
+
     # No catalogue entry for the case's violation yet: the examiner must name the category.
     unknown = await _examine(system, case_id, {"outcome": "proven", "reason": "Terbukti."})
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "category"
-    assert await _outbox(system) == 1
+    assert await _outbox(system) == 2
 
     # Intake publishes the catalogue; the case's heaviest violation (DISIPLIN-KAMPANYE, moderate, over
     # ETIK-MEDSOS, an open moral statement) then fills in the finding. (The harness gave intake the seed's
@@ -157,7 +191,13 @@ async def test_a_proven_case_awaits_the_ppk_with_its_recommendation_and_every_re
     timeline = await _timeline(system, case_id)
     events = {e["type"]: e["data"] for e in timeline["events"]}
     assert list(events) == ["sbt.case.opened.v1", "sbt.report.received.v1", "sbt.case.verification_decided.v1",
-                            "sbt.case.examined.v1", "sbt.recommendation.issued.v1"]
+                            "sbt.case.clarification_recorded.v1", "sbt.case.examined.v1", "sbt.recommendation.issued.v1"]
+    # The timeline shows the clarification, given and when, to every reader; its words to none (they never
+    # leave the recommendation service: only their hash is in the ledger).
+    heard = events["sbt.case.clarification_recorded.v1"]
+    assert heard["outcome"] == "given" and heard["clarified_on"] == clarified["clarification"]["clarified_on"]
+    assert heard["summary_sha256"] == hashlib.sha256(CLARIFICATION_SUMMARY.encode()).hexdigest()
+    assert CLARIFICATION_SUMMARY not in str(timeline)
     assert events["sbt.case.examined.v1"]["reason"] == "Terbukti ikut kampanye pasangan calon."
     assert events["sbt.recommendation.issued.v1"]["recommendation_number"] == f"REK-{year}-000001"
     assert events["sbt.recommendation.issued.v1"]["agency_code"] == "PEMPROV-JABAR"
@@ -209,6 +249,7 @@ async def test_the_other_branches_close_the_case_at_their_stage_with_the_reason(
     for case_id in proven:
         await _known(system, case_id)
         assert (await _verify(system, case_id, "accepted")).status_code == 201
+        await record_clarification(system, case_id)
     answers = await asyncio.gather(*(_examine(system, case_id, {"outcome": "proven", **DISCIPLINE, "reason": "Terbukti."})
                                      for case_id in proven))
     assert [answer.status_code for answer in answers] == [201, 201, 201]
@@ -226,7 +267,7 @@ async def test_the_other_branches_close_the_case_at_their_stage_with_the_reason(
     assert await system.scalar(
         "recommendation", "SELECT count(*) FROM outbox WHERE event_type = 'sbt.recommendation.issued.v1' "
         "AND envelope LIKE :case", case=f"%{cases['not_proven']}%") == 0
-    assert await system.scalar("recommendation", "SELECT count(*) FROM outbox") == 6 + 3 * 3
+    assert await system.scalar("recommendation", "SELECT count(*) FROM outbox") == 6 + 3 * 4
 
 
 async def test_the_examining_authority_follows_the_date_kasn_before_24_august_2024_and_bkn_after(make_system):
@@ -246,6 +287,7 @@ async def test_the_examining_authority_follows_the_date_kasn_before_24_august_20
     refused = await _examine(system, before, body, agency="BKN")
     assert refused.status_code == 403
     assert refused.json()["detail"] == "BKN is not the examining authority on 2024-08-23; on that day it is KASN"
+    await record_clarification(system, before, agency="KASN")
     by_kasn = await _examine(system, before, body, agency="KASN")
     assert by_kasn.status_code == 201, by_kasn.text
     assert by_kasn.json()["examination"]["examining_authority"] == "KASN"
@@ -261,6 +303,7 @@ async def test_the_examining_authority_follows_the_date_kasn_before_24_august_20
     refused = await _examine(system, after, body, agency="KASN")
     assert refused.status_code == 403
     assert refused.json()["detail"] == "KASN is not the examining authority on 2024-08-24; on that day it is BKN"
+    await record_clarification(system, after)
     by_bkn = await _examine(system, after, body, agency="BKN")
     assert by_bkn.status_code == 201, by_bkn.text
     assert by_bkn.json()["examination"]["examining_authority"] == "BKN"

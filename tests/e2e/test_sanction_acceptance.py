@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.reports import random_nip, report_body
+from tests.harness.cases import record_clarification
 from tests.harness.ports import eventually
 
 pytestmark = pytest.mark.e2e
@@ -49,6 +50,7 @@ async def test_report_to_sanction_through_overdue_block_and_unblock(make_system)
     await eventually(lambda: _get(system, "recommendation", f"/v1/cases/{case}", verifier), 20, "case known")
     await _post(system, "recommendation", f"/v1/cases/{case}/verification",
                 {"outcome": "accepted", "reason": "Video kampanye dan dua saksi."}, verifier)
+    await record_clarification(system, case)
     await _post(system, "recommendation", f"/v1/cases/{case}/examination", {
         "outcome": "proven", "category": "discipline", "sanction_level": "moderate",
         "legal_basis": "PP 94/2021 pasal 5 huruf n", "reason": "Terbukti ikut kampanye pasangan calon.",

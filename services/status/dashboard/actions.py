@@ -39,6 +39,10 @@ ACTIONS: dict[str, Action] = {action.name: action for action in (
            lambda case: f"/v1/cases/{case.case_id}/verification",
            lambda case: case.stage == Stage.AWAITING_VERIFICATION,
            N_("The verification is recorded.")),
+    Action("clarification", "case:examine", "recommendation", ("outcome", "clarified_on", "summary"),
+           lambda case: f"/v1/cases/{case.case_id}/clarification",
+           lambda case: case.stage == Stage.AWAITING_EXAMINATION and case.clarification is None,
+           N_("The civil servant's clarification is recorded.")),
     Action("examination", "case:examine", "recommendation",
            ("outcome", "category", "sanction_level", "legal_basis", "reason"),
            lambda case: f"/v1/cases/{case.case_id}/examination",
@@ -63,6 +67,7 @@ ACTIONS: dict[str, Action] = {action.name: action for action in (
 # The values the forms offer (the services' own vocabularies), in the order people choose from.
 VERIFICATION_OUTCOMES = (("accepted", N_("accepted: go on to examination")), ("rejected", N_("rejected")),
                          ("cancelled", N_("cancelled")), ("out_of_service", N_("already out of service")))
+CLARIFICATION_OUTCOMES = (("given", N_("given")), ("declined", N_("declined to clarify")))
 EXAMINATION_OUTCOMES = (("proven", N_("proven")), ("not_proven", N_("not proven")))
 CATEGORIES = ("ethics", "discipline")
 SANCTION_LEVELS = ("moral_closed", "moral_open", "light", "moderate", "severe", "dishonourable_dismissal")

@@ -33,6 +33,7 @@ EVENT_WORDS = {
     "sbt.report.received.v1": N_("report received"),
     "sbt.case.opened.v1": N_("case opened"),
     "sbt.case.verification_decided.v1": N_("verification decided"),
+    "sbt.case.clarification_recorded.v1": N_("clarification of the reported civil servant recorded"),
     "sbt.case.examined.v1": N_("examined"),
     "sbt.recommendation.issued.v1": N_("recommendation issued"),
     "sbt.followup.deadline_set.v1": N_("follow-up deadline set"),
