@@ -48,9 +48,9 @@ async def _awaiting_ppk(system, agency: str, province: str) -> tuple[str, str]: 
 
     async def deadline_known():
         async with system.client("status", observer) as client:
-            answer = await client.get(f"/v1/asn/{nip}/status")
-        cases = answer.json()["cases"] if answer.status_code == 200 else []
-        return any(c["case_id"] == case and c.get("due_date") for c in cases)
+            answer = await client.get(f"/v1/cases/{case}/timeline")
+        events = answer.json()["events"] if answer.status_code == 200 else []
+        return any(e["type"] == "sbt.followup.deadline_set.v1" for e in events)
 
     await eventually(deadline_known, 30, "the PPK's deadline in the status")
     async with system.client("sanction", observer) as client:
