@@ -170,6 +170,12 @@ SCOPED = [
 ]
 
 
+def _office(role: str) -> str | None:
+    """A regional office's token names its office, as identity makes it: Kanreg III (Jawa Barat) covers the
+    case's agency here, so it reads like a national reader; tests/e2e/test_regional_office.py crosses regions."""
+    return "III" if role == "bkn_regional" else None
+
+
 async def _publish_recommendation(system, case_id: str, nip: str) -> None:
     """As the recommendation service would (its own chain), so the sanction service opens a deadline."""
     data = RecommendationIssued(
@@ -209,7 +215,7 @@ async def test_every_endpoint_by_every_role_and_agency(make_system, tmp_path):
                              f"{response.status_code}")
         for role in CALLER_ROLES:
             for agency in (OWN, OTHER):
-                token = system.token(agency, role, ppk_agency=OWN if role == "ppk" else None)
+                token = system.token(agency, role, ppk_agency=OWN if role == "ppk" else None, bkn_office=_office(role))
                 response = await _call(system, endpoint, token, OWN, nip)
                 cells += 1
                 may = public or allowed(endpoint.permission, {role})
@@ -238,7 +244,8 @@ async def test_every_endpoint_by_every_role_and_agency(make_system, tmp_path):
 
     for row in SCOPED:
         path = row.path.format(case_id=case_id, nip=nip, report_id=report_id, own=OWN)
-        token = system.token(row.agency, row.role, ppk_agency=row.agency if row.role == "ppk" else None)
+        token = system.token(row.agency, row.role, ppk_agency=row.agency if row.role == "ppk" else None,
+                             bkn_office=_office(row.role))
         async with system.client(row.service, token) as client:
             response = await client.request(row.method, path, json=row.body)
         expected = row.expected if isinstance(row.expected, tuple) else (row.expected,)
@@ -288,7 +295,8 @@ DASHBOARD = [
     Page("/dashboard/examination?format=xlsx", "/dashboard/examination", 200),
     Page("/dashboard/blocking?overdue=1", "/dashboard/blocking", 200),
     *[Page(f"/dashboard/cases/{{case_id}}/{name}", f"/dashboard/cases/{{case_id}}/{name}", 404, marker="nip",
-           method="POST", seen=422) for name in ("verification", "examination", "followup", "block", "unblock")],
+           method="POST", seen=422) for name in ("verification", "clarification", "examination", "followup", "block",
+                                             "unblock")],
     # The public figures: open to everyone, token or not, and never showing a case or a NIP.
     Page("/dashboard/public", "/dashboard/public", 200, marker="nip"),
 ]
@@ -309,7 +317,7 @@ async def _dashboard_cells(system, table: list[Endpoint], case_id: str, nip: str
         path = page.path.format(case_id=case_id, nip=nip)
         for role in CALLER_ROLES:
             for agency in (OWN, OTHER):
-                token = system.token(agency, role, ppk_agency=agency if role == "ppk" else None)
+                token = system.token(agency, role, ppk_agency=agency if role == "ppk" else None, bkn_office=_office(role))
                 answer = await _get_page(system, token, path, page.method)
                 sees = agency == OWN or not _sees_own_agency_only(role)
                 if allowed(pages[page.route], {"public"}):

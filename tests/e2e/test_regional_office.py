@@ -5,9 +5,11 @@ token without a known office sees nothing. Every service a real process, on a re
 
 from __future__ import annotations
 
+import jwt
 import pytest
 
 from shared.regions import agencies_of_office
+from tests.e2e.accounts import PASSWORD, browser, sign_in, user_cli
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.cases import record_clarification
 from tests.harness.ports import eventually
@@ -145,3 +147,32 @@ async def test_a_regional_token_without_a_known_office_sees_nothing(make_system)
         await _ok(system, "sanction", "GET", f"/v1/followups/{own}", token, expect=403)
         await _ok(system, "status", "GET", "/dashboard", token, expect=403)
         await _ok(system, "status", "GET", f"/dashboard/cases/{own}", token, expect=404)
+
+
+async def test_the_office_travels_from_the_account_into_the_session_and_scopes_it(make_system):
+    system = await make_system("identity", "intake", "recommendation", "sanction", "status",
+                               reference_data="published")
+    own, own_nip = await _awaiting_ppk(system, BANDUNG, "JAWA BARAT")
+    other, _ = await _awaiting_ppk(system, JATENG, "JAWA TENGAH")
+    refused = user_cli(system, "add", "--username", "kanreg.x", "--agency", "BKN", "--role", "bkn_regional",
+                       "--bkn-office", "XV", password=PASSWORD)
+    assert refused.returncode == 2 and "bkn_office" in refused.stderr, refused.stderr
+    made = user_cli(system, "add", "--username", "kanreg3.bkn", "--agency", "BKN", "--role", "bkn_regional",
+                    "--bkn-office", "III", password=PASSWORD)
+    assert made.returncode == 0, made.stderr
+
+    async with system.client("identity") as identity:
+        session = await identity.post("/v1/sessions", json={"username": "kanreg3.bkn", "password": PASSWORD})
+    assert session.status_code == 200, session.text
+    token = session.json()["access_token"]
+    assert jwt.decode(token, options={"verify_signature": False})["bkn_office"] == "III"
+    await _ok(system, "status", "GET", f"/v1/cases/{own}/timeline", token)
+    await _ok(system, "status", "GET", f"/v1/cases/{other}/timeline", token, expect=404)
+
+    async with browser(system) as tab:  # signed in through the dashboard's form, as a person does
+        signed = await sign_in(tab, "kanreg3.bkn")
+        assert signed.status_code == 303, signed.text
+        assert own_nip in (await tab.get(f"/dashboard/cases/{own}")).text
+        assert (await tab.get(f"/dashboard/cases/{other}")).status_code == 404
+        overview = await tab.get("/dashboard")
+        assert own in overview.text and other not in overview.text

@@ -53,3 +53,19 @@ def test_a_regional_token_without_a_valid_office_gets_nothing():
         actor = Actor(client_id="x", agency="BKN", roles=frozenset({"bkn_regional"}), bkn_office=office)
         assert scope_of(actor, "status:read") == NO_AGENCY, office
         assert not may_see_case(actor, "status:read", "KOTA-BANDUNG"), office
+
+
+def test_an_account_of_a_regional_office_must_name_a_known_office():
+    import pytest
+    from pydantic import ValidationError
+
+    from services.identity.schemas import ClientIn, UserIn
+
+    person = UserIn(username="kanreg3.bkn", agency_code="BKN", roles=["bkn_regional"], bkn_office="III")
+    assert person.bkn_office == "III"
+    for office, roles in ((None, ["bkn_regional"]), ("XV", ["bkn_regional"]), ("III", ["observer"])):
+        with pytest.raises(ValidationError) as refused:
+            UserIn(username="kanreg.x", agency_code="BKN", roles=roles, bkn_office=office)
+        assert refused.value.errors()[0]["loc"] == ("bkn_office",), office
+        with pytest.raises(ValidationError):
+            ClientIn(name="Kanreg system", agency_code="BKN", roles=roles, bkn_office=office)
