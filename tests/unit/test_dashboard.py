@@ -71,7 +71,8 @@ def test_every_page_but_login_and_static_files_names_a_permission():
     assert pages["/dashboard/blocking"] == ["block:write"]
     assert {path.rsplit("/", 1)[1]: permissions for path, permissions in pages.items()
             if path.startswith("/dashboard/cases/{case_id}/")} == {
-        "verification": ["case:verify"], "examination": ["case:examine"], "followup": ["followup:record"],
+        "verification": ["case:verify"], "clarification": ["case:examine"], "examination": ["case:examine"],
+        "followup": ["followup:record"],
         "block": ["block:write"], "unblock": ["block:write"]}
 
 
