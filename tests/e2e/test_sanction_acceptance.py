@@ -107,7 +107,8 @@ async def test_report_to_sanction_through_overdue_block_and_unblock(make_system)
     timeline = await _get(system, "status", f"/v1/cases/{case}/timeline", observer)
     steps = [e["type"].removeprefix("sbt.") for e in timeline["events"]]
     assert steps == [
-        "case.opened.v1", "report.received.v1", "case.verification_decided.v1", "case.examined.v1",
+        "case.opened.v1", "report.received.v1", "case.verification_decided.v1",
+        "case.clarification_recorded.v1", "case.examined.v1",
         "recommendation.issued.v1", "followup.deadline_set.v1", "followup.warning.v1", "followup.overdue.v1",
         "personnel.blocked.v1", "followup.recorded.v1", "personnel.unblocked.v1",
     ]
