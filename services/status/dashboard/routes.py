@@ -136,6 +136,7 @@ def _filters(election: str | None, province: str | None, agency: str | None, sco
         if scope.nobody or (agency and not scope.admits(agency)):
             raise Problem(403, "forbidden", f"the figures of {agency or 'every agency'} are not this caller's")
         within = scope.agencies
+        agency = agency or scope.agency  # one agency's (a PPK's): its page is that agency's, titled so
     return queries.Filters(election or None, province or None, agency or None, stage or None, overdue, within)
 
 
