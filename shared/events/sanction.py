@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import Field
 
-from shared.events.base import EventData
+from shared.events.base import EventData, ImportableEventData
 from shared.events.reference import SanctionLevel
 
 _CASE = "01JD0000000000000000000002"
@@ -109,7 +109,7 @@ class FollowupOverdue(EventData):
                  "overdue_on": "2024-11-05"}]
 
 
-class FollowupRecorded(EventData):
+class FollowupRecorded(ImportableEventData):
     """The PPK imposed the sanction by decree."""
 
     event_type = "sbt.followup.recorded.v1"
