@@ -149,8 +149,7 @@ def decree_number_of(row: HistoryRow) -> str:
 
 
 def block_id_of(row: HistoryRow) -> str:
-    assert row.block_date is not None
-    return stable_id("block", row.key, row.block_date)
+    return stable_id("block", row.key, row.report_date)
 
 
 def examining_authority_on(day: dt.date) -> str:
@@ -173,7 +172,9 @@ class Planner:
 
     def _envelope(self, data: ImportableEventData, *, kind: str, row: HistoryRow, day: dt.date) -> Envelope:
         return Envelope(
-            id=stable_id(kind, row.key, day), source=f"/sbt/{data.producer}", type=data.event_type,
+            # Named by the case and the stage, not the stage's date: a corrected date in a later run of the
+            # books finds its stage there already and leaves it (reconcile then shows the difference).
+            id=stable_id(kind, row.key, row.report_date), source=f"/sbt/{data.producer}", type=data.event_type,
             time=utc_now_text(moment(day)), subject=case_id_of(row), data=data.model_dump(mode="json"),
         )
 
@@ -280,8 +281,9 @@ async def write_stage(url: str, plan: Planned, *, by: str, settings: Settings, c
                     fresh = [envelope for envelope in plan.envelopes if envelope.id not in done]
                     fresh_cases = {envelope.subject for envelope in fresh}
                     rows = [row for row in plan.rows if case_id_of(row) in fresh_cases]
-                    await _state_writer(plan.service)(session, models, rows, by=by, settings=settings, now=clock_now,
-                                                              references=references)
+                    kept_out = await _state_writer(plan.service)(session, models, rows, by=by, settings=settings,
+                                                                 now=clock_now, references=references)
+                    fresh = [envelope for envelope in fresh if envelope.subject not in (kept_out or set())]
                     await session.flush()
                     await Outbox(tables, plan.service).stage_envelopes(session, fresh)
                 return len(fresh), ids
@@ -348,7 +350,7 @@ async def _write_recommendation(session: AsyncSession, models: Any, rows: list[H
 
 
 async def _write_sanction(session: AsyncSession, models: Any, rows: list[HistoryRow], *, by: str, now: dt.datetime,
-                          settings: Settings, references: References, **_: Any) -> None:
+                          settings: Settings, references: References, **_: Any) -> set[str]:
     """Every recommended case's obligation with its original dates. None has a running deadline: the sweep
     reads pending ones only, and an imported one is done (decree) or overdue (none in the books)."""
     from services.sanction import domain
@@ -356,6 +358,7 @@ async def _write_sanction(session: AsyncSession, models: Any, rows: list[History
 
     calendar = WorkingCalendar(settings.extra_days_off)
     days = settings.followup_working_days
+    kept_out: set[str] = set()
     for row in rows:
         assert row.recommendation_date is not None
         due = domain.due_date(row.recommendation_date, days, calendar)
@@ -369,6 +372,9 @@ async def _write_sanction(session: AsyncSession, models: Any, rows: list[History
                 late=False, created_at=now,
             )
             session.add(followup)
+        elif followup.state == domain.State.DONE.value:
+            kept_out.add(followup.case_id)  # the PPK's decree is recorded already (live, or an earlier run)
+            continue
         followup.updated_at = now
         if row.decree_date is not None:
             followup.state = domain.State.DONE.value
@@ -380,21 +386,27 @@ async def _write_sanction(session: AsyncSession, models: Any, rows: list[History
         else:
             followup.state = domain.State.OVERDUE.value
             followup.overdue_on = calendar.add_working_days(due, 1)
+    return kept_out
 
 
 async def _write_blocking(session: AsyncSession, models: Any, rows: list[HistoryRow], *, by: str, **_: Any) -> None:
     for row in rows:
         assert row.block_date is not None
         lift = row.lift_date
-        session.add(models.Block(
-            block_id=block_id_of(row), nip=row.nip, case_id=case_id_of(row), agency_code=row.agency, cause="overdue",
-            reason=f"Diblokir {row.block_date} (riwayat diimpor).", blocked_at=moment(row.block_date),
-            blocked_by=f"import:{by}"[:100], active_key=None if lift else f"case:{case_id_of(row)}",
-            lifted_at=moment(lift) if lift else None,
-            lift_cause=("followup" if row.lifted_after_followup else "manual") if lift else None,
-            lift_reason=f"Dibuka {lift} (riwayat diimpor)." if lift else None,
-            lifted_by=f"import:{by}"[:100] if lift else None,
-        ))
+        block = await session.get(models.Block, block_id_of(row))
+        if block is None:  # else imported before, and now (a corrected file) with its lift
+            block = models.Block(
+                block_id=block_id_of(row), nip=row.nip, case_id=case_id_of(row), agency_code=row.agency,
+                cause="overdue", reason=f"Diblokir {row.block_date} (riwayat diimpor).",
+                blocked_at=moment(row.block_date), blocked_by=f"import:{by}"[:100],
+            )
+            session.add(block)
+        if block.lifted_at is None:
+            block.active_key = None if lift else f"case:{case_id_of(row)}"
+            block.lifted_at = moment(lift) if lift else None
+            block.lift_cause = ("followup" if row.lifted_after_followup else "manual") if lift else None
+            block.lift_reason = f"Dibuka {lift} (riwayat diimpor)." if lift else None
+            block.lifted_by = f"import:{by}"[:100] if lift else None
 
 
 async def wait_published(url: str, service: str, ids: list[str], *, timeout: float,
