@@ -389,7 +389,9 @@ async def _write_sanction(session: AsyncSession, models: Any, rows: list[History
     return kept_out
 
 
-async def _write_blocking(session: AsyncSession, models: Any, rows: list[HistoryRow], *, by: str, **_: Any) -> None:
+async def _write_blocking(session: AsyncSession, models: Any, rows: list[HistoryRow], *, by: str,
+                          **_: Any) -> set[str]:
+    kept_out: set[str] = set()
     for row in rows:
         assert row.block_date is not None
         lift = row.lift_date
@@ -401,12 +403,17 @@ async def _write_blocking(session: AsyncSession, models: Any, rows: list[History
                 blocked_at=moment(row.block_date), blocked_by=f"import:{by}"[:100],
             )
             session.add(block)
+        elif block.lifted_at is not None:
+            # Lifted already: by an earlier run, or by blocking itself when the imported decree reached it.
+            kept_out.add(block.case_id)
+            continue
         if block.lifted_at is None:
             block.active_key = None if lift else f"case:{case_id_of(row)}"
             block.lifted_at = moment(lift) if lift else None
             block.lift_cause = ("followup" if row.lifted_after_followup else "manual") if lift else None
             block.lift_reason = f"Dibuka {lift} (riwayat diimpor)." if lift else None
             block.lifted_by = f"import:{by}"[:100] if lift else None
+    return kept_out
 
 
 async def wait_published(url: str, service: str, ids: list[str], *, timeout: float,

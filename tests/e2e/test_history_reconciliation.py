@@ -165,3 +165,24 @@ async def test_pilkada_2020_books_imported_then_reconciled(make_system, tmp_path
     assert workbook["differences"].max_row == 4
     table = await asyncio.to_thread(sbt, env, "reconcile", "--agency", agency, str(copy))
     assert table.returncode == 1 and "3 difference(s)" in table.stdout
+
+    # The books corrected: a blocked civil servant's PPK did act. The decree is imported (its stage was
+    # missing), the block is lifted once, after the follow-up; nothing already there is written again.
+    corrected = [list(row) for row in rows]
+    corrected[726][7] = corrected[726][8] + dt.timedelta(days=3)
+    fixed = await asyncio.to_thread(sbt, env, "import", "history", str(write_xlsx(tmp_path / "koreksi.xlsx", corrected)))
+    assert fixed.returncode == 0, fixed.stderr
+    assert "intake 0 events" in fixed.stderr and "sanction 1 events" in fixed.stderr, fixed.stderr
+
+    async def lifted_once() -> bool:
+        now = await funnel()
+        return now["followed_up"] == 581 and now["unblocked_after_followup"] == 9
+
+    await eventually(lifted_once, 30, "the corrected books folded")
+    assert (await funnel())["blocked"] == 17
+    case_id = await system.scalar("status", "SELECT case_id FROM case_status WHERE nip = :nip", nip=rows[726][0])
+    await asyncio.sleep(1)
+    assert await system.scalar("status", "SELECT count(*) FROM events WHERE subject = :case AND event_type = "
+                               "'sbt.personnel.unblocked.v1'", case=case_id) == 1
+    async with system.client("blocking", siasn) as client:
+        assert (await client.get(f"/v1/personnel/{rows[726][0]}/block")).json()["blocked"] is False
