@@ -136,4 +136,11 @@ class FollowupRecorded(ImportableEventData):
         "recommended_level": "moderate", "lighter_than_recommended": False, "reason": None,
         "effective_from": "2024-11-01", "effective_until": "2025-10-31", "late": False,
         "recorded_by_agency": "PEMPROV-JABAR", "recorded_at": "2024-11-01T05:00:00Z",
+    }, {
+        # An agency's past case brought in by `sbt import history`: the same event, marked and dated as the books say.
+        "case_id": _CASE, "nip": _NIP, "agency_code": "PEMPROV-JAMBI", "decree_number": "SK-IMPOR-3F2A9C01B7D4",
+        "decree_date": "2020-11-02", "sanction_level": "moral_open", "recommended_level": "moral_open",
+        "lighter_than_recommended": False, "effective_from": "2020-11-02", "late": False,
+        "recorded_by_agency": "PEMPROV-JAMBI", "recorded_at": "2020-11-02T02:00:00Z",
+        "imported": True, "imported_by": "siti.rahma", "source": "rekap-pilkada-2020.xlsx:17",
     }]
