@@ -31,7 +31,10 @@ def _print_refusals(refusals) -> None:  # noqa: ANN001 - a list of Refusal
 
 def _read(file: Path):  # noqa: ANN202 - a Sheet
     from services.cli.history_rows import SheetError, read_sheet
+    from services.cli.support import USAGE
 
+    if file.suffix.lower() not in (".csv", ".xlsx", ".xlsm"):
+        raise CliError(f"error: {file} must be a .csv or an .xlsx file", USAGE)
     try:
         return read_sheet(file)
     except SheetError as error:

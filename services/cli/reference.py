@@ -54,7 +54,7 @@ def import_command(
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     if kind not in KINDS:
-        raise usage(f"KIND must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise usage(f"KIND must be one of {', '.join([*KINDS, 'history'])}, got {kind!r}")
     settings = get_settings()
     url = settings.database_url_for("intake")
     upgrade("intake", url)
