@@ -43,7 +43,7 @@ def _read(file: Path):  # noqa: ANN202 - a Sheet
         raise CliError(f"{file}: not UTF-8 text (is it the right file?)") from None
 
 
-def import_history(file: Path, *, by: str | None, wait: float) -> None:
+def import_history(file: Path, *, by: str | None, wait: float, json_output: bool = False) -> None:
     from services.cli import history_import as history
     from shared.clock import clock_from_settings
     from shared.migrations import upgrade
@@ -71,6 +71,11 @@ def import_history(file: Path, *, by: str | None, wait: float) -> None:
     report = asyncio.run(_write_all(plans, urls, operator, settings, clock.now(), references, wait))
     staged = sum(report.values())
     total = sum(len(plan.envelopes) for plan in plans.values())
+    if json_output:
+        from services.cli.support import print_json
+
+        print_json({"file": file.name, "sha256": sheet.sha256, "cases": len(sheet.rows), "imported_by": operator,
+                    "events_staged": report, "events_already_there": total - staged})
     err.print(f"history: {len(sheet.rows):,} cases from {file.name}; "
               + ", ".join(f"{service} {count:,} events" for service, count in report.items())
               + f"; {total - staged:,} events were there already (not written twice)")

@@ -26,6 +26,7 @@ def import_command(
     batch_size: Annotated[int, typer.Option(min=100, max=100_000, help="roster rows per transaction")] = 5000,
     by: Annotated[str | None, typer.Option(help="history: the operator named on every imported event ($USER)")] = None,
     wait: Annotated[float, typer.Option(min=1, help="history: seconds to wait for each service to publish")] = 120,
+    json_output: Annotated[bool, typer.Option("--json", help="history: what was imported, as JSON on stdout")] = False,
 ) -> None:
     """Load reference data into intake's database (migrating it first). Agencies, elections and violations
     are published as events by the running intake; the roster is not published. ``history`` brings an
@@ -37,7 +38,7 @@ def import_command(
     if kind == "history":
         from services.cli.history import import_history
 
-        import_history(file, by=by, wait=wait)
+        import_history(file, by=by, wait=wait, json_output=json_output)
         return
 
     from rich.console import Console
