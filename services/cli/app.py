@@ -165,6 +165,10 @@ from services.cli.reference import import_command, seed_app  # noqa: E402
 app.command(name="import")(import_command)
 app.add_typer(seed_app, name="seed")
 
+from services.cli.history import reconcile_command  # noqa: E402 - an agency's books beside the shared log
+
+app.command(name="reconcile")(reconcile_command)
+
 
 from services.cli.ops import ops_app  # noqa: E402 - the operator's commands live in their own module
 

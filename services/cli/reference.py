@@ -20,16 +20,26 @@ seed_app = typer.Typer(help="Generate realistic demo data.", no_args_is_help=Tru
 
 @friendly
 def import_command(
-    kind: Annotated[str, typer.Argument(help="roster | agencies | elections | violations")],
+    kind: Annotated[str, typer.Argument(help="roster | agencies | elections | violations | history")],
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
                                          help=".csv (with a header row), .json (an array) or .jsonl")],
     batch_size: Annotated[int, typer.Option(min=100, max=100_000, help="roster rows per transaction")] = 5000,
+    by: Annotated[str | None, typer.Option(help="history: the operator named on every imported event ($USER)")] = None,
+    wait: Annotated[float, typer.Option(min=1, help="history: seconds to wait for each service to publish")] = 120,
+    json_output: Annotated[bool, typer.Option("--json", help="history: what was imported, as JSON on stdout")] = False,
 ) -> None:
     """Load reference data into intake's database (migrating it first). Agencies, elections and violations
-    are published as events by the running intake; the roster is not published. Exits 1 when any row is
-    refused (each named with its line and reason): a reference file is then not imported at all, a roster
-    keeps its valid rows."""
+    are published as events by the running intake; the roster is not published. ``history`` brings an
+    agency's past cases in (.csv or .xlsx; see services/cli/history_rows.py), each stage through the running
+    service that owns it. Exits 1 when any row is refused (each named with its line and reason): a reference
+    file or a history is then not imported at all, a roster keeps its valid rows."""
     import asyncio
+
+    if kind == "history":
+        from services.cli.history import import_history
+
+        import_history(file, by=by, wait=wait, json_output=json_output)
+        return
 
     from rich.console import Console
 
@@ -45,7 +55,7 @@ def import_command(
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     if kind not in KINDS:
-        raise usage(f"KIND must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise usage(f"KIND must be one of {', '.join([*KINDS, 'history'])}, got {kind!r}")
     settings = get_settings()
     url = settings.database_url_for("intake")
     upgrade("intake", url)

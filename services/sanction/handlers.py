@@ -24,6 +24,10 @@ def handlers(runtime) -> HandlerTable:  # noqa: ANN001 - the Runtime, typed loos
 
     async def on_recommendation(session: AsyncSession, event: Incoming[RecommendationIssued]) -> None:
         data = event.data
+        if data.imported:
+            # An agency's past case (`sbt import history`): its obligation, with the original dates and no
+            # running deadline, is written by the import itself. No live deadline, so no sweep warns on it.
+            return
         if await session.get(Followup, data.case_id) is not None:
             # One obligation per case: a second recommendation for the same case is kept out, not doubled.
             log.warning("case %s already has a follow-up obligation; recommendation %s ignored",

@@ -7,13 +7,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.events.base import EventData
+from shared.events.base import EventData, ImportableEventData
 
 _CASE = "01JD0000000000000000000002"
 _NIP = "198609262015051001"
 
 
-class PersonnelBlocked(EventData):
+class PersonnelBlocked(ImportableEventData):
     """The civil servant's personnel data is blocked (no promotion, transfer or pension; salary goes on).
 
     The CloudEvents subject is the case id when the block comes from a case, ``nip:<NIP>`` otherwise."""
@@ -34,7 +34,7 @@ class PersonnelBlocked(EventData):
                  "reason": "Tindak lanjut melewati batas waktu 2024-11-04.", "blocked_at": "2024-11-05T00:00:00Z"}]
 
 
-class PersonnelUnblocked(EventData):
+class PersonnelUnblocked(ImportableEventData):
     """A block was lifted: the PPK imposed the sanction, or BKN lifted it by hand."""
 
     event_type = "sbt.personnel.unblocked.v1"

@@ -7,14 +7,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.events.base import EventData
+from shared.events.base import ImportableEventData
 
 ReporterCategory = Literal["bawaslu", "satgas", "public"]
 
 _EXAMPLE_NIP = "198609262015051001"
 
 
-class ReportReceived(EventData):
+class ReportReceived(ImportableEventData):
     """A report (laporan / temuan) was accepted and attached to a case.
 
     The reporter's identity never travels on the bus; only the reporter's category does, and the
@@ -68,7 +68,7 @@ class ReportReceived(EventData):
     ]
 
 
-class CaseOpened(EventData):
+class CaseOpened(ImportableEventData):
     """The first report on a civil servant in an election opened a case."""
 
     event_type = "sbt.case.opened.v1"

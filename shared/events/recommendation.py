@@ -7,14 +7,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.events.base import EventData
+from shared.events.base import EventData, ImportableEventData
 from shared.events.reference import Category, SanctionLevel
 
 _CASE = "01JD0000000000000000000002"
 _NIP = "198609262015051001"
 
 
-class VerificationDecided(EventData):
+class VerificationDecided(ImportableEventData):
     """The task force verified a case: accepted for examination, rejected, cancelled, or the civil
     servant is already out of service."""
 
@@ -61,7 +61,7 @@ class ClarificationRecorded(EventData):
     }]
 
 
-class CaseExamined(EventData):
+class CaseExamined(ImportableEventData):
     """The examining authority found the violation proven or not proven."""
 
     event_type = "sbt.case.examined.v1"
@@ -86,7 +86,7 @@ class CaseExamined(EventData):
     }]
 
 
-class RecommendationIssued(EventData):
+class RecommendationIssued(ImportableEventData):
     """A recommendation went to the civil servant's PPK, naming the category and sanction level."""
 
     event_type = "sbt.recommendation.issued.v1"

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import Field
 
-from shared.events.base import EventData
+from shared.events.base import EventData, ImportableEventData
 from shared.events.reference import SanctionLevel
 
 _CASE = "01JD0000000000000000000002"
@@ -109,7 +109,7 @@ class FollowupOverdue(EventData):
                  "overdue_on": "2024-11-05"}]
 
 
-class FollowupRecorded(EventData):
+class FollowupRecorded(ImportableEventData):
     """The PPK imposed the sanction by decree."""
 
     event_type = "sbt.followup.recorded.v1"
@@ -136,4 +136,11 @@ class FollowupRecorded(EventData):
         "recommended_level": "moderate", "lighter_than_recommended": False, "reason": None,
         "effective_from": "2024-11-01", "effective_until": "2025-10-31", "late": False,
         "recorded_by_agency": "PEMPROV-JABAR", "recorded_at": "2024-11-01T05:00:00Z",
+    }, {
+        # An agency's past case brought in by `sbt import history`: the same event, marked and dated as the books say.
+        "case_id": _CASE, "nip": _NIP, "agency_code": "PEMPROV-JAMBI", "decree_number": "SK-IMPOR-3F2A9C01B7D4",
+        "decree_date": "2020-11-02", "sanction_level": "moral_open", "recommended_level": "moral_open",
+        "lighter_than_recommended": False, "effective_from": "2020-11-02", "late": False,
+        "recorded_by_agency": "PEMPROV-JAMBI", "recorded_at": "2020-11-02T02:00:00Z",
+        "imported": True, "imported_by": "siti.rahma", "source": "rekap-pilkada-2020.xlsx:17",
     }]

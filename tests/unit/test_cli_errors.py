@@ -60,6 +60,28 @@ def test_an_import_whose_rows_are_all_refused_exits_1_naming_each_row(tmp_path):
     assert one_line(wrong_kind.stderr).startswith("error: KIND must be one of")
 
 
+def test_a_history_import_is_refused_whole_naming_each_line(tmp_path):
+    books = tmp_path / "buku.csv"
+    books.write_text("nip,instansi,pemilihan,pelanggaran,tanggal_laporan\n"
+                     "19860926 201505 1 001,PEMPROV-ATLANTIS,PILKADA-2020,ETIK-MEDSOS,2020-09-01\n"
+                     "19860926 201505 1 002,BKN,PILKADA-2020,ETIK-MEDSOS,01/09/2020\n")
+    refused = sbt(tmp_path, "import", "history", str(books))
+    assert refused.returncode == 1, refused.stderr
+    assert "line 3: report_date: '01/09/2020' is not a date in YYYY-MM-DD form" in refused.stderr
+    assert "line 2: agency: unknown agency code PEMPROV-ATLANTIS" in refused.stderr
+    assert one_line(refused.stderr) == "nothing imported: fix the rows above and run again"
+
+    headless = tmp_path / "tanpa-kolom.csv"
+    headless.write_text("nip,instansi\n19860926 201505 1 001,BKN\n")
+    missing = sbt(tmp_path, "import", "history", str(headless))
+    assert missing.returncode == 1 and "missing column(s): election, violation, report_date" in one_line(missing.stderr)
+
+    other = tmp_path / "buku.txt"
+    other.write_text("nip\n")
+    assert sbt(tmp_path, "import", "history", str(other)).returncode == 2
+    assert sbt(tmp_path, "reconcile", str(books)).returncode == 2  # --agency is required
+
+
 @pytest.mark.parametrize("command", [
     ["export", "out.jsonl"],
     ["witness", "--agency", "KASN", "--key", "kasn.pem", "--key-id", "kasn-1", "--state", "state.json"],

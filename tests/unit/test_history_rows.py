@@ -1,0 +1,97 @@
+"""Reading an agency's books: the headers in either language, strict dates, the stages' order, a case given
+twice, and ids that are the same on every run."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from openpyxl import Workbook
+
+from services.cli.history_rows import SheetError, read_sheet, stable_id
+from services.cli.reconcile import totals
+
+NIP = "19860926 201505 1 001"
+
+
+def _csv(tmp_path, text: str):  # noqa: ANN001, ANN202
+    path = tmp_path / "buku.csv"
+    path.write_text(text, encoding="utf-8")
+    return read_sheet(path)
+
+
+def test_indonesian_headers_and_every_stage(tmp_path):
+    sheet = _csv(tmp_path, "NIP,Nama,Instansi,Pemilihan,Pelanggaran,Tanggal Laporan,Tanggal Rekomendasi,Tanggal SK,"
+                           "Tanggal Blokir,Tanggal Buka Blokir\n"
+                           f"{NIP},Siti,pemprov-jambi,PILKADA-2020,ETIK-MEDSOS;ETIK-ATRIBUT,2020-09-01,2020-09-11,"
+                           "2020-10-20,2020-10-01,\n")
+    assert sheet.refusals == []
+    row = sheet.rows[0]
+    assert (row.nip, row.agency, row.violations) == ("198609262015051001", "PEMPROV-JAMBI", ("ETIK-ATRIBUT", "ETIK-MEDSOS"))
+    assert row.lift_date == dt.date(2020, 10, 20) and row.lifted_after_followup
+
+
+@pytest.mark.parametrize(("cells", "reason"), [
+    ("2020-9-1,,,", "report_date: '2020-9-1' is not a date in YYYY-MM-DD form"),
+    ("44075,,,", "report_date: '44075' is not a date in YYYY-MM-DD form"),
+    ("2020-02-30,,,", "report_date: 2020-02-30 is not a real date"),
+    ("2020-09-05,2020-09-01,,", "recommendation_date: 2020-09-01 is before the report_date 2020-09-05"),
+    ("2020-09-01,,2020-09-20,", "decree_date: given without a recommendation_date"),
+    ("2020-09-01,2020-09-10,2020-09-20,2020-09-25", "block_date: 2020-09-25 is after the decree_date 2020-09-20 (a followed-up case is not blocked)"),
+])
+def test_refusals_name_the_line_and_the_reason(tmp_path, cells, reason):
+    sheet = _csv(tmp_path, "nip,agency,election,violation,report_date,recommendation_date,decree_date,block_date\n"
+                           f"{NIP},KEMENAG,PILKADA-2020,ETIK-MEDSOS,{cells}\n")
+    assert [(r.line, r.reason) for r in sheet.refusals] == [(2, reason)]
+    assert sheet.rows == []
+
+
+def test_a_case_given_twice_and_a_bad_nip(tmp_path):
+    sheet = _csv(tmp_path, "nip,agency,election,violation,report_date\n"
+                           f"{NIP},KEMENAG,PILKADA-2020,ETIK-MEDSOS,2020-09-01\n"
+                           "19860926 201505 1 000,KEMENAG,PILKADA-2020,ETIK-MEDSOS,2020-09-01\n"
+                           f"{NIP},KEMENAG,PILKADA-2020,ETIK-ATRIBUT,2020-09-02\n")
+    assert [(r.line, r.reason) for r in sheet.refusals] == [
+        (3, "nip: serial must be 001 to 999, got 000"),
+        (4, "nip: this civil servant's PILKADA-2020 case is on line 2 already"),
+    ]
+
+
+def test_a_missing_column_is_named(tmp_path):
+    with pytest.raises(SheetError, match="missing column.*report_date"):
+        _csv(tmp_path, "nip,agency,election,violation\n")
+
+
+def test_xlsx_dates_are_real_dates_and_numbers_are_refused(tmp_path):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["nip", "instansi", "pemilihan", "pelanggaran", "tanggal_laporan", "tanggal_rekomendasi"])
+    sheet.append([NIP, "KEMENAG", "PILKADA-2020", "ETIK-MEDSOS", dt.date(2020, 9, 1), dt.datetime(2020, 9, 9)])
+    sheet.append([NIP.replace("001", "002"), "KEMENAG", "PILKADA-2020", "ETIK-MEDSOS", 44075, None])
+    sheet.append([198609262015051003, "KEMENAG", "PILKADA-2020", "ETIK-MEDSOS", dt.date(2020, 9, 1), None])
+    path = tmp_path / "buku.xlsx"
+    book.save(path)
+    read = read_sheet(path)
+    assert read.rows[0].recommendation_date == dt.date(2020, 9, 9)
+    assert [r.line for r in read.refusals] == [3, 4]
+    assert "is a number, not a date" in read.refusals[0].reason and "a number, not text" in read.refusals[1].reason
+
+
+def test_ids_are_the_same_on_every_run_and_differ_per_stage():
+    day = dt.date(2020, 9, 1)
+    assert stable_id("case", "198609262015051001:PILKADA-2020", day) == stable_id("case", "198609262015051001:PILKADA-2020", day)
+    assert stable_id("case", "198609262015051001:PILKADA-2020", day) != stable_id("report", "198609262015051001:PILKADA-2020", day)
+    assert len(stable_id("case", "x", day)) == 26
+
+
+def test_totals_count_a_block_lifted_by_its_decree():
+    d = dt.date(2020, 9, 1)
+    cases = [
+        {"report_date": d},
+        {"report_date": d, "recommendation_date": d},
+        {"report_date": d, "recommendation_date": d, "decree_date": d},
+        {"report_date": d, "recommendation_date": d, "block_date": d},
+        {"report_date": d, "recommendation_date": d, "block_date": d, "decree_date": d},
+    ]
+    assert totals(cases) == {"reported": 5, "recommended": 4, "followed_up": 2, "not_followed_up": 2,
+                             "ever_blocked": 2, "blocked_now": 1}
