@@ -103,7 +103,7 @@ async def test_pilkada_2020_books_imported_then_reconciled(make_system, tmp_path
         figures = await funnel()
         return figures["reported"] == 1005 and figures["ever_blocked"] == 26 and figures["unblocked"] == 8
 
-    await eventually(folded, 60, "the status service folded the imported books")
+    await eventually(folded, 120, "the status service folded the imported books")
     figures = await funnel()
     assert (figures["reported"], figures["recommended"], figures["followed_up"]) == (1005, 727, 580)
     assert figures["recommended"] - figures["followed_up"] == 147 == figures["awaiting_ppk"]
@@ -180,7 +180,7 @@ async def test_pilkada_2020_books_imported_then_reconciled(make_system, tmp_path
         now = await funnel()
         return now["followed_up"] == 581 and now["unblocked_after_followup"] == 9
 
-    await eventually(lifted_once, 30, "the corrected books folded")
+    await eventually(lifted_once, 60, "the corrected books folded")
     assert (await funnel())["blocked"] == 17
     case_id = await system.scalar("status", "SELECT case_id FROM case_status WHERE nip = :nip", nip=rows[726][0])
     await asyncio.sleep(1)
