@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
-from services.intake import api, handlers, public
+from services.intake import api, handlers, public, retention, retention_api
 from services.intake.filing import run_filer
 from services.intake.hot_path import FilingHotPath
 from services.intake.models import Base, messaging
-from shared.service import ServiceSpec, create_service_app
+from shared.service import Runtime, ServiceSpec, create_service_app
 from shared.settings import Settings
+
+
+async def _background(runtime: Runtime) -> None:
+    """The filer and the retention sweep, side by side."""
+    await asyncio.gather(run_filer(runtime), retention.sweep_periodically(runtime))
+
 
 SPEC = ServiceSpec(
     name="intake",
@@ -17,9 +25,9 @@ SPEC = ServiceSpec(
     description="Reports in, cases opened, public receipts. Every state change and its events commit together.",
     metadata=Base.metadata,
     messaging=messaging,
-    routers=[api.router, public.router],
+    routers=[api.router, public.router, retention_api.router],
     handlers=handlers.handlers,
-    background=run_filer,
+    background=_background,
 )
 
 
