@@ -144,7 +144,7 @@ def _redacted(raw: Mapping[str, Any]) -> Envelope:
     for name in ("id", "type", "producer", "producerseq", "hash", "prevhash"):
         if name not in raw:
             raise KeyError(name)
-    return Envelope.model_construct(id=raw["id"], type=raw["type"], producer=raw["producer"],
+    return Envelope.model_construct(id=raw["id"], type=raw["type"], source=f"/sbt/{raw['producer']}",
                                     producerseq=raw["producerseq"], subject=raw.get("subject", ""),
                                     time=raw.get("time", ""), hash=raw["hash"], prevhash=raw["prevhash"], data={})
 
