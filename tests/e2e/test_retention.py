@@ -88,7 +88,7 @@ async def _on_bus(system, event_type: str) -> list[dict]:  # noqa: ANN001
 
 
 async def test_rules_expire_identity_then_retire_the_case_only_after_a_verified_archive(make_system, tmp_path):
-    system = await make_system("intake", "recommendation", "status", extra_env={
+    system = await make_system("intake", "recommendation", "sanction", "status", extra_env={
         "SBT_LEDGER_CHECKPOINT_SECONDS": "0", "SBT_SWEEP_INTERVAL_SECONDS": "0"})
     rejected_nip, open_nip = random_nip(), random_nip()
     rejected = await _file(system, rejected_nip)
@@ -179,10 +179,25 @@ async def test_rules_expire_identity_then_retire_the_case_only_after_a_verified_
         return await _status_cases(system, rejected_nip) == [] or None
 
     await eventually(gone_from_status, 20, "the retired case gone from the status API")
+
+    async def gone_from_recommendation():
+        async with system.client("recommendation", system.token("BAWASLU", "verifier")) as client:
+            return (await client.get(f"/v1/cases/{case_id}")).status_code == 404 or None
+
+    await eventually(gone_from_recommendation, 20, "the retired case gone from recommendation")
+    async with system.client("recommendation", system.token("BAWASLU", "verifier")) as client:
+        assert (await client.get(f"/v1/cases/{kept['case_id']}")).status_code == 200
     assert [c["case_id"] for c in await _status_cases(system, open_nip)] == [kept["case_id"]]
     async with system.client("status", system.token("SBT", "admin")) as admin:
         assert (await admin.get(f"/v1/cases/{case_id}/timeline")).status_code == 404
     retired_events = await _on_bus(system, "sbt.case.retired.v1")
+
+    async def sanction_applied():  # folded (no obligation here to remove), not dead-lettered
+        return await system.scalar("sanction", "SELECT count(*) FROM inbox WHERE event_id = :id",
+                                   id=retired_events[0]["id"]) == 1 or None
+
+    await eventually(sanction_applied, 20, "sanction applied the retirement")
+    assert await system.scalar("sanction", "SELECT count(*) FROM dead_letters") == 0
     assert [e["data"]["case_id"] for e in retired_events] == [case_id]
     assert retired_events[0]["data"]["archive_sha256"] == made.stdout.split("sha256 ")[1].split(";")[0]
     assert await system.scalar("status", "SELECT count(*) FROM events WHERE subject = :id AND envelope LIKE :p",
