@@ -11,6 +11,7 @@ from services.intake.filing import run_filer
 from services.intake.hot_path import FilingHotPath
 from services.intake.models import Base, messaging
 from shared.service import Runtime, ServiceSpec, create_service_app
+from shared import retention as retention_rules
 from shared.settings import Settings
 
 
@@ -33,6 +34,10 @@ SPEC = ServiceSpec(
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(SPEC, settings)
+    try:  # rules that cannot be used stop intake at start, in one line, not at the first sweep
+        retention_rules.load(app.state.settings.retention_rules)
+    except retention_rules.RetentionError as error:
+        raise SystemExit(f"error: retention rules: {error}") from None
     # In front of the whole app: filing a report skips the middleware stack (see hot_path.py).
     verifier, access_log = app.state.token_verifier, app.state.access_log
     body_limit = app.state.settings.max_body_bytes
