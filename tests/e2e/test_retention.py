@@ -209,3 +209,8 @@ async def test_rules_expire_identity_then_retire_the_case_only_after_a_verified_
     ledger = sbt(system, "verify", str(export))
     assert ledger.returncode == 0 and "OK: verified" in ledger.stdout, ledger.stdout + ledger.stderr
     assert "redacted 0" not in ledger.stdout and "redacted" in ledger.stdout
+
+    # Rebuilt from the stream (which still holds the case's events), the projection is the live one.
+    replayed = sbt(system, "replay", "--processes", "0")
+    assert replayed.returncode == 0 and "OK: the replay reproduces" in replayed.stdout, \
+        replayed.stdout + replayed.stderr
