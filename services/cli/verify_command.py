@@ -183,11 +183,12 @@ def archive_command(
         raise fail(f"FAILED: the archive does not verify ({len(report.findings)} problem(s)); nothing recorded")
     digest = archive.sha256_of(out)
     try:
-        asyncio.run(archive.record(service_url("intake", intake_url), bearer, election, digest, summary))
+        recorded = asyncio.run(archive.record(service_url("intake", intake_url), bearer, election, digest, summary))
     except (ValueError, OSError) as error:
         raise fail(str(error)) from None
     typer.echo(f"archived {election} to {out}: {summary['events']} events, {len(summary['case_ids'])} cases; "
-               f"sha256 {digest}; recorded at intake")
+               f"sha256 {digest}; recorded at intake: {recorded['closed_cases']} closed cases may now be retired "
+               f"in time, {recorded['open_cases']} open ones wait for a later archive")
 
 
 @friendly

@@ -150,20 +150,24 @@ async def record_archive(*, runtime: Runtime, body: ArchiveIn, recorded_by: str)
             if found is not None and CaseStatus.model_validate_json(found.state).election_code != body.election_code:
                 raise Problem(422, "invalid archive", f"case {case_id} is not of election {body.election_code}",
                               errors=[{"field": f"case_ids.{number}", "reason": "not a case of this election"}])
+        # Only a closed case counts as archived: an open one may still gain events this archive lacks, so it
+        # waits for an archive made after it closed.
+        closed = [case_id for case_id in body.case_ids
+                  if case_id in stages and stages[case_id].stage in _CLOSED]
         existing = await session.get(ElectionArchive, body.sha256)
         if existing is None:
             session.add(ElectionArchive(sha256=body.sha256, election_code=body.election_code,
-                                        cases=len(body.case_ids), events=body.events, recorded_by=recorded_by,
+                                        cases=len(closed), events=body.events, recorded_by=recorded_by,
                                         recorded_at=now))
-        for case_id in body.case_ids:
+        for case_id in closed:
             row = await session.get(ArchivedCase, case_id)
             if row is None:
                 session.add(ArchivedCase(case_id=case_id, election_code=body.election_code,
                                          archive_sha256=body.sha256, archived_at=now))
             else:
                 row.archive_sha256, row.archived_at = body.sha256, now
-    return ArchiveRecorded(election_code=body.election_code, sha256=body.sha256, cases=len(body.case_ids),
-                           recorded_at=now)
+    return ArchiveRecorded(election_code=body.election_code, sha256=body.sha256, closed_cases=len(closed),
+                           open_cases=len(body.case_ids) - len(closed), recorded_at=now)
 
 
 async def sweep_periodically(runtime: Runtime) -> None:

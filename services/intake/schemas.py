@@ -178,5 +178,6 @@ class ArchiveIn(BaseModel):
 class ArchiveRecorded(BaseModel):
     election_code: str
     sha256: str
-    cases: int
+    closed_cases: int = Field(description="closed cases now recorded as archived: these may be retired in time")
+    open_cases: int = Field(description="cases still open (or unknown here): they wait for a later archive")
     recorded_at: dt.datetime

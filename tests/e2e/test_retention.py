@@ -149,7 +149,8 @@ async def test_rules_expire_identity_then_retire_the_case_only_after_a_verified_
     made = sbt(system, "archive", "--election", ELECTION, "--out", str(archive), "--url", system["status"].url,
                "--intake-url", system["intake"].url)
     assert made.returncode == 0, made.stdout + made.stderr
-    assert "2 cases" in made.stdout and "recorded at intake" in made.stdout
+    assert "2 cases" in made.stdout and "1 closed cases may now be retired" in made.stdout, made.stdout
+    assert await system.scalar("intake", "SELECT case_id FROM archived_cases") == case_id  # not the open one
     verified = sbt(system, "verify", str(archive))
     assert verified.returncode == 0 and "OK: verified" in verified.stdout, verified.stdout + verified.stderr
     lines = archive.read_bytes().splitlines(keepends=True)
