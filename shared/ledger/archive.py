@@ -125,7 +125,11 @@ def verify_archive(raw_lines: Iterator[bytes], keys: Keys) -> tuple[Report, dict
         keys.producers, keys.producers_from_file = ProducerKeys.from_document(header["producers"]), True
     _check_seal(seal, digest.hexdigest(), count, keys, report)
     _check_events(header, proofs, keys, report)
-    _check_statuses(header["election_code"], events, statuses, report)
+    election = header.get("election_code")
+    if not isinstance(election, str) or not election:
+        report.add("format", "the header names no election_code")
+        election = ""
+    _check_statuses(election, events, statuses, report)
     report.counts = {"events": len(events), "statuses": len(statuses), "lines": count}
     if keys.from_file:
         report.notes.append("the seal and checkpoint were checked against the log key found in the archive "
