@@ -64,7 +64,8 @@ def export_command(
 
 @friendly
 def verify_command(
-    file: Annotated[Path | None, typer.Argument(help="an export, or with --proof a saved answer with ?proofs=true",
+    file: Annotated[Path | None, typer.Argument(help="an export, an election's archive (sbt archive), or with --proof a "
+                                                "saved answer with ?proofs=true",
                                                 exists=True, dir_okay=False)] = None,
     from_stream: Annotated[bool, typer.Option("--from-stream", help="verify the NATS stream itself (read as the "
                                               "operator), with the producer keys this deployment pins")] = False,
@@ -77,7 +78,8 @@ def verify_command(
                                                  exists=True, dir_okay=False)] = None,
 ) -> None:
     """Verify offline: every chain, the tree, every signature, and every case's status recomputed with the
-    shared `apply`. Exits 1 and names each mismatch."""
+    shared `apply`; for an archive also its seal and every event's inclusion proof. Exits 1 and names each
+    mismatch."""
     import tempfile
 
     from services.cli.verify import export_from_stream, verify_file
