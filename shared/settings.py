@@ -209,6 +209,10 @@ class Settings(BaseSettings):
     followup_working_days: int = Field(default=10, ge=1, le=250)
     warning_working_days: int = Field(default=3, ge=0, le=250)
     sweep_interval_seconds: float = Field(default=300.0, ge=0)
+    # How long a closed case keeps its reporter's identity, its evidence links and itself, per outcome
+    # (shared/retention.py); unset: the shipped deploy/seed/retention.json. Intake sweeps every
+    # ``sweep_interval_seconds`` too.
+    retention_rules: Path | None = None
 
     # Blocking is BKN's decision: "decision" (the default) puts an overdue case on the blockers' worklist, where
     # a blocker blocks, gives more time or records why not; "automatic" blocks every overdue case at once.

@@ -190,9 +190,16 @@ from services.cli.producer_keys import producer_keys_app  # noqa: E402
 app.add_typer(producer_keys_app, name="producer-keys")
 
 
-from services.cli.verify_command import export_command, replay_command, verify_command, witness_command  # noqa: E402
+from services.cli.verify_command import (  # noqa: E402
+    archive_command,
+    export_command,
+    replay_command,
+    verify_command,
+    witness_command,
+)
 
 app.command(name="export")(export_command)
+app.command(name="archive")(archive_command)
 app.command(name="verify")(verify_command)
 app.command(name="witness")(witness_command)
 app.command(name="replay")(replay_command)

@@ -183,6 +183,7 @@ async def _replay(settings: Settings, checks: _Checks, *, live_url: str, into_ur
                             progress(reached, position)
                     await run.writer.wait()
                 await reader  # raises what stopped the reading, if anything did
+                await run.retire()
             finally:
                 reader.cancel()
                 await run.writer.abandon()
@@ -396,6 +397,16 @@ class _Run:
         self.in_memory = True  # until a fall-back: then the applier reads the database like the live one
         # Event ids applied, as the live consumer's inbox holds them: an id seen again is skipped, as there.
         self.seen: set[str] = set()
+        # Cases retired (sbt.case.retired.v1) -> the retiring event: removed once everything is folded, as the
+        # live consumer removed them (services/status/retirement.py); nothing comes after a case's retirement.
+        self.retired: dict[str, str] = {}
+
+    async def retire(self) -> None:
+        from services.status import retirement
+
+        if self.retired:
+            async with self.sessions.begin() as session:
+                await retirement.retire(session, self.retired)
 
     async def apply(self, batch: list[tuple[int, Envelope]]) -> None:
         """Fold ``batch`` in memory and hand its writes to the writer; an event the live service refused
@@ -409,6 +420,8 @@ class _Run:
                 continue
             ids.add(envelope.id)
             fresh.append((seq, envelope))
+            if envelope.type == "sbt.case.retired.v1":
+                self.retired[envelope.subject] = envelope.id
         if not fresh:
             return
         if not self.in_memory:

@@ -64,7 +64,8 @@ def export_command(
 
 @friendly
 def verify_command(
-    file: Annotated[Path | None, typer.Argument(help="an export, or with --proof a saved answer with ?proofs=true",
+    file: Annotated[Path | None, typer.Argument(help="an export, an election's archive (sbt archive), or with --proof a "
+                                                "saved answer with ?proofs=true",
                                                 exists=True, dir_okay=False)] = None,
     from_stream: Annotated[bool, typer.Option("--from-stream", help="verify the NATS stream itself (read as the "
                                               "operator), with the producer keys this deployment pins")] = False,
@@ -77,13 +78,19 @@ def verify_command(
                                                  exists=True, dir_okay=False)] = None,
 ) -> None:
     """Verify offline: every chain, the tree, every signature, and every case's status recomputed with the
-    shared `apply`. Exits 1 and names each mismatch."""
+    shared `apply`; for an archive also its seal and every event's inclusion proof. Exits 1 and names each
+    mismatch."""
     import tempfile
 
     from services.cli.verify import export_from_stream, verify_file
 
     if (file is None) == (not from_stream):
         raise usage("give either FILE or --from-stream")
+    from services.cli.archive import file_is_archive
+
+    if file is not None and not proof and file_is_archive(file):
+        _verify_archive(file, key or [])
+        return
     try:
         with progress(what="verify") as bar:
             shown = _Bar(bar)
@@ -120,6 +127,70 @@ def verify_command(
     if not report.ok:
         raise fail(f"FAILED: {len(report.findings)} problem(s)")
     typer.echo("OK: verified")
+
+
+def _verify_archive(file: Path, keys: list[str]) -> None:
+    """An election's archive (`sbt archive`): its seal, every event and every final status."""
+    from services.cli.archive import verify_archive_file
+
+    try:
+        report, summary = verify_archive_file(file, keys)
+    except (ValueError, OSError) as error:
+        raise CliError(f"cannot verify: {error}", USAGE) from None
+    typer.echo(f"archive of {summary['election_code']}: " + ", ".join(f"{n} {k}" for k, n in report.counts.items()))
+    for note in report.notes:
+        typer.echo(f"note: {note}")
+    for line in report.lines():
+        typer.echo(line)
+    if not report.ok:
+        raise fail(f"FAILED: {len(report.findings)} problem(s)")
+    typer.echo("OK: verified")
+
+
+@friendly
+def archive_command(
+    election: Annotated[str, typer.Option(help="the election's code, e.g. PILKADA-2024")],
+    out: Annotated[Path, typer.Option(help="the archive file to write (JSON lines)", dir_okay=False)],
+    url: StatusUrl = None,
+    intake_url: Annotated[str | None, typer.Option(help="the intake service (default: SBT_INTAKE_URL, else its "
+                                                        "port plus SBT_PORT_OFFSET)")] = None,
+    key: Annotated[list[str] | None, typer.Option(
+        help="pin the log's key (KEY_ID=PEM_FILE or KEYS.json) to verify the archive with")] = None,
+    token: Annotated[str | None, typer.Option(help="a bearer token with ledger:export and ops:write")] = None,
+) -> None:
+    """Archive an election: every event and final status of its cases, signed by the log; verified here, then
+    recorded at intake with its hash, so that retention may retire those cases. Exits 1 if it does not verify."""
+    import re
+
+    from services.cli import archive
+
+    if not re.fullmatch(r"[A-Z0-9][A-Z0-9_\-]{0,39}", election):
+        raise usage(f"--election {election!r}: an election code is capitals, digits, - and _")
+    bearer = _token(token, "admin")
+    with progress(what="archive") as bar:
+        shown = _Bar(bar)
+        shown("fetching", 0, None)
+        try:
+            asyncio.run(archive.fetch(service_url("status", url), bearer, election, out))
+        except (ValueError, OSError) as error:
+            raise fail(f"cannot archive: {error}") from None
+        shown("verifying", 0, None)
+        try:
+            report, summary = archive.verify_archive_file(out, key or [])
+        except (ValueError, OSError) as error:
+            raise CliError(f"cannot verify: {error}", USAGE) from None
+    if not report.ok:
+        for line in report.lines():
+            typer.echo(line)
+        raise fail(f"FAILED: the archive does not verify ({len(report.findings)} problem(s)); nothing recorded")
+    digest = archive.sha256_of(out)
+    try:
+        recorded = asyncio.run(archive.record(service_url("intake", intake_url), bearer, election, digest, summary))
+    except (ValueError, OSError) as error:
+        raise fail(str(error)) from None
+    typer.echo(f"archived {election} to {out}: {summary['events']} events, {len(summary['case_ids'])} cases; "
+               f"sha256 {digest}; recorded at intake: {recorded['closed_cases']} closed cases may now be retired "
+               f"in time, {recorded['open_cases']} open ones wait for a later archive")
 
 
 @friendly

@@ -58,6 +58,8 @@ class Report(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     # The hash a signed receipt names (shared/receipts.py): what the holder of the receipt filed.
     filed_sha256: Mapped[str | None] = mapped_column(String(64))
+    # When the retention sweep removed the evidence links (services/intake/retention.py).
+    evidence_removed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class ReporterIdentityKey(Base):
@@ -98,6 +100,32 @@ class PublicCaseStage(Base):
     stage: Mapped[str] = mapped_column(String(40))
     state: Mapped[str] = mapped_column(Text)  # the CaseStatus as JSON
     last_stream_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class ArchivedCase(Base):
+    """A case that a signed, verified archive of its election holds (``sbt archive``): only such a case may be
+    retired at the end of its retention period. One row per case, naming the archive's SHA-256; a later
+    archive of the same election names itself here for the cases it holds."""
+
+    __tablename__ = "archived_cases"
+
+    case_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    election_code: Mapped[str] = mapped_column(String(40), index=True)
+    archive_sha256: Mapped[str] = mapped_column(String(64))
+    archived_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ElectionArchive(Base):
+    """Each archive made of an election: its hash, what it holds, and who recorded it."""
+
+    __tablename__ = "election_archives"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    election_code: Mapped[str] = mapped_column(String(40), index=True)
+    cases: Mapped[int] = mapped_column(Integer)
+    events: Mapped[int] = mapped_column(Integer)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 messaging = messaging_tables(Base.metadata)

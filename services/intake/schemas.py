@@ -137,3 +137,47 @@ class ReportView(BaseModel):
         "destroyed; none: the reporter gave no name or contact."
     )
     reporter: ReporterIdentity | None = None
+
+
+# --- retention ----------------------------------------------------------------------------------------------
+
+class RetentionSweepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    as_of: Annotated[IsoDate, Field(ge=dt.date(2000, 1, 1), le=dt.date(2100, 12, 31))] | None = Field(
+        default=None, description="Sweep as if it were this day; default today in Jakarta.")
+
+
+class RetentionItem(BaseModel):
+    case_id: str
+    report_id: str | None = None
+    event_id: str
+
+
+class RetentionSweep(BaseModel):
+    as_of: dt.date
+    identities_erased: list[RetentionItem]
+    evidence_removed: list[RetentionItem]
+    cases_retired: list[RetentionItem]
+    waiting_for_archive: list[str] = Field(description="cases whose period ended but no recorded archive holds them")
+
+
+_CaseId = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z_\-]+$")]
+
+
+class ArchiveIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    election_code: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Z0-9][A-Z0-9_\-]*$")]
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    events: int = Field(ge=0)
+    case_ids: list[_CaseId] = Field(max_length=1_000_000)
+    verified: Literal[True] = Field(description="the archive passed `sbt verify` before it was recorded")
+
+
+class ArchiveRecorded(BaseModel):
+    election_code: str
+    sha256: str
+    closed_cases: int = Field(description="closed cases now recorded as archived: these may be retired in time")
+    open_cases: int = Field(description="cases still open (or unknown here): they wait for a later archive")
+    recorded_at: dt.datetime

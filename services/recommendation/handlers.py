@@ -4,7 +4,7 @@ violation catalogue. It keeps its own projection; it never reads another service
 from __future__ import annotations
 
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.recommendation import domain
@@ -12,6 +12,7 @@ from services.recommendation.models import Case, Violation
 from shared.clock import JAKARTA
 from shared.events.intake import CaseOpened, ReportReceived
 from shared.events.reference import ViolationRegistered
+from shared.events.retention import CaseRetired
 from shared.messaging.consumer import HandlerTable, Incoming
 
 
@@ -90,9 +91,16 @@ class Projection:
         entry.updated_at = self.clock.now()
 
 
+    async def case_retired(self, session: AsyncSession, event: Incoming[CaseRetired]) -> None:
+        """A closed case at the end of its retention period (intake's sweep): it leaves this service's books.
+        Deleting what is already gone is harmless, so a redelivery changes nothing."""
+        await session.execute(delete(Case).where(Case.case_id == event.data.case_id))
+
+
 def handlers(runtime) -> HandlerTable:  # noqa: ANN001
     projection = Projection(runtime)
     return {
+        CaseRetired: projection.case_retired,
         CaseOpened: projection.case_opened,
         ReportReceived: projection.report_received,
         ViolationRegistered: projection.violation_registered,

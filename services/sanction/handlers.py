@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.sanction import domain
-from services.sanction.models import Agency, DeadlineChange, Followup
+from services.sanction.models import Agency, DeadlineChange, Followup, Notice
 from shared.clock import JAKARTA
 from shared.events.recommendation import RecommendationIssued
 from shared.events.reference import AgencyRegistered
 from shared.events.blocking import MoreTimeGranted
+from shared.events.retention import CaseRetired
 from shared.events.sanction import DeadlineExtended, DeadlineSet
 from shared.messaging.consumer import HandlerTable, Incoming
 
@@ -98,7 +100,15 @@ def handlers(runtime) -> HandlerTable:  # noqa: ANN001 - the Runtime, typed loos
             subject=row.case_id,
         )
 
+    async def on_case_retired(session: AsyncSession, event: Incoming[CaseRetired]) -> None:
+        # A closed case at the end of its retention period (intake's sweep): its obligation, the notices
+        # announced and the deadline changes leave this service's books (idempotent: gone stays gone).
+        case_id = event.data.case_id
+        for table in (Notice, DeadlineChange, Followup):
+            await session.execute(delete(table).where(table.case_id == case_id))
+
     return {
+        CaseRetired: on_case_retired,
         RecommendationIssued: on_recommendation,
         AgencyRegistered: on_agency,
         MoreTimeGranted: on_more_time,

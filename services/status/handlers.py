@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.status import retirement
 from services.status.applying import Applier
 from services.status.ledger.service import NOT_LOGGED
 from services.status.ledger.store import Ledger
@@ -24,6 +25,8 @@ def handlers(ledger: Ledger) -> BatchHandlers:
             # The consumer admitted each event only after checking its content against its hash.
             await applier.apply(session, event.envelope, event.stream_seq, hash_checked=True)
         await applier.flush(session)
+        await retirement.retire(session, {event.envelope.subject: event.envelope.id for event in events
+                                          if event.envelope.type == retirement.RETIRED})
 
     # Applying stages no events of the status service's own: the relay need not wake after every batch.
     return BatchHandlers(CONSUMED, apply_batch, prepare=ledger.lock, stages_events=False)

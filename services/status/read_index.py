@@ -133,6 +133,16 @@ class StatusIndex:
         self._case_nip[row.case_id] = row.nip
         self._answers.pop(row.nip, None)
 
+    def _drop_case(self, case_id: str) -> None:
+        nip = self._case_nip.pop(case_id, None)
+        if nip is None:
+            return
+        cases = self._cases.get(nip, {})
+        cases.pop(case_id, None)
+        if not cases:
+            self._cases.pop(nip, None)
+        self._answers.pop(nip, None)
+
     def _put_block(self, row: PersonnelBlock | None, block_id: str) -> None:
         old = self._block_nip.pop(block_id, None)
         if old is not None:
@@ -188,6 +198,8 @@ class StatusIndex:
         else:
             for row in cases:
                 self._put_case(row)
+            for case_id in case_ids - {row.case_id for row in cases}:
+                self._drop_case(case_id)  # retired (services/status/retirement.py)
             found = {row.block_id: row for row in blocks}
             for block_id in block_ids:
                 self._put_block(found.get(block_id), block_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.events import blocking, intake, ledger, notify, recommendation, reference, sanction
+from shared.events import blocking, intake, ledger, notify, recommendation, reference, retention, sanction
 from shared.events.base import EventData
 
 SUBJECT_PREFIX = "sbt.events"
@@ -10,6 +10,9 @@ SUBJECT_PREFIX = "sbt.events"
 _ALL: list[type[EventData]] = [
     intake.CaseOpened,
     intake.ReportReceived,
+    retention.ReporterIdentityExpired,
+    retention.EvidenceExpired,
+    retention.CaseRetired,
     reference.AgencyRegistered,
     reference.ElectionRegistered,
     reference.ViolationRegistered,

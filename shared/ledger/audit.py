@@ -74,12 +74,14 @@ def verify_export(records: Iterable[Mapping[str, Any]], keys: Keys,
     recorded: dict[int, str] = {}
     checkpoints: list[cp.Checkpoint] = []
     statuses: list[Mapping[str, Any]] = list(given_statuses)
+    redacted: set[str] = set()
     shift = 0
     for number, record in enumerate(records, start=1):
         kind = record.get("kind")
         if kind == "event":
             try:
-                envelope = Envelope.model_validate(record["envelope"])
+                raw = record["envelope"]
+                envelope = _redacted(raw) if raw.get("redacted") is True else Envelope.model_validate(raw)
             except (KeyError, ValidationError) as error:
                 report.add("format", f"line {number}: not an event envelope: {error}")
                 continue
@@ -95,6 +97,8 @@ def verify_export(records: Iterable[Mapping[str, Any]], keys: Keys,
                                    f"but event {envelope.id} now carries {str(envelope.hash)[:12]}…")
                 recorded[position] = record["event_hash"]
             events.append((position, envelope))
+            if raw.get("redacted") is True:
+                redacted.add(envelope.id)
         elif kind == "checkpoint":
             try:
                 checkpoints.append(cp.Checkpoint.model_validate(record["checkpoint"]))
@@ -109,7 +113,8 @@ def verify_export(records: Iterable[Mapping[str, Any]], keys: Keys,
 
     refused: set[str] = set()
     forks = 0
-    for finding in check_chains(events, keys=keys.producers):
+    report.counts["redacted"] = len(redacted)
+    for finding in check_chains(events, keys=keys.producers, redacted=frozenset(redacted)):
         report.add("signature" if finding.kind == "unsigned" else "chain", str(finding))
         if finding.kind == "unsigned" and finding.event_id:
             refused.add(finding.event_id)
@@ -118,7 +123,11 @@ def verify_export(records: Iterable[Mapping[str, Any]], keys: Keys,
     tree = _tree(events, report)
     _check_checkpoints(tree, checkpoints, keys, report)
     # What a forger published is no producer's event: statuses are recomputed without it.
-    _check_statuses([(p, e) for p, e in events if e.id not in refused], statuses, report)
+    _check_statuses([(p, e) for p, e in events if e.id not in refused and e.id not in redacted], statuses, report)
+    if redacted:
+        report.notes.append(f"{len(redacted)} events of retired cases are hashes only (their election's archive "
+                            "holds them): their place in the tree and in their producer's chain was checked, "
+                            "their content and signature cannot be")
     if keys.from_file:
         report.notes.append("signatures were checked against keys found in the export itself; pin the log's "
                             "key with --key to rule out a forged export")
@@ -128,6 +137,16 @@ def verify_export(records: Iterable[Mapping[str, Any]], keys: Keys,
         report.notes.append("event signatures were checked against producer keys found in the export itself; "
                             "pin them with --key KEYS.json (GET /v1/ledger/keys) to rule out a forged export")
     return report
+
+
+def _redacted(raw: Mapping[str, Any]) -> Envelope:
+    """What the ledger keeps of an event of a retired case (services/status/retirement.py): its chain fields."""
+    for name in ("id", "type", "producer", "producerseq", "hash", "prevhash"):
+        if name not in raw:
+            raise KeyError(name)
+    return Envelope.model_construct(id=raw["id"], type=raw["type"], source=f"/sbt/{raw['producer']}",
+                                    producerseq=raw["producerseq"], subject=raw.get("subject", ""),
+                                    time=raw.get("time", ""), hash=raw["hash"], prevhash=raw["prevhash"], data={})
 
 
 def _tree(events: list[tuple[int, Envelope]], report: Report) -> merkle.MemoryTree:

@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 
 from services.status.ledger import service
+from services.status.ledger.archive import archive_lines
 from services.status.ledger.schemas import (
     CheckpointList,
     ConsistencyProof,
@@ -172,6 +173,19 @@ async def statuses(
         )).all()
     return StatusPage(statuses=[orjson.loads(r.state) for r in rows],
                       next_after=rows[-1].case_id if len(rows) == limit else None)
+
+
+@router.get("/archives/{election_code}", summary="A signed archive of an election's cases (sbt archive)",
+            response_class=StreamingResponse,
+            responses={200: {"content": {"application/x-ndjson": {}},
+                             "description": "JSON lines: header, events with inclusion proofs, statuses, seal"}})
+async def election_archive(
+    actor: CanExport, runtime: RuntimeDep,
+    election_code: Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Z0-9][A-Z0-9_\-]*$")],
+) -> StreamingResponse:
+    """Every logged event of the election's cases with its inclusion proof under one signed checkpoint, every
+    case's final status, and a seal signed by the log's key; `sbt verify FILE` checks it offline."""
+    return StreamingResponse(archive_lines(runtime, election_code), media_type="application/x-ndjson")
 
 
 @forks_router.get("", response_model=ForkList,
