@@ -9,7 +9,7 @@ from services.intake.filing import run_filer
 from services.intake.hot_path import FilingHotPath
 from services.intake.models import Base, messaging
 from shared.service import ServiceSpec, create_service_app
-from shared.settings import Settings
+from services.intake.settings import IntakeSettings, get_settings
 
 SPEC = ServiceSpec(
     name="intake",
@@ -23,7 +23,8 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     app = create_service_app(SPEC, settings)
     # In front of the whole app: filing a report skips the middleware stack (see hot_path.py).
     verifier, access_log = app.state.token_verifier, app.state.access_log
