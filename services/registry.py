@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from shared.settings import SERVICE_PORTS, Settings
+from shared.settings import SERVICE_PORTS, ServiceSettings
 
 # In start-up order: the read side first, so it is ready to consume what the others publish.
 SERVICES: list[str] = [
@@ -15,14 +15,14 @@ SERVICES: list[str] = [
 ]
 
 
-def create_app(service: str, settings: Settings | None = None) -> FastAPI:
+def create_app(service: str, settings: ServiceSettings | None = None) -> FastAPI:
     if service not in SERVICES:
         raise KeyError(f"unknown service {service!r}; known: {', '.join(SERVICES)}")
     module = importlib.import_module(f"services.{service}.app")
     return module.create_app(settings)
 
 
-def create_asgi(service: str, settings: Settings | None = None):  # noqa: ANN201 - an ASGI callable
+def create_asgi(service: str, settings: ServiceSettings | None = None):  # noqa: ANN201 - an ASGI callable
     """What the server runs: the service's app, behind its hot read path when it has one.
 
     A hot path (``app.state.front_door``) sits in front of the whole middleware stack, error handling

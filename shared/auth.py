@@ -24,7 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from shared.authz import ROLES, allowed
 from shared.ids import new_id
 from shared.problems import Problem
-from shared.settings import Settings
+from shared.settings import AuthSettings
 from shared.write_limit import counts_as_write
 
 DEV_KEY_FILE = "dev-jwt-ed25519.pem"
@@ -44,7 +44,7 @@ class Actor:
     claims: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
-def _dev_private_key_pem(settings: Settings) -> str:
+def _dev_private_key_pem(settings: AuthSettings) -> str:
     path: Path = settings.data_dir / DEV_KEY_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +67,7 @@ def public_pem(private_pem: str) -> str:
     ).decode()
 
 
-def signing_key(settings: Settings) -> tuple[str, str]:
+def signing_key(settings: AuthSettings) -> tuple[str, str]:
     """(kid, private PEM) used to mint tokens."""
     if settings.jwt_private_key:
         return settings.jwt_key_id, settings.jwt_private_key
@@ -76,7 +76,7 @@ def signing_key(settings: Settings) -> tuple[str, str]:
     return "dev", _dev_private_key_pem(settings)
 
 
-def trusted_keys(settings: Settings) -> dict[str, str]:
+def trusted_keys(settings: AuthSettings) -> dict[str, str]:
     """kid -> public PEM of every key whose tokens are accepted."""
     if settings.jwt_public_keys:
         return dict(settings.jwt_public_keys)
@@ -84,7 +84,7 @@ def trusted_keys(settings: Settings) -> dict[str, str]:
 
 
 def mint_token(
-    settings: Settings,
+    settings: AuthSettings,
     *,
     agency: str,
     roles: list[str],
@@ -118,7 +118,7 @@ def mint_token(
 
 
 class TokenVerifier:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: AuthSettings) -> None:
         self.settings = settings
         self.keys: dict[str, Ed25519PublicKey] = {}
         for kid, pem in trusted_keys(settings).items():

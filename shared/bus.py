@@ -15,7 +15,7 @@ from nats.js.errors import BadRequestError
 
 from shared.events.catalog import SUBJECT_PREFIX
 from shared.nats_login import connect_options
-from shared.settings import Settings
+from shared.settings import BusSettings
 
 log = logging.getLogger("sbt.bus")
 
@@ -23,7 +23,7 @@ log = logging.getLogger("sbt.bus")
 class Bus:
     """One NATS connection per service process, reconnecting for ever in the background."""
 
-    def __init__(self, settings: Settings, name: str) -> None:
+    def __init__(self, settings: BusSettings, name: str) -> None:
         self.settings = settings
         self.name = name
         self.nc: NATS | None = None

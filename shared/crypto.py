@@ -26,7 +26,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from shared.settings import Settings
+from shared.settings import SealSettings
 
 DEV_MASTER_KEY_FILE = "dev-master-key"
 DEV_MASTER_KEY_ID = "dev"
@@ -61,7 +61,7 @@ def new_master_key() -> str:
     return _b64e(secrets.token_bytes(32))
 
 
-def _dev_master_key(settings: Settings) -> str:
+def _dev_master_key(settings: SealSettings) -> str:
     path: Path = settings.data_dir / DEV_MASTER_KEY_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +90,7 @@ class Keyring:
             raise ValueError(f"the current master key id {self.current_id!r} has no key")
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Keyring":
+    def from_settings(cls, settings: SealSettings) -> "Keyring":
         if settings.master_key:
             current_id, current = settings.master_key_id, settings.master_key
         elif settings.env == "production":

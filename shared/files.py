@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 
-from shared.settings import Settings
+from shared.settings import CoreSettings
 
 
-def keep_private(settings: Settings) -> None:
+def keep_private(settings: CoreSettings) -> None:
     os.umask(0o077)
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings.data_dir.chmod(0o700)

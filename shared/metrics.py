@@ -162,7 +162,7 @@ async def refresh_gauges(runtime: Runtime) -> None:
     if runtime.consumer is not None and runtime.bus.connected:
         with contextlib.suppress(Exception):
             info = await asyncio.wait_for(
-                runtime.live_bus.jetstream.consumer_info(runtime.settings.stream_name, runtime.consumer.name), timeout=2
+                runtime.live_bus.jetstream.consumer_info(runtime.live_bus.settings.stream_name, runtime.consumer.name), timeout=2
             )
             CONSUMER_LAG.set(info.num_pending or 0)
             CONSUMER_ACK_PENDING.set(info.num_ack_pending or 0)

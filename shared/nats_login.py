@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.nats_permissions import OPS_USER, inbox_prefix, service_users
-from shared.settings import Settings
+from shared.settings import BusSettings
 
 CREDENTIALS_FILE = Path("nats") / "credentials.json"
 # nats-server reads each password from its environment as a configuration value, not as plain text: one that
@@ -37,11 +37,11 @@ def readable_by_nats(password: str) -> bool:
     return password[:1].isalpha() and password.isascii() and password.isalnum()
 
 
-def credentials_path(settings: Settings) -> Path:
+def credentials_path(settings: BusSettings) -> Path:
     return settings.data_dir / CREDENTIALS_FILE
 
 
-def embedded_credentials(settings: Settings, *, create: bool = False) -> dict[str, str] | None:
+def embedded_credentials(settings: BusSettings, *, create: bool = False) -> dict[str, str] | None:
     """user -> password of the embedded server; made on first use when ``create``, kept across restarts
     (a new user, e.g. a service added since, gets a password of its own)."""
     path = credentials_path(settings)
@@ -61,7 +61,7 @@ def embedded_credentials(settings: Settings, *, create: bool = False) -> dict[st
     return known
 
 
-def login(settings: Settings, user: str) -> tuple[str, str] | None:
+def login(settings: BusSettings, user: str) -> tuple[str, str] | None:
     """(user, password) to connect with: the configured login, else the embedded server's login of
     ``user``, else none (a server without authorization)."""
     if settings.nats_user:
@@ -74,7 +74,7 @@ def login(settings: Settings, user: str) -> tuple[str, str] | None:
     return None
 
 
-def connect_options(settings: Settings, user: str) -> dict[str, Any]:
+def connect_options(settings: BusSettings, user: str) -> dict[str, Any]:
     """nats-py ``connect`` arguments for ``user``: servers, and the login with the user's own inbox prefix,
     the only reply subjects that user may subscribe to."""
     options: dict[str, Any] = {"servers": [s.strip() for s in settings.nats_url.split(",")]}

@@ -195,7 +195,7 @@ async def backlog(runtime: Runtime) -> Backlog:
                           stream_position=int(seq or 0))
         if runtime.live_bus.connected:
             with contextlib.suppress(Exception):
-                info = await asyncio.wait_for(runtime.live_bus.jetstream.consumer_info(runtime.settings.stream_name, name), 2)
+                info = await asyncio.wait_for(runtime.live_bus.jetstream.consumer_info(runtime.live_bus.settings.stream_name, name), 2)
                 lag.num_pending = info.num_pending or 0
                 lag.num_ack_pending = info.num_ack_pending or 0
                 lag.num_redelivered = info.num_redelivered or 0

@@ -40,7 +40,7 @@ from shared.migrations import upgrade
 from shared.observability import continue_trace
 from shared.problems import BodySizeLimit, install_problem_handlers, problem_response
 from shared.security_headers import SecurityHeaders
-from shared.settings import SERVICES_WITHOUT_BUS, Settings, get_settings
+from shared.settings import SERVICES_WITHOUT_BUS, BusSettings, ServiceSettings
 from shared.write_limit import TABLE_NAME as WRITE_RATE_TABLE
 from shared.write_limit import WriteLimiter
 
@@ -76,7 +76,7 @@ class ServiceSpec:
 class Runtime:
     """The live parts of one service process."""
 
-    def __init__(self, spec: ServiceSpec, settings: Settings) -> None:
+    def __init__(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
         self.spec = spec
         self.name = spec.name
         self.settings = settings
@@ -115,7 +115,9 @@ class Runtime:
             raise RuntimeError(f"{self.name} is not on the bus: it has no relay")
         return self.relay
 
-    def _wire_bus(self, spec: ServiceSpec, settings: Settings) -> None:
+    def _wire_bus(self, spec: ServiceSpec, settings: ServiceSettings) -> None:
+        if not isinstance(settings, BusSettings):
+            raise TypeError(f"{spec.name} is on the bus, but its settings have no bus part (BusSettings)")
         self.bus = Bus(settings, spec.name)
         self.outbox = Outbox(self.messaging, spec.name, clock=self.clock.now)
         self.producer_keys = producer_keys_from_settings(settings)
@@ -233,8 +235,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def create_service_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
+def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
 
     # Every service limits its clients' writes (shared/write_limit.py): its models must hold the table.
     write_rate = spec.metadata.tables.get(WRITE_RATE_TABLE)

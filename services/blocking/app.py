@@ -11,7 +11,7 @@ from services.blocking.block_index import BlockIndex, keep_current
 from services.blocking.hot_path import HotPath
 from services.blocking.models import Base, messaging
 from shared.service import ServiceSpec, create_service_app
-from shared.settings import Settings
+from services.blocking.settings import BlockingSettings, get_settings
 
 SPEC = ServiceSpec(
     name="blocking",
@@ -26,7 +26,8 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: BlockingSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     index = BlockIndex()
     spec = dataclasses.replace(SPEC, background=lambda runtime: keep_current(runtime, index))
     app = create_service_app(spec, settings)

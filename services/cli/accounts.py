@@ -12,7 +12,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from shared.settings import get_settings
+from services.cli.settings import get_settings
 
 client_app = typer.Typer(help="Agency clients of the identity service: add, list, revoke, rotate a secret.",
                          no_args_is_help=True)

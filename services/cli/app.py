@@ -9,13 +9,14 @@ import typer
 from pydantic import ValidationError
 
 from services.cli.support import friendly
-from shared.settings import SERVICE_PORTS, Settings
-from shared.settings import get_settings as _load_settings
+from shared.settings import SERVICE_PORTS
+from services.cli.settings import SystemSettings
+from services.cli.settings import get_settings as _load_settings
 
 app = typer.Typer(help="SBT: Sistem Berbagi Terintegrasi, ASN neutrality oversight.", no_args_is_help=True)
 
 
-def get_settings() -> Settings:
+def get_settings() -> SystemSettings:
     """The settings, or one clear line and exit 2 when they are invalid or contradict each other."""
     try:
         return _load_settings()

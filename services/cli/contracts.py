@@ -10,7 +10,7 @@ from typing import Any
 
 from services.registry import SERVICES, create_app
 from shared.events import EVENT_MODELS, Envelope, nats_subject
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 
@@ -185,7 +185,7 @@ def generate() -> dict[str, str]:
     for event_type in EVENT_MODELS:
         files[f"events/{event_type}.schema.json"] = _dump(event_schema(event_type))
     with tempfile.TemporaryDirectory() as scratch:
-        settings = Settings(env="test", data_dir=Path(scratch))
+        settings = SystemSettings(env="test", data_dir=Path(scratch))
         for service in SERVICES:
             files[f"openapi/{service}.json"] = _dump(create_app(service, settings).openapi())
     return files

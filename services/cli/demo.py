@@ -27,7 +27,8 @@ import httpx
 
 from shared.auth import mint_token
 from shared.clock import JAKARTA
-from shared.settings import SERVICE_PORTS, Settings
+from shared.settings import SERVICE_PORTS
+from services.cli.settings import SystemSettings
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "deploy" / "seed"
 
@@ -225,7 +226,7 @@ class DemoError(RuntimeError):
 
 
 class Scenario:
-    def __init__(self, settings: Settings, urls: dict[str, str], *, concurrency: int = 16,
+    def __init__(self, settings: SystemSettings, urls: dict[str, str], *, concurrency: int = 16,
                  say: Callable[[str], None] = print, timeout: float = 60.0,
                  step: Callable[[str, int, int], None] | None = None) -> None:
         self.settings = settings
@@ -484,7 +485,7 @@ def render(tally: Tally, figures: dict, baseline: dict[str, int], say: Callable[
     return all(total.get(name) == value for name, value in expected.items())
 
 
-async def play(settings: Settings, urls: dict[str, str], *, cases: int = 300, seed: int = 2019,
+async def play(settings: SystemSettings, urls: dict[str, str], *, cases: int = 300, seed: int = 2019,
                concurrency: int = 16, sweep_days: int = 40, say: Callable[[str], None] = print,
                timeout: float = 60.0, step: Callable[[str, int, int], None] | None = None) -> tuple[Tally, dict, bool]:
     rng = random.Random(seed)

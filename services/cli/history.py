@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 
 from services.cli.support import CliError, friendly
-from shared.settings import get_settings
+from services.cli.settings import get_settings
 
 err = Console(stderr=True)
 

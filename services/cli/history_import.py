@@ -37,7 +37,7 @@ from shared.events.sanction import FollowupRecorded
 from shared.events.envelope import utc_now_text
 from shared.ids import complaint_ref
 from shared.messaging.outbox import Outbox
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 
 STAGES = ("intake", "recommendation", "sanction", "blocking")
 
@@ -155,7 +155,7 @@ def block_id_of(row: HistoryRow) -> str:
 def examining_authority_on(day: dt.date) -> str:
     """Who examined on that day: KASN until 23 Aug 2024, BKN since (the recommendation service's roles)."""
     from services.recommendation.roles import from_settings
-    from shared.settings import get_settings
+    from services.cli.settings import get_settings
 
     holder = from_settings(get_settings()).examining_authority(day)
     return holder.agency if holder is not None else "BKN"
@@ -264,7 +264,7 @@ def _state_writer(service: str) -> Callable[..., Any]:
             "blocking": _write_blocking}[service]
 
 
-async def write_stage(url: str, plan: Planned, *, by: str, settings: Settings, clock_now: dt.datetime,
+async def write_stage(url: str, plan: Planned, *, by: str, settings: SystemSettings, clock_now: dt.datetime,
                       references: References) -> tuple[int, list[str]]:
     """Writes what of ``plan`` is not there yet, in one transaction; (events staged, every event id)."""
     import importlib
@@ -350,7 +350,7 @@ async def _write_recommendation(session: AsyncSession, models: Any, rows: list[H
 
 
 async def _write_sanction(session: AsyncSession, models: Any, rows: list[HistoryRow], *, by: str, now: dt.datetime,
-                          settings: Settings, references: References, **_: Any) -> set[str]:
+                          settings: SystemSettings, references: References, **_: Any) -> set[str]:
     """Every recommended case's obligation with its original dates. None has a running deadline: the sweep
     reads pending ones only, and an imported one is done (decree) or overdue (none in the books)."""
     from services.sanction import domain

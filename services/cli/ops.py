@@ -18,7 +18,7 @@ import httpx
 import typer
 
 from services.cli.support import CliError, fail, friendly, print_json, print_table, service_url, usage
-from shared.settings import get_settings
+from services.cli.settings import get_settings
 
 ops_app = typer.Typer(help="Operate SBT: dead letters, replays, backlog and lag, deadline sweeps (admin role).",
                       no_args_is_help=True)

@@ -15,7 +15,7 @@ import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.events.signing import KeyConfigError, key_id_for, private_pem, producer_keys_from_settings, producers, public_pem
-from shared.settings import get_settings
+from services.cli.settings import get_settings
 
 producer_keys_app = typer.Typer(help="Event signing keys: make one for a producer, show the pinned set.",
                                 no_args_is_help=True)

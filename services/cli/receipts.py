@@ -16,7 +16,7 @@ def _keys(key: Path | None):  # noqa: ANN202 - a ProducerKeys
     import orjson
 
     from shared.events.signing import KeyConfigError, PinnedKey, ProducerKeys, key_id_for, load_public
-    from shared.settings import get_settings
+    from services.cli.settings import get_settings
 
     try:
         if key is None:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from services.cli.support import friendly, usage
-from shared.settings import get_settings
+from services.cli.settings import get_settings
 
 DEFAULT_SEED_AGENCIES = Path("deploy/seed/agencies.csv")
 

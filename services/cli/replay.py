@@ -36,7 +36,7 @@ from shared.events import Envelope
 from shared.events.catalog import producer_of_subject
 from shared.events.signing import ProducerKeys, producer_keys_from_settings
 from shared.messaging.consumer import Consumer, UntrustedEvent
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 
 # Columns that record when this database did something, not what the events say.
 VOLATILE_COLUMNS = frozenset({"updated_at", "created_at", "applied_at", "received_at"})
@@ -135,7 +135,7 @@ class ReplayResult:
         return sorted(name for name in self.live if self.live[name] != self.replayed.get(name))
 
 
-async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size: int = 500,
+async def replay(settings: SystemSettings, *, live_url: str, into_url: str, batch_size: int = 500,
                  progress: Callable[[int, int], None] | None = None, cases_kept: int = CASES_KEPT,
                  check_processes: int = CHECK_PROCESSES) -> ReplayResult:
     """``cases_kept``: case statuses kept in memory between batches (beyond, they are read back);
@@ -150,7 +150,7 @@ async def replay(settings: Settings, *, live_url: str, into_url: str, batch_size
         checks.close()
 
 
-async def _replay(settings: Settings, checks: _Checks, *, live_url: str, into_url: str, batch_size: int,
+async def _replay(settings: SystemSettings, checks: _Checks, *, live_url: str, into_url: str, batch_size: int,
                   progress: Callable[[int, int], None] | None, cases_kept: int) -> ReplayResult:
     from services.cli.support import connect_ops
     from services.status.ledger.store import Ledger
@@ -307,7 +307,7 @@ class _Checks:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-async def _read(connection, settings: Settings, checks: _Checks, position: int, batch_size: int,  # noqa: ANN001
+async def _read(connection, settings: SystemSettings, checks: _Checks, position: int, batch_size: int,  # noqa: ANN001
                 batches, result: ReplayResult) -> None:  # noqa: ANN001 - an asyncio.Queue
     """Put (stream position reached, admitted events) on ``batches`` up to ``position``, then None."""
     from services.cli.stream_reader import StreamReader

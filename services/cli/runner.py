@@ -34,7 +34,7 @@ from services.registry import SERVICES
 from shared.auth import signing_key
 from shared.nats_login import embedded_credentials
 from shared.nats_permissions import password_variable, render_auth_conf
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 
 
 def nats_server_binary() -> str:
@@ -62,7 +62,7 @@ def _wait(predicate, timeout: float, what: str) -> None:  # noqa: ANN001
     raise SystemExit(f"{what} did not come up within {timeout:.0f}s")
 
 
-def embedded_nats_config(settings: Settings, host: str, port: int) -> Path:
+def embedded_nats_config(settings: SystemSettings, host: str, port: int) -> Path:
     """The embedded server's configuration under ``var/nats``: JetStream data beside it, and the
     deployment's own per-service users and permissions (deploy/nats/auth.conf), so what a service may
     publish is enforced here as in production."""
@@ -83,7 +83,7 @@ def embedded_nats_config(settings: Settings, host: str, port: int) -> Path:
     return config
 
 
-def nats_command(settings: Settings) -> tuple[list[str], dict[str, str]] | None:
+def nats_command(settings: SystemSettings) -> tuple[list[str], dict[str, str]] | None:
     """How to start the embedded NATS server (its command and environment), or None when SBT_NATS_URL
     names a NATS of its own."""
     if settings.nats_url != settings.embedded_nats_url:
@@ -94,7 +94,7 @@ def nats_command(settings: Settings) -> tuple[list[str], dict[str, str]] | None:
     return [nats_server_binary(), "-c", str(config)], server_env
 
 
-def service_env(settings: Settings, service: str, embedded: bool) -> dict[str, str]:
+def service_env(settings: SystemSettings, service: str, embedded: bool) -> dict[str, str]:
     """A service's environment: the shared one, plus its own NATS login on the embedded server."""
     env = {**os.environ, "SBT_NATS_URL": settings.nats_url, "SBT_DATA_DIR": str(settings.data_dir.resolve())}
     passwords = embedded_credentials(settings) if embedded else None
@@ -193,7 +193,7 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def run_system(settings: Settings) -> int:
+def run_system(settings: SystemSettings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     signing_key(settings)  # create the development key once, before the services race for it
     nats_start = nats_command(settings)
@@ -236,7 +236,7 @@ def run_system(settings: Settings) -> int:
         print("SBT stopped.", flush=True)
 
 
-def _seed_reference_data(settings: Settings) -> None:
+def _seed_reference_data(settings: SystemSettings) -> None:
     """The shipped reference data, on the first start only (services/intake/reference/seeding.py); its
     events wait in intake's outbox until intake's relay is up."""
     import asyncio
@@ -253,7 +253,7 @@ def _seed_reference_data(settings: Settings) -> None:
         _say(f"reference data: loaded {seeding.SEED_NAME} ({counts}); `sbt import` adds or replaces entries")
 
 
-def _supervise(settings: Settings, units: list[Supervised], stopping, *, embedded: bool) -> int:  # noqa: ANN001
+def _supervise(settings: SystemSettings, units: list[Supervised], stopping, *, embedded: bool) -> int:  # noqa: ANN001
     """Keep every process running until Ctrl-C/SIGTERM (0), or until one keeps failing (1)."""
     announced = False
     next_health_check = 0.0
@@ -281,7 +281,7 @@ def _supervise(settings: Settings, units: list[Supervised], stopping, *, embedde
     return 0
 
 
-def _announce(settings: Settings, embedded: bool) -> None:
+def _announce(settings: SystemSettings, embedded: bool) -> None:
     print("\nSBT is up:", flush=True)
     print(f"  NATS            {settings.nats_url}" + (
         "  (embedded: data in var/nats, one user per service, logins in var/nats/credentials.json)"

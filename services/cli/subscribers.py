@@ -11,7 +11,7 @@ from typing import Annotated, TypeVar
 import typer
 
 from services.cli.support import fail
-from shared.settings import get_settings
+from services.cli.settings import get_settings
 
 subscriber_app = typer.Typer(help="NATS feed logins of agency systems: add, list, revoke, rotate.",
                              no_args_is_help=True)

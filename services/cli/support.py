@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from shared.settings import SERVICE_PORTS, Settings, get_settings
+from shared.settings import SERVICE_PORTS
+from services.cli.settings import SystemSettings, get_settings
 
 OK, REFUSED, USAGE = 0, 1, 2
 
@@ -48,7 +49,7 @@ def usage(message: str) -> typer.Exit:
 
 # --- where things are ------------------------------------------------------------------------------------
 
-def service_url(service: str, url: str | None = None, settings: Settings | None = None) -> str:
+def service_url(service: str, url: str | None = None, settings: SystemSettings | None = None) -> str:
     """``url`` if given, else SBT_<SERVICE>_URL, else the service's own port (SERVICE_PORTS plus
     SBT_PORT_OFFSET) on SBT_HOST, as ``make run`` starts it."""
     if service not in SERVICE_PORTS:
@@ -75,7 +76,7 @@ def _service_at(url: str) -> str:
     return "the service"
 
 
-async def connect_ops(settings: Settings | None = None, user: str | None = None):  # noqa: ANN201 - a nats Client
+async def connect_ops(settings: SystemSettings | None = None, user: str | None = None):  # noqa: ANN201 - a nats Client
     """A NATS connection as the operator (the embedded server's ``ops`` login that ``make run`` writes, or
     SBT_NATS_USER/SBT_NATS_PASSWORD), which gives up after a few seconds with the server's own reason rather
     than retrying for minutes."""

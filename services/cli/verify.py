@@ -20,7 +20,7 @@ from shared.events.ledger import LedgerCheckpoint
 from shared.events.signing import PinnedKey, ProducerKeys
 from shared.ledger import audit, merkle
 from shared.ledger import checkpoint as cp
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 
 
 # --- export -------------------------------------------------------------------------------------------------
@@ -84,7 +84,7 @@ async def export_from_api(url: str, token: str, out: Path, page: int = 2000,
     return counts
 
 
-async def export_from_stream(settings: Settings, out: Path, progress: Progress = _silent) -> dict[str, int]:
+async def export_from_stream(settings: SystemSettings, out: Path, progress: Progress = _silent) -> dict[str, int]:
     """Every message of the stream, in stream order: events as leaves, announced checkpoints as checkpoints.
     Events the status service refused (dead letters) are in the stream too, and verify will name them.
     Read as the operator: the embedded server's ``ops`` login, or SBT_NATS_USER."""

@@ -15,7 +15,7 @@ import orjson
 import typer
 
 from services.cli.support import CliError, USAGE, fail, friendly, progress, service_url, usage
-from shared.settings import get_settings
+from services.cli.settings import get_settings
 
 StatusUrl = Annotated[str | None, typer.Option(
     help="the status service (default: SBT_STATUS_URL, else its port plus SBT_PORT_OFFSET on SBT_HOST)")]

@@ -1,5 +1,5 @@
 """Managing agency clients (admin role): register one (its secret is answered once), list them, revoke
-one, rotate a secret."""
+one, rotate a secret. Each route parses, authorises and calls its unit of work in admin.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
-from services.identity import clients
+from services.identity import admin, clients
 from services.identity.models import Client
 from services.identity.schemas import (
     ClientCreated,
@@ -42,8 +42,7 @@ async def list_clients(
     actor: CanReadClients, runtime: RuntimeDep,
     include_revoked: Annotated[bool, Query(description="also the revoked clients")] = True,
 ) -> ClientList:
-    async with runtime.sessions() as session:
-        found = await clients.list_all(session, include_revoked=include_revoked)
+    found = await admin.list_clients(runtime=runtime, include_revoked=include_revoked)
     return ClientList(clients=[_out(client) for client in found])
 
 
@@ -51,9 +50,7 @@ async def list_clients(
              summary="Register an agency client; its secret is in this answer and nowhere else",
              responses={422: {"description": "a field is invalid (e.g. a PPK client without ppk_agency)"}})
 async def register_client(body: ClientIn, actor: CanWriteClients, runtime: RuntimeDep) -> ClientCreated:
-    async with runtime.transaction() as session:
-        client, secret = await clients.register(session, data=body, created_by=actor.client_id,
-                                                now=runtime.clock.now())
+    client, secret = await admin.register_client(runtime=runtime, data=body, actor=actor)
     return ClientCreated(**_out(client).model_dump(), client_secret=secret)
 
 
@@ -62,9 +59,7 @@ async def register_client(body: ClientIn, actor: CanWriteClients, runtime: Runti
              responses={404: {"description": "no such client"}, 409: {"description": "already revoked"}})
 async def revoke_client(client_id: ClientIdPath, actor: CanWriteClients, runtime: RuntimeDep) -> ClientOut:
     try:
-        async with runtime.transaction() as session:
-            client = await clients.revoke(session, client_id=client_id, revoked_by=actor.client_id,
-                                          now=runtime.clock.now())
+        client = await admin.revoke_client(runtime=runtime, client_id=client_id, actor=actor)
     except (clients.ClientNotFound, clients.ClientRevoked) as error:
         raise _refusal(error, client_id) from None
     return _out(client)
@@ -75,8 +70,7 @@ async def revoke_client(client_id: ClientIdPath, actor: CanWriteClients, runtime
              responses={404: {"description": "no such client"}, 409: {"description": "the client is revoked"}})
 async def rotate_secret(client_id: ClientIdPath, actor: CanWriteClients, runtime: RuntimeDep) -> ClientSecret:
     try:
-        async with runtime.transaction() as session:
-            client, secret = await clients.rotate_secret(session, client_id=client_id, now=runtime.clock.now())
+        client, secret = await admin.rotate_client_secret(runtime=runtime, client_id=client_id)
     except (clients.ClientNotFound, clients.ClientRevoked) as error:
         raise _refusal(error, client_id) from None
     return ClientSecret(client_id=client.client_id, client_secret=secret, secret_rotated_at=client.secret_rotated_at)

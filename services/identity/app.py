@@ -13,7 +13,7 @@ from services.identity import api, keys, oauth, oidc_api, sessions, users_api
 from services.identity.oidc_claims import ClaimRules
 from services.identity.models import Base
 from shared.service import ServiceSpec, create_service_app
-from shared.settings import Settings, get_settings
+from services.identity.settings import IdentitySettings, get_settings
 
 SPEC = ServiceSpec(
     name="identity",
@@ -28,7 +28,7 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     keys.check_signing_key_is_trusted(settings)
     if settings.oidc_enabled:

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shared.auth import public_pem, signing_key, trusted_keys
-from shared.settings import Settings
+from shared.settings import AuthSettings
 
 log = logging.getLogger("sbt.identity")
 
@@ -32,12 +32,12 @@ def jwk(kid: str, pem: str) -> dict[str, str] | None:
     return {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "use": "sig", "alg": "EdDSA"}
 
 
-def key_set(settings: Settings) -> dict[str, list[dict[str, str]]]:
+def key_set(settings: AuthSettings) -> dict[str, list[dict[str, str]]]:
     keys = [jwk(kid, pem) for kid, pem in sorted(trusted_keys(settings).items())]
     return {"keys": [key for key in keys if key is not None]}
 
 
-def check_signing_key_is_trusted(settings: Settings) -> str:
+def check_signing_key_is_trusted(settings: AuthSettings) -> str:
     """The signing key's id; refuses to start when no service would accept the tokens it signs
     (SBT_JWT_KEY_ID missing from SBT_JWT_PUBLIC_KEYS, or its public key there is another)."""
     kid, private_pem = signing_key(settings)

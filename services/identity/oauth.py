@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBasic
 
-from services.identity import clients, domain, keys
+from services.identity import domain, keys, signing_in
 from services.identity.schemas import JwkSet, OAuthError, TokenOut
 from services.identity.token_request import (
     GRANT_TYPE,
@@ -107,8 +107,8 @@ async def token(request: Request, address: Annotated[str, Depends(failure_budget
         form = parse_form(request.headers.get("content-type"), await request.body())
         check_grant_type(form)
         given = client_credentials(request.headers.get("authorization"), form)
-        async with runtime.sessions() as session:
-            client = await clients.authenticate(session, client_id=given.client_id, secret=given.secret)
+        client = await signing_in.authenticate_client(runtime=runtime, client_id=given.client_id,
+                                                      secret=given.secret)
         if client is None:
             raise invalid_client()
     except TokenRequestError as error:

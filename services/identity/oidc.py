@@ -34,7 +34,7 @@ from joserfc.errors import JoseError
 from services.identity import oidc_claims
 from services.identity.oidc_claims import ClaimRules, Person, Refused
 from shared.auth import signing_key
-from shared.settings import Settings
+from services.identity.settings import IdentitySettings
 
 # authlib's HTTP client prefers httpx2 and warns when it runs on httpx, the client this project pins and
 # uses everywhere else; httpx is still supported, so the warning says nothing to act on here.
@@ -60,7 +60,7 @@ class Started:
 
 
 class RelyingParty:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: IdentitySettings) -> None:
         if not settings.oidc_enabled:
             raise ValueError("SBT_OIDC_ISSUER and SBT_OIDC_CLIENT_ID must both be set")
         self.settings = settings

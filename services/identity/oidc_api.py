@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from services.identity import oidc, users
+from services.identity import oidc, signing_in
 from services.identity.oauth import _failure_limiter
 from services.identity.oidc_claims import Refused
 from services.identity.schemas import OidcSessionIn, OidcStartOut, SessionOut
@@ -75,17 +75,11 @@ async def finish(body: OidcSessionIn, request: Request, address: Annotated[str, 
         if status == 401:  # a forged or replayed answer counts against the address, as a wrong password does
             _failure_limiter(request).check(SESSION_PERMISSION, address)
         else:  # a real person turned away: an administrator will want to see who, and why
-            await _audit(runtime, action="oidc refused", subject=refused.subject or "oidc:unknown",
+            await signing_in.audit_oidc(runtime=runtime, action="oidc refused", subject=refused.subject or "oidc:unknown",
                          detail=f"{refused.title}: {refused.detail}")
         raise Problem(status, refused.title, refused.detail) from None
-    await _audit(runtime, action="oidc sign-in", subject=person.subject,
+    await signing_in.audit_oidc(runtime=runtime, action="oidc sign-in", subject=person.subject,
                  detail=f"roles {' '.join(person.roles)}; agency {person.agency}"
                         + (f"; ppk_agency {person.ppk_agency}" if person.ppk_agency else ""))
     return issue(request, runtime.settings, subject=person.subject, agency=person.agency, roles=person.roles,
                  ppk_agency=person.ppk_agency, username=person.username, display_name=person.display_name)
-
-
-async def _audit(runtime, *, action: str, subject: str, detail: str) -> None:  # noqa: ANN001
-    async with runtime.transaction() as session:
-        users.audit(session, actor=runtime.settings.oidc_issuer or "oidc", action=action, username=subject[:64],
-                    now=runtime.clock.now(), detail=detail[:200])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.identity.domain import PERSON_ROLES, TOTP_ROLES
-from shared.settings import Settings
+from shared.settings import OidcSettings
 
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_\-]{0,39}$")
 SUBJECT_PREFIX = "oidc:"
@@ -44,7 +44,7 @@ class ClaimRules:
     second_factor_amr: frozenset[str]
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ClaimRules:
+    def from_settings(cls, settings: OidcSettings) -> ClaimRules:
         """The rules, or ValueError naming the setting that is wrong (the service then refuses to start)."""
         role_map: dict[str, tuple[str, ...]] = {}
         for value, roles in settings.oidc_role_map.items():

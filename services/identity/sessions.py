@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from services.identity import passwords, users
+from services.identity import passwords, signing_in, users
 from services.identity.oauth import _failure_limiter
 from services.identity.schemas import SessionIn, SessionOut
 from shared.auth import KIND_CLAIM, PERSON, Actor, mint_token
@@ -58,9 +58,8 @@ def lockout_of(settings) -> passwords.Lockout:  # noqa: ANN001
 async def create_session(body: SessionIn, request: Request, address: Annotated[str, Depends(failure_budget)],
                          runtime: RuntimeDep) -> JSONResponse:
     settings = runtime.settings
-    async with runtime.transaction() as session:
-        outcome = await users.sign_in(session, username=body.username, password=body.password, totp=body.totp,
-                                      now=runtime.clock.now(), lockout=lockout_of(settings))
+    outcome = await signing_in.sign_in(runtime=runtime, username=body.username, password=body.password,
+                                       totp=body.totp, lockout=lockout_of(settings))
     if outcome.result is not users.SignIn.OK:
         if outcome.result is not users.SignIn.TOTP_REQUIRED:
             _failure_limiter(request).check(SESSION_PERMISSION, address)

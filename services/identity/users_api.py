@@ -1,6 +1,6 @@
 """Managing people's accounts (admin role): list them, make one (the password made and the TOTP
 enrolment URI are answered once), disable one, reset a password. ``sbt user`` does the same on the
-identity database directly."""
+identity database directly. Each route parses, authorises and calls its unit of work in admin.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, status
 
-from services.identity import users
+from services.identity import admin, users
 from services.identity.schemas import PasswordResetIn, UserCreated, UserIn, UserList, UserOut, UserSecrets
 from shared.auth import Actor, require
 from shared.problems import Problem
@@ -31,8 +31,7 @@ def _refusal(error: Exception, username: str) -> Problem:
 
 @router.get("", response_model=UserList, summary="Every account (never a password or TOTP secret)")
 async def list_users(actor: CanReadUsers, runtime: RuntimeDep) -> UserList:
-    async with runtime.sessions() as session:
-        return UserList(users=[users.out(user) for user in await users.list_all(session)])
+    return UserList(users=[users.out(user) for user in await admin.list_users(runtime=runtime)])
 
 
 @router.post("", response_model=UserCreated, status_code=status.HTTP_201_CREATED,
@@ -41,8 +40,7 @@ async def list_users(actor: CanReadUsers, runtime: RuntimeDep) -> UserList:
                         422: {"description": "a field is invalid (e.g. a PPK without ppk_agency)"}})
 async def add_user(body: UserIn, actor: CanWriteUsers, runtime: RuntimeDep) -> UserCreated:
     try:
-        async with runtime.transaction() as session:
-            return await users.add(session, data=body, created_by=actor.client_id, now=runtime.clock.now())
+        return await admin.add_user(runtime=runtime, data=body, actor=actor)
     except users.UserExists as error:
         raise _refusal(error, body.username) from None
 
@@ -52,9 +50,7 @@ async def add_user(body: UserIn, actor: CanWriteUsers, runtime: RuntimeDep) -> U
              responses={404: {"description": "no such user"}, 409: {"description": "already disabled"}})
 async def disable_user(username: UsernamePath, actor: CanWriteUsers, runtime: RuntimeDep) -> UserOut:
     try:
-        async with runtime.transaction() as session:
-            return users.out(await users.disable(session, username=username, disabled_by=actor.client_id,
-                                                 now=runtime.clock.now()))
+        return users.out(await admin.disable_user(runtime=runtime, username=username, actor=actor))
     except (users.UserNotFound, users.UserDisabled) as error:
         raise _refusal(error, username) from None
 
@@ -65,10 +61,8 @@ async def disable_user(username: UsernamePath, actor: CanWriteUsers, runtime: Ru
 async def reset_password(username: UsernamePath, body: PasswordResetIn, actor: CanWriteUsers,
                          runtime: RuntimeDep) -> UserSecrets:
     try:
-        async with runtime.transaction() as session:
-            user, password, uri = await users.reset_password(
-                session, username=username, password=body.password, reset_totp=body.reset_totp,
-                reset_by=actor.client_id, now=runtime.clock.now())
+        user, password, uri = await admin.reset_password(runtime=runtime, username=username, password=body.password,
+                                                         reset_totp=body.reset_totp, actor=actor)
     except (users.UserNotFound, users.UserDisabled) as error:
         raise _refusal(error, username) from None
     return UserSecrets(username=user.username, password=password, totp_uri=uri)

@@ -12,7 +12,7 @@ from services.intake.hot_path import FilingHotPath
 from services.intake.models import Base, messaging
 from shared.service import Runtime, ServiceSpec, create_service_app
 from shared import retention as retention_rules
-from shared.settings import Settings
+from services.intake.settings import IntakeSettings, get_settings
 
 
 async def _background(runtime: Runtime) -> None:
@@ -32,7 +32,8 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     app = create_service_app(SPEC, settings)
     try:  # rules that cannot be used stop intake at start, in one line, not at the first sweep
         retention_rules.load(app.state.settings.retention_rules)

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import orjson
 
 from shared.crypto import CryptoError, Keyring, open_sealed, seal
-from shared.settings import Settings
+from shared.settings import SealSettings
 
 _keyrings: dict[int, Keyring] = {}
 
 
-def keyring(settings: Settings) -> Keyring:
+def keyring(settings: SealSettings) -> Keyring:
     """One keyring per settings object (the development key file is read once)."""
     found = _keyrings.get(id(settings))
     if found is None:

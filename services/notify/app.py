@@ -13,7 +13,7 @@ from services.notify.dispatch import Dispatcher
 from services.notify.feeds import FeedRelay
 from services.notify.models import Base, messaging
 from shared.service import Runtime, ServiceSpec, create_service_app
-from shared.settings import Settings
+from services.notify.settings import NotifySettings, get_settings
 
 
 async def background(runtime: Runtime) -> None:
@@ -52,5 +52,6 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: NotifySettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     return create_service_app(SPEC, settings)

@@ -30,7 +30,7 @@ FEED_STREAM = "SBT_FEEDS"
 BATCH = 500
 
 
-def feed_stream_config(settings) -> StreamConfig:  # noqa: ANN001 - shared.settings.Settings
+def feed_stream_config(settings) -> StreamConfig:  # noqa: ANN001 - services.notify.settings.NotifySettings
     return StreamConfig(name=FEED_STREAM, subjects=[f"{domain.FEED_PREFIX}.>"], num_replicas=settings.stream_replicas,
                         duplicate_window=settings.duplicate_window_seconds)
 

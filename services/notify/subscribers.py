@@ -36,7 +36,7 @@ from shared.authz import ROLES, allowed, scope_of
 from shared.events import EVENT_MODELS
 from shared.nats_login import connect_options, new_password
 from shared.nats_permissions import FEED_USER_PREFIX, OPS_USER, FeedLogin, render_auth_conf
-from shared.settings import Settings
+from services.notify.settings import NotifySettings
 
 SNAPSHOT = "feed-subscribers.json"
 BCRYPT_ROUNDS = 11
@@ -72,15 +72,15 @@ def feed_of(agency: str, role: str) -> str:
     return scope.agency
 
 
-def auth_file(settings: Settings) -> Path:
+def auth_file(settings: NotifySettings) -> Path:
     return settings.nats_auth_file or settings.data_dir / "nats" / "auth.conf"
 
 
-def pid_file(settings: Settings) -> Path:
+def pid_file(settings: NotifySettings) -> Path:
     return settings.nats_pid_file or settings.data_dir / "nats" / "nats.pid"
 
 
-def snapshot_path(settings: Settings) -> Path:
+def snapshot_path(settings: NotifySettings) -> Path:
     return auth_file(settings).parent / SNAPSHOT
 
 
@@ -120,7 +120,7 @@ async def find(session: AsyncSession, user: str) -> FeedSubscriber:
     return subscriber
 
 
-def write_server_config(settings: Settings, logins: list[FeedLogin]) -> bool:
+def write_server_config(settings: NotifySettings, logins: list[FeedLogin]) -> bool:
     """Rewrite the managed server's authorization file with these logins and ask it to reload. False when
     this deployment manages no server (an external NATS without SBT_NATS_AUTH_FILE)."""
     path = auth_file(settings)
@@ -134,7 +134,7 @@ def write_server_config(settings: Settings, logins: list[FeedLogin]) -> bool:
     return True
 
 
-def reload_server(settings: Settings) -> bool:
+def reload_server(settings: NotifySettings) -> bool:
     try:
         pid = int(pid_file(settings).read_text().strip())
     except (OSError, ValueError):
@@ -157,7 +157,7 @@ def logins_of(subscribers: list[FeedSubscriber]) -> list[FeedLogin]:
     return [FeedLogin(s.user, s.password_hash, s.consumer) for s in subscribers]
 
 
-async def _ops(settings: Settings):  # noqa: ANN202 - a nats Client
+async def _ops(settings: NotifySettings):  # noqa: ANN202 - a nats Client
     options = connect_options(settings, OPS_USER)
     try:
         return await nats.connect(**options, connect_timeout=3, max_reconnect_attempts=0, allow_reconnect=False)
@@ -165,7 +165,7 @@ async def _ops(settings: Settings):  # noqa: ANN202 - a nats Client
         raise SubscriberError(f"cannot reach NATS at {settings.nats_url} as {OPS_USER}: {error}") from None
 
 
-async def make_consumer(settings: Settings, subscriber: FeedSubscriber) -> None:
+async def make_consumer(settings: NotifySettings, subscriber: FeedSubscriber) -> None:
     nc = await _ops(settings)
     try:
         js = nc.jetstream(timeout=5)
@@ -178,7 +178,7 @@ async def make_consumer(settings: Settings, subscriber: FeedSubscriber) -> None:
         await nc.close()
 
 
-async def delete_consumer(settings: Settings, subscriber: FeedSubscriber) -> None:
+async def delete_consumer(settings: NotifySettings, subscriber: FeedSubscriber) -> None:
     nc = await _ops(settings)
     try:
         with contextlib.suppress(nats.js.errors.NotFoundError):
@@ -187,7 +187,7 @@ async def delete_consumer(settings: Settings, subscriber: FeedSubscriber) -> Non
         await nc.close()
 
 
-async def wait_until_login_works(settings: Settings, user: str, password: str, timeout: float = 5.0) -> bool:
+async def wait_until_login_works(settings: NotifySettings, user: str, password: str, timeout: float = 5.0) -> bool:
     """The server takes a reload in the background: try the new login until it is accepted."""
     servers = [s.strip() for s in settings.nats_url.split(",")]
     deadline = asyncio.get_running_loop().time() + timeout
@@ -203,7 +203,7 @@ async def wait_until_login_works(settings: Settings, user: str, password: str, t
     return False
 
 
-def login_document(settings: Settings, subscriber: FeedSubscriber, password: str) -> dict:
+def login_document(settings: NotifySettings, subscriber: FeedSubscriber, password: str) -> dict:
     """What `sbt subscriber add --json` prints: everything an agency system needs to read its feed."""
     return {
         "servers": [s.strip() for s in settings.nats_url.split(",")],

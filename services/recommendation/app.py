@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.recommendation import api, handlers, roles
 from services.recommendation.models import Base, messaging
 from shared.service import ServiceSpec, create_service_app
-from shared.settings import Settings, get_settings
+from services.recommendation.settings import RecommendationSettings, get_settings
 
 SPEC = ServiceSpec(
     name="recommendation",
@@ -21,7 +21,7 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: RecommendationSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # Read at start: a broken role configuration stops the service instead of deciding with the wrong authority.
     assignments = roles.from_settings(settings)

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from shared.settings import Settings
+from services.recommendation.settings import RecommendationSettings
 
 Role = Literal["examining_authority", "verifier"]
 # Roles that exactly one agency holds at a time: two examining authorities on one day would make the
@@ -111,7 +111,7 @@ def parse(document: object) -> RoleAssignments:
     return RoleAssignments(_ADAPTER.validate_python(document))
 
 
-def from_settings(settings: Settings) -> RoleAssignments:
+def from_settings(settings: RecommendationSettings) -> RoleAssignments:
     """Inline assignments win over a file, a configured file over the shipped one. A broken
     configuration stops the service at start rather than deciding with the wrong authority."""
     if settings.role_assignments is not None:

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.sanction import api, handlers, sweeps
 from services.sanction.models import Base, messaging
 from shared.service import ServiceSpec, create_service_app
-from shared.settings import Settings
+from services.sanction.settings import SanctionSettings, get_settings
 
 SPEC = ServiceSpec(
     name="sanction",
@@ -23,5 +23,6 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: SanctionSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
     return create_service_app(SPEC, settings)

@@ -16,7 +16,7 @@ from services.status.ledger.service import ledger_of, publish_periodically
 from services.status.models import Base, messaging
 from services.status.read_index import StatusIndex, keep_current
 from shared.service import ServiceSpec, create_service_app
-from shared.settings import Settings, get_settings
+from services.status.settings import StatusSettings, get_settings
 
 SPEC = ServiceSpec(
     name="status",
@@ -34,7 +34,7 @@ SPEC = ServiceSpec(
 )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: StatusSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     poll = settings.status_index_poll_seconds
     if poll <= 0:

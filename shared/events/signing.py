@@ -40,7 +40,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from shared.settings import Settings
+from shared.settings import BusSettings
 
 DEV_KEY_FOLDER = Path("keys") / "events"
 
@@ -183,7 +183,7 @@ def producers() -> list[str]:
     return sorted({model.producer for model in EVENT_MODELS.values()})
 
 
-def _dev_key_pem(settings: Settings, producer: str) -> str:
+def _dev_key_pem(settings: BusSettings, producer: str) -> str:
     """The development key of ``producer``, made once (0600) and linked into place whole, so that processes
     starting together agree on it (as the development master key is made, shared/crypto.py)."""
     folder = settings.data_dir / DEV_KEY_FOLDER
@@ -209,7 +209,7 @@ def _signing_key(producer: str, key_id: str | None, pem: str) -> SigningKey:
     return SigningKey(producer, key_id or key_id_for(producer, key.public_key()), key)
 
 
-def signing_key_from_settings(settings: Settings, producer: str) -> SigningKey:
+def signing_key_from_settings(settings: BusSettings, producer: str) -> SigningKey:
     """This producer's signing key: ``SBT_SIGNING_KEY`` in production, a development key otherwise."""
     if settings.signing_key:
         return _signing_key(producer, settings.signing_key_id, settings.signing_key)
@@ -218,7 +218,7 @@ def signing_key_from_settings(settings: Settings, producer: str) -> SigningKey:
     return _signing_key(producer, None, _dev_key_pem(settings, producer))
 
 
-def _configured(settings: Settings) -> ProducerKeys:
+def _configured(settings: BusSettings) -> ProducerKeys:
     keys = ProducerKeys()
     if settings.producer_keys_file is not None:
         try:
@@ -230,7 +230,7 @@ def _configured(settings: Settings) -> ProducerKeys:
     return keys
 
 
-def producer_keys_from_settings(settings: Settings, *, with_dev_keys: Iterable[str] | None = None) -> ProducerKeys:
+def producer_keys_from_settings(settings: BusSettings, *, with_dev_keys: Iterable[str] | None = None) -> ProducerKeys:
     """The pinned producer keys. Production: only what is configured. Development and tests: every
     producer's development key as well (``with_dev_keys``: which producers; default all)."""
     configured = _configured(settings)

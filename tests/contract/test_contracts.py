@@ -5,7 +5,7 @@ from fastapi.routing import APIRoute
 from services.cli.contracts import event_schema, write_contracts
 from services.registry import SERVICES, create_app
 from shared.events import EVENT_MODELS
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 
 
 def test_checked_in_contracts_match_the_code():
@@ -49,7 +49,7 @@ def test_every_route_except_health_requires_a_permission(tmp_path):
     out of the OpenAPI contract, not out of this."""
     checked, dashboard = 0, 0
     for service in SERVICES:
-        app = create_app(service, Settings(env="test", data_dir=tmp_path))
+        app = create_app(service, SystemSettings(env="test", data_dir=tmp_path))
         for route in _api_routes(app.routes):
             if route.path in PUBLIC_PATHS | PUBLIC_DASHBOARD_PATHS:
                 continue

@@ -25,7 +25,7 @@ from shared.events import GENESIS_HASH, Envelope, nats_subject
 from shared.events.envelope import utc_now_text
 from shared.events.recommendation import RecommendationIssued
 from shared.ids import new_id
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.ports import eventually
 from tests.harness.signing import producer_key
@@ -67,7 +67,7 @@ def _permission(dependant) -> str | None:
 def endpoints(tmp_path) -> list[Endpoint]:
     found = []
     for service in SERVICES:
-        app = create_app(service, Settings(env="test", data_dir=tmp_path))
+        app = create_app(service, SystemSettings(env="test", data_dir=tmp_path))
         for route in _api_routes(app.routes):
             permission = _permission(route.dependant)
             if permission is None:  # health, metrics: open by design, checked by the contract test

@@ -16,7 +16,7 @@ from services.intake.schemas import ReportIn
 from shared.auth import Actor
 from shared.problems import Problem
 from shared.service import Runtime
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 from tests.e2e.reports import random_nip, report_body
 from tests.harness import database
 from tests.harness.system import seed_reference_tables
@@ -30,7 +30,7 @@ BAWASLU = Actor(client_id="bawaslu-client", agency="BAWASLU", roles=frozenset({"
 async def intake(tmp_path):  # noqa: ANN001
     databases = database.TestDatabases(tmp_path, ["intake"])
     await databases.create()
-    settings = Settings(env="test", data_dir=tmp_path / "data", database_url=databases.template,
+    settings = SystemSettings(env="test", data_dir=tmp_path / "data", database_url=databases.template,
                         nats_url="nats://127.0.0.1:1")
     runtime = Runtime(SPEC, settings)
     await seed_reference_tables(runtime.database_url)

@@ -25,7 +25,8 @@ from services.cli.runner import healthy
 from shared.auth import mint_token
 from shared.nats_login import connect_options, credentials_path
 from shared.nats_permissions import OPS_USER
-from shared.settings import SERVICE_PORTS, Settings
+from shared.settings import SERVICE_PORTS
+from services.cli.settings import SystemSettings
 from tests.e2e.reports import random_nip, report_body
 from tests.harness.ports import eventually, free_port, port_open, stop_process, wait_for
 
@@ -43,7 +44,7 @@ def _free_offset() -> int:
 
 
 async def test_sbt_run_brings_up_every_service_on_an_embedded_nats_that_enforces_per_service_users(tmp_path: Path):
-    settings = Settings(env="development", data_dir=tmp_path / "var", embedded_nats_port=free_port(),
+    settings = SystemSettings(env="development", data_dir=tmp_path / "var", embedded_nats_port=free_port(),
                         port_offset=_free_offset())
     env = {k: v for k, v in os.environ.items() if not k.startswith("SBT_")}
     env.update(SBT_DATA_DIR=str(settings.data_dir), SBT_EMBEDDED_NATS_PORT=str(settings.embedded_nats_port),
@@ -134,7 +135,7 @@ def _children(parent: int) -> dict[str, int]:
 
 
 async def test_sbt_run_restarts_a_killed_service_or_nats_and_leaves_the_rest_running(tmp_path: Path):
-    settings = Settings(env="development", data_dir=tmp_path / "var", embedded_nats_port=free_port(),
+    settings = SystemSettings(env="development", data_dir=tmp_path / "var", embedded_nats_port=free_port(),
                         port_offset=_free_offset())
     env = {k: v for k, v in os.environ.items() if not k.startswith("SBT_")}
     env.update(SBT_DATA_DIR=str(settings.data_dir), SBT_EMBEDDED_NATS_PORT=str(settings.embedded_nats_port),

@@ -16,7 +16,7 @@ from services.status.models import ledger as ledger_tables
 from services.status.models import messaging
 from shared.bus import Bus
 from shared.messaging.consumer import BatchHandlers, Consumer
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 from tests.e2e.test_status_batches import count, databases, nats_server, publish, status_database  # noqa: F401
 from tests.harness.signing import fixed_producer_keys
 from tests.unit.ledger_fixtures import case_log
@@ -49,7 +49,7 @@ def consumer(sessions, bus: Bus, ack_wait: float, before_apply=None) -> Watched:
 
 
 async def connected(url: str) -> Bus:
-    bus = Bus(Settings(nats_url=url), "status")
+    bus = Bus(SystemSettings(nats_url=url), "status")
     await bus.connect()
     await bus.ensure_stream()
     return bus

@@ -25,7 +25,7 @@ from shared.events.intake import CaseOpened, ReportReceived
 from shared.events.recommendation import VerificationDecided
 from shared.messaging.consumer import BatchHandlers, Consumer, Incoming
 from shared.migrations import upgrade
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 from tests.harness import database
 from tests.harness.nats import NatsServer
 from tests.harness.signing import fixed_producer_keys, install_test_keys
@@ -211,7 +211,7 @@ async def test_the_replay_reproduces_what_the_live_consumer_applied_parked_and_r
     assert await count(status_database["status"], "ledger_leaves") == len(intake) + 1 + 2 + 4
 
     install_test_keys(tmp_path / "data")  # the replay pins the producers' keys as a service there would
-    settings = Settings(env="test", data_dir=tmp_path / "data", nats_url=nats_server.url)
+    settings = SystemSettings(env="test", data_dir=tmp_path / "data", nats_url=nats_server.url)
     result = await replay(settings, live_url=databases.url("status"), into_url=databases.url("status_once"),
                           batch_size=4, cases_kept=2)
     assert result.differing == [], result.skipped

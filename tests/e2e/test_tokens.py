@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.auth import mint_token, public_pem
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 from tests.e2e.reports import report_body
 
 pytestmark = pytest.mark.e2e
@@ -57,7 +57,7 @@ async def test_only_valid_tokens_from_trusted_keys_get_in_and_keys_rotate_withou
 
     # During a rotation both the outgoing and the incoming key are trusted; `sbt token` signs with the
     # configured key and id (here the new one).
-    minted = mint_token(Settings(jwt_private_key=new_key, jwt_key_id="2024-b"), agency="BAWASLU", roles=["reporter"])
+    minted = mint_token(SystemSettings(jwt_private_key=new_key, jwt_key_id="2024-b"), agency="BAWASLU", roles=["reporter"])
     for token in (_sign(_claims(), old_key, "2024-a"), _sign(_claims(), new_key, "2024-b"), minted):
         assert (await call(token)).status_code == 201
 

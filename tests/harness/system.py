@@ -19,7 +19,7 @@ from shared.auth import mint_token
 from shared.clock import Clock
 from shared.db import create_engine
 from shared.migrations import upgrade
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 from tests.harness import nats_auth
 from tests.harness.database import TestDatabases
 from tests.harness.signing import install_test_keys
@@ -106,7 +106,7 @@ class SbtSystem:
         self.nats = nats if nats is not None else NatsServer(
             folder / "nats", config=nats_config, env=nats_auth.server_env(self.nats_passwords)
         )
-        self.settings = Settings(env="test", data_dir=self.data_dir)
+        self.settings = SystemSettings(env="test", data_dir=self.data_dir)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SBT_")}
         env.update(
             SBT_ENV="test",

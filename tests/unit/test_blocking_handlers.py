@@ -23,13 +23,13 @@ from shared.messaging.consumer import Incoming
 from shared.migrations import upgrade
 from shared.problems import Problem
 from shared.service import Runtime
-from shared.settings import Settings
+from services.blocking.settings import BlockingSettings
 
 _seq = itertools.count(1)
 
 
 async def _runtime(tmp_path, policy: str):  # noqa: ANN202
-    settings = Settings(env="test", data_dir=tmp_path, escalation_threshold=2, blocking_policy=policy,
+    settings = BlockingSettings(env="test", data_dir=tmp_path, escalation_threshold=2, blocking_policy=policy,
                         clock_fixed=dt.datetime(2024, 11, 5, 1, 0, tzinfo=dt.UTC))
     runtime = Runtime(SPEC, settings)
     await asyncio.to_thread(upgrade, "blocking", runtime.database_url)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from services.cli.support import service_url
-from shared.settings import SERVICE_PORTS, Settings
+from shared.settings import SERVICE_PORTS
+from services.cli.settings import SystemSettings
 from tests.harness.ports import free_port, free_port_between
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,13 +107,13 @@ def test_a_stream_command_without_a_nats_says_so_in_one_line(tmp_path):
 
 
 def test_service_urls_follow_the_offset_the_host_and_an_explicit_address(monkeypatch):
-    settings = Settings(port_offset=300, host="10.0.0.5")
+    settings = SystemSettings(port_offset=300, host="10.0.0.5")
     assert service_url("sanction", settings=settings) == f"http://10.0.0.5:{SERVICE_PORTS['sanction'] + 300}"
     assert service_url("status", "http://elsewhere:9/", settings=settings) == "http://elsewhere:9"
     monkeypatch.setenv("SBT_STATUS_URL", "http://from-env:1")
     assert service_url("status", settings=settings) == "http://from-env:1"
     # A service bound to every address is reached on the loopback one.
-    assert service_url("intake", settings=Settings(host="0.0.0.0")) == f"http://127.0.0.1:{SERVICE_PORTS['intake']}"
+    assert service_url("intake", settings=SystemSettings(host="0.0.0.0")) == f"http://127.0.0.1:{SERVICE_PORTS['intake']}"
 
 
 def test_a_setting_out_of_range_is_one_line_naming_the_variable(tmp_path):

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.crypto import CryptoError, Keyring, decode_master_key, new_master_key, open_sealed, seal
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 
 
 def _keyring(**keys: str) -> Keyring:
@@ -48,30 +48,30 @@ def test_tampering_with_the_ciphertext_or_the_wrapped_key_is_detected():
 
 def test_the_master_key_rotates_without_a_flag_day():
     old, new = new_master_key(), new_master_key()
-    before = Keyring.from_settings(Settings(master_key=old, master_key_id="k1"))
+    before = Keyring.from_settings(SystemSettings(master_key=old, master_key_id="k1"))
     data_key, wrapped = before.new_data_key("r1")
     sealed = seal(data_key, b"secret", "r1")
 
-    after = Keyring.from_settings(Settings(master_key=new, master_key_id="k2", master_keys_retired={"k1": old}))
+    after = Keyring.from_settings(SystemSettings(master_key=new, master_key_id="k2", master_keys_retired={"k1": old}))
     assert open_sealed(after.unwrap(wrapped, "r1"), sealed, "r1") == b"secret"
     rewrapped = after.rewrap(wrapped, "r1")
     assert after.key_id_of(rewrapped) == "k2"
 
     # Once every data key is re-wrapped, the old master key can go.
-    retired = Keyring.from_settings(Settings(master_key=new, master_key_id="k2"))
+    retired = Keyring.from_settings(SystemSettings(master_key=new, master_key_id="k2"))
     assert open_sealed(retired.unwrap(rewrapped, "r1"), sealed, "r1") == b"secret"
     with pytest.raises(CryptoError, match="not configured"):
         retired.unwrap(wrapped, "r1")
 
 
 def test_development_makes_one_master_key_and_production_demands_one(tmp_path):
-    first = Keyring.from_settings(Settings(data_dir=tmp_path))
-    second = Keyring.from_settings(Settings(data_dir=tmp_path))
+    first = Keyring.from_settings(SystemSettings(data_dir=tmp_path))
+    second = Keyring.from_settings(SystemSettings(data_dir=tmp_path))
     assert first == second and first.current_id == "dev"
     with pytest.raises(ValueError, match="SBT_MASTER_KEY"):
-        Settings(env="production", jwt_public_keys={"k": "pem"})
+        SystemSettings(env="production", jwt_public_keys={"k": "pem"})
     with pytest.raises(ValueError, match="32 bytes"):
-        Keyring.from_settings(Settings(master_key="c2hvcnQ"))
+        Keyring.from_settings(SystemSettings(master_key="c2hvcnQ"))
 
 
 def test_services_starting_together_agree_on_one_complete_development_key(tmp_path):
@@ -89,5 +89,5 @@ def test_services_starting_together_agree_on_one_complete_development_key(tmp_pa
 
 
 def _development_key_id_and_bytes(data_dir: str) -> bytes:
-    ring = Keyring.from_settings(Settings(data_dir=data_dir))
+    ring = Keyring.from_settings(SystemSettings(data_dir=data_dir))
     return ring.keys[ring.current_id]

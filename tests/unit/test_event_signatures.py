@@ -19,7 +19,7 @@ from shared.events.signing import (
 )
 from shared.ledger.chain import authenticate, check_chains
 from shared.messaging.outbox import chain_document
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 
 
 def _key(producer: str = "intake") -> SigningKey:
@@ -102,13 +102,13 @@ def test_an_audit_names_unsigned_events_and_keeps_them_out_of_the_chain():
 
 
 def test_development_keys_are_made_once_per_producer_and_production_demands_configured_keys(tmp_path):
-    settings = Settings(env="development", data_dir=tmp_path)
+    settings = SystemSettings(env="development", data_dir=tmp_path)
     intake = signing_key_from_settings(settings, "intake")
     assert signing_key_from_settings(settings, "intake").key_id == intake.key_id
     assert (tmp_path / "keys" / "events" / "intake.pem").stat().st_mode & 0o077 == 0
     pinned = producer_keys_from_settings(settings)
     assert authenticate(_event(key=intake), pinned) is None
-    production = Settings(env="production", data_dir=tmp_path, jwt_public_keys={"k": "x"}, master_key="x" * 43,
+    production = SystemSettings(env="production", data_dir=tmp_path, jwt_public_keys={"k": "x"}, master_key="x" * 43,
                           ledger_private_key="x")
     with pytest.raises(KeyConfigError, match="SBT_SIGNING_KEY"):
         signing_key_from_settings(production, "intake")

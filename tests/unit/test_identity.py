@@ -23,7 +23,8 @@ from services.identity.token_request import (
 from shared.auth import public_pem
 from shared.nats_permissions import render_auth_conf, service_users
 from shared.service import ServiceSpec
-from shared.settings import SERVICES_WITHOUT_BUS, Settings
+from shared.settings import SERVICES_WITHOUT_BUS
+from services.cli.settings import SystemSettings
 
 # -- roles and scope ------------------------------------------------------------------------------------
 
@@ -155,7 +156,7 @@ def _private_pem() -> str:
 
 def test_the_key_set_publishes_every_trusted_key_by_its_id():
     a, b = _private_pem(), _private_pem()
-    settings = Settings(jwt_public_keys={"2026-b": public_pem(b), "2026-a": public_pem(a)})
+    settings = SystemSettings(jwt_public_keys={"2026-b": public_pem(b), "2026-a": public_pem(a)})
     published = keys.key_set(settings)["keys"]
     assert [key["kid"] for key in published] == ["2026-a", "2026-b"]
     raw = serialization.load_pem_private_key(a.encode(), None).public_key().public_bytes(
@@ -169,11 +170,11 @@ def test_the_issuer_refuses_a_signing_key_that_nobody_trusts():
     a, b = _private_pem(), _private_pem()
     trusted = {"2026-a": public_pem(a)}
     assert keys.check_signing_key_is_trusted(
-        Settings(jwt_public_keys=trusted, jwt_private_key=a, jwt_key_id="2026-a")) == "2026-a"
+        SystemSettings(jwt_public_keys=trusted, jwt_private_key=a, jwt_key_id="2026-a")) == "2026-a"
     with pytest.raises(RuntimeError, match="not among the trusted keys"):
-        keys.check_signing_key_is_trusted(Settings(jwt_public_keys=trusted, jwt_private_key=b, jwt_key_id="2026-b"))
+        keys.check_signing_key_is_trusted(SystemSettings(jwt_public_keys=trusted, jwt_private_key=b, jwt_key_id="2026-b"))
     with pytest.raises(RuntimeError, match="is not the public key"):
-        keys.check_signing_key_is_trusted(Settings(jwt_public_keys=trusted, jwt_private_key=b, jwt_key_id="2026-a"))
+        keys.check_signing_key_is_trusted(SystemSettings(jwt_public_keys=trusted, jwt_private_key=b, jwt_key_id="2026-a"))
 
 
 # -- a service without the bus ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import subprocess
 
 from shared.nats_login import credentials_path, embedded_credentials, new_password, readable_by_nats
 from shared.nats_permissions import AUTH_CONF, OPS_USER, password_variable, service_users
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 from tests.harness.nats import nats_server_binary
 
 
@@ -34,7 +34,7 @@ def test_a_password_beginning_with_a_dash_stops_nats_server_and_new_passwords_ne
 
 
 def test_embedded_credentials_keep_good_passwords_and_replace_unreadable_ones(tmp_path):
-    settings = Settings(data_dir=tmp_path)
+    settings = SystemSettings(data_dir=tmp_path)
     first = embedded_credentials(settings, create=True)
     assert set(first) == {*service_users(), OPS_USER} and all(readable_by_nats(p) for p in first.values())
     path = credentials_path(settings)

@@ -10,7 +10,7 @@ import pytest
 
 from services.notify import domain, targets
 from shared.authz import EVERY_AGENCY, AgencyScope
-from shared.settings import Settings
+from services.notify.settings import NotifySettings
 
 NOW = dt.datetime(2024, 11, 5, tzinfo=dt.UTC)
 JABAR = domain.Route("PEMPROV-JABAR", "PILKADA-2024", "JAWA BARAT", "case-1")
@@ -47,15 +47,15 @@ def test_an_event_goes_on_its_agencys_feed_and_the_national_one_under_its_own_su
 
 
 def test_the_retry_schedule_waits_each_entry_plus_at_most_its_jitter_and_then_gives_up():
-    schedule = Settings(webhook_retry_schedule="0,5,300").webhook_retry_delays
+    schedule = NotifySettings(webhook_retry_schedule="0,5,300").webhook_retry_delays
     assert schedule == [0, 5, 300]
     rng = random.Random(1)
     waits = [(domain.next_attempt(NOW, n, schedule, 0.1, rng) - NOW).total_seconds() for n in range(3)]
     assert waits[0] == 0 and 5 <= waits[1] <= 5.5 and 300 <= waits[2] <= 330
     assert domain.next_attempt(NOW, 3, schedule, 0.1) is None
-    assert Settings().webhook_retry_delays == [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+    assert NotifySettings().webhook_retry_delays == [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
     with pytest.raises(ValueError, match="SBT_WEBHOOK_RETRY_SCHEDULE"):
-        Settings(webhook_retry_schedule="0,soon")
+        NotifySettings(webhook_retry_schedule="0,soon")
 
 
 def test_an_endpoint_failing_for_the_whole_window_is_disabled():
@@ -130,7 +130,7 @@ async def test_the_target_is_checked_again_at_delivery_time_and_a_refused_one_is
     from shared.clock import clock_from_settings
     from tests.harness.webhook_receiver import WebhookReceiver
 
-    settings = Settings(env="test", data_dir=tmp_path)
+    settings = NotifySettings(env="test", data_dir=tmp_path)
     dispatcher = Dispatcher(SimpleNamespace(settings=settings, clock=clock_from_settings(None)))
     with WebhookReceiver() as receiver:
         port = receiver.server.server_address[1]
@@ -149,7 +149,7 @@ def test_the_embedded_nats_keeps_the_feed_logins_across_a_restart_of_make_run(tm
     from services.notify.subscribers import SNAPSHOT
     from services.cli.runner import embedded_nats_config
 
-    settings = Settings(env="test", data_dir=tmp_path)
+    settings = NotifySettings(env="test", data_dir=tmp_path)
     (tmp_path / "nats").mkdir()
     login = {"user": "feed_pemprov_jabar_abc123", "password_hash": "$2b$11$" + "x" * 53, "consumer": "feed_pemprov_jabar_abc123"}
     (tmp_path / "nats" / SNAPSHOT).write_text(json.dumps([login]))

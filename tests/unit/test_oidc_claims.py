@@ -9,11 +9,11 @@ import pytest
 
 from services.identity.oidc import RelyingParty
 from services.identity.oidc_claims import ClaimRules, Refused, person, subject_of
-from shared.settings import Settings
+from services.identity.settings import IdentitySettings
 
 
 def rules(**overrides) -> ClaimRules:
-    settings = Settings(env="test", oidc_role_map={"sbt-ppk": "ppk", "pengamat": ["observer"], "blokir": "blocker",
+    settings = IdentitySettings(env="test", oidc_role_map={"sbt-ppk": "ppk", "pengamat": ["observer"], "blokir": "blocker",
                                                    "admin-sbt": ["admin", "observer"]},
                         oidc_agency_claim="instansi", **overrides)
     return ClaimRules.from_settings(settings)
@@ -69,30 +69,30 @@ def test_a_long_subject_is_hashed_to_fit_and_stays_the_same():
 
 def test_a_role_map_naming_no_person_role_stops_the_start():
     with pytest.raises(ValueError, match="SBT_OIDC_ROLE_MAP"):
-        ClaimRules.from_settings(Settings(env="test", oidc_role_map={"x": "personnel"}))
+        ClaimRules.from_settings(IdentitySettings(env="test", oidc_role_map={"x": "personnel"}))
     with pytest.raises(ValueError, match="SBT_OIDC_ROLE_MAP"):
-        ClaimRules.from_settings(Settings(env="test", oidc_role_map={"x": "superuser"}))
+        ClaimRules.from_settings(IdentitySettings(env="test", oidc_role_map={"x": "superuser"}))
     with pytest.raises(ValueError, match="SBT_OIDC_AGENCY"):
-        ClaimRules.from_settings(Settings(env="test", oidc_agency="bkn pusat"))
+        ClaimRules.from_settings(IdentitySettings(env="test", oidc_agency="bkn pusat"))
 
 
 def test_production_wants_https_for_the_provider_and_the_callback():
     keys = {"jwt_public_keys": {"k": "pem"}, "master_key": "m", "ledger_private_key": "l"}
     with pytest.raises(ValueError, match="SBT_OIDC_ISSUER"):
-        Settings(env="production", oidc_issuer="http://sso.example.go.id", **keys)
+        IdentitySettings(env="production", oidc_issuer="http://sso.example.go.id", **keys)
     with pytest.raises(ValueError, match="SBT_OIDC_REDIRECT_URI"):
-        Settings(env="production", oidc_issuer="https://sso.example.go.id", **keys)
+        IdentitySettings(env="production", oidc_issuer="https://sso.example.go.id", **keys)
 
 
 def test_the_transaction_is_sealed_and_expires(tmp_path):
-    party = RelyingParty(Settings(env="test", data_dir=tmp_path, oidc_issuer="http://127.0.0.1:1",
+    party = RelyingParty(IdentitySettings(env="test", data_dir=tmp_path, oidc_issuer="http://127.0.0.1:1",
                                   oidc_client_id="sbt"))
     sealed = party._seal_transaction({"state": "s-1", "nonce": "n", "code_verifier": "v", "exp": time.time() + 60})
     assert "s-1" not in sealed and party._open_transaction(sealed)["state"] == "s-1"
     flipped = sealed[:10] + ("A" if sealed[10] != "A" else "B") + sealed[11:]
     with pytest.raises(Refused, match="not one this service started"):
         party._open_transaction(flipped)
-    other = RelyingParty(Settings(env="test", data_dir=tmp_path / "other", oidc_issuer="http://127.0.0.1:1",
+    other = RelyingParty(IdentitySettings(env="test", data_dir=tmp_path / "other", oidc_issuer="http://127.0.0.1:1",
                                   oidc_client_id="sbt"))  # another signing key: another seal
     with pytest.raises(Refused, match="not one this service started"):
         other._open_transaction(sealed)

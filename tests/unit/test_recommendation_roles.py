@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from services.recommendation import roles
 from services.recommendation.roles import NotInRole
-from shared.settings import Settings
+from services.recommendation.settings import RecommendationSettings
 
 LAST_KASN_DAY = dt.date(2024, 8, 23)
 FIRST_BKN_DAY = dt.date(2024, 8, 24)
@@ -16,7 +16,7 @@ FIRST_BKN_DAY = dt.date(2024, 8, 24)
 
 @pytest.fixture
 def shipped():
-    return roles.from_settings(Settings(env="test"))
+    return roles.from_settings(RecommendationSettings(env="test"))
 
 
 def test_kasn_examines_until_23_august_2024_inclusive_and_bkn_is_refused(shipped):
@@ -47,11 +47,11 @@ def test_another_configuration_moves_the_handover_without_code(tmp_path):
         {"role": "examining_authority", "agency": "KASN", "valid_until": "2024-09-30"},
         {"role": "examining_authority", "agency": "BKN", "valid_from": "2024-10-01"},
     ]
-    inline = roles.from_settings(Settings(env="test", role_assignments=moved))
+    inline = roles.from_settings(RecommendationSettings(env="test", role_assignments=moved))
     assert inline.check("examining_authority", "KASN", FIRST_BKN_DAY).agency == "KASN"
     path = tmp_path / "roles.json"
     path.write_text(json.dumps({"assignments": moved}))
-    from_file = roles.from_settings(Settings(env="test", role_assignments_file=path))
+    from_file = roles.from_settings(RecommendationSettings(env="test", role_assignments_file=path))
     with pytest.raises(NotInRole):
         from_file.check("examining_authority", "BKN", dt.date(2024, 9, 30))
     assert from_file.examining_authority(dt.date(2024, 10, 1)).agency == "BKN"

@@ -22,7 +22,7 @@ from shared.events.sanction import DeadlineSet, FollowupOverdue, FollowupRecorde
 from shared.messaging.consumer import Incoming
 from shared.migrations import upgrade
 from shared.service import Runtime
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 from shared.status_model import apply
 
 _seq = itertools.count(1)
@@ -113,7 +113,7 @@ def test_the_blocking_figures_tell_apart_what_bkn_reconciles():
 
 @pytest.fixture
 async def status_runtime(tmp_path):
-    runtime = Runtime(SPEC, Settings(env="test", data_dir=tmp_path))
+    runtime = Runtime(SPEC, SystemSettings(env="test", data_dir=tmp_path))
     await asyncio.to_thread(upgrade, "status", runtime.database_url)
     stream_seq = itertools.count(1)
     heads: dict[str, tuple[int, str]] = {}  # each producer's chain, as the relay would make it

@@ -7,14 +7,14 @@ import os
 import sys
 
 from services.cli.runner import GIVE_UP_FAILURES, Supervised, _supervise
-from shared.settings import Settings
+from services.cli.settings import SystemSettings
 
 
 def test_a_process_that_keeps_failing_stops_everything_naming_it_with_the_end_of_its_log(tmp_path, capsys):
     flaky = Supervised("flaky", [sys.executable, "-c", "print('cannot open the database'); raise SystemExit(3)"],
                        dict(os.environ), tmp_path / "flaky.log", echo=False, backoff=0.01)
     flaky.start()
-    assert _supervise(Settings(data_dir=tmp_path), [flaky], lambda: False, embedded=False) == 1
+    assert _supervise(SystemSettings(data_dir=tmp_path), [flaky], lambda: False, embedded=False) == 1
 
     said = capsys.readouterr().err.splitlines()
     restarts = [line for line in said if "restarting" in line]

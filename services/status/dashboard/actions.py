@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import httpx
 
 from shared.i18n import N_
-from shared.settings import Settings
+from services.status.settings import StatusSettings
 from shared.status_model import CaseStatus, Stage
 
 
@@ -91,7 +91,7 @@ class Answer:
         return self.status is not None and 200 <= self.status < 300
 
 
-async def send(settings: Settings, action: Action, case: CaseStatus, body: dict, *, token: str,
+async def send(settings: StatusSettings, action: Action, case: CaseStatus, body: dict, *, token: str,
                client_address: str | None = None) -> Answer:
     headers = {"Authorization": f"Bearer {token}"}
     if client_address:  # for the service's per-client limits and its log, when it trusts this service as a proxy

@@ -25,7 +25,7 @@ from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from shared.problems import Problem
-from shared.settings import Settings
+from services.status.settings import StatusSettings
 
 FIELD = "csrf_token"
 COOKIE = "sbt_form"
@@ -33,7 +33,7 @@ KEY_FILE = "dashboard-form.key"
 _MAX_FIELDS = 20
 
 
-def _key(settings: Settings) -> bytes:
+def _key(settings: StatusSettings) -> bytes:
     if settings.dashboard_form_key:
         return settings.dashboard_form_key.encode()
     path = settings.data_dir / KEY_FILE

@@ -22,7 +22,7 @@ from services.status.dashboard import forms
 from services.status.dashboard.auth import LOGIN_PATH, safe_next
 from services.status.dashboard.routes import _login_page, _page, keep_session, landing, session_of
 from shared.problems import Problem
-from shared.settings import Settings
+from services.status.settings import StatusSettings
 
 PATH = "/dashboard/login/oidc"
 TRANSACTION_COOKIE = "sbt_oidc"
@@ -33,8 +33,8 @@ _REFUSALS = {"no role": "oidc_no_role", "no agency": "oidc_no_role", "second fac
 router = APIRouter(prefix=PATH, include_in_schema=False)
 
 
-async def configured(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
+async def configured(request: Request) -> StatusSettings:
+    settings: StatusSettings = request.app.state.settings
     if not settings.oidc_enabled:
         raise Problem(404, "not configured", "sign-in with an OpenID provider is not configured here")
     return settings
@@ -42,14 +42,14 @@ async def configured(request: Request) -> Settings:
 
 # Public like the password form (no session yet), and limited the same way, at the identity service.
 configured.permission = "session:create"  # type: ignore[attr-defined] - read by the deny-by-default test
-Configured = Annotated[Settings, Depends(configured)]
+Configured = Annotated[StatusSettings, Depends(configured)]
 
 
 def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _identity(settings: Settings, request: Request, path: str, body: dict) -> httpx.Response:
+async def _identity(settings: StatusSettings, request: Request, path: str, body: dict) -> httpx.Response:
     async with httpx.AsyncClient(base_url=settings.identity_base_url, timeout=15) as identity:
         return await identity.post(path, json=body, headers={"X-Forwarded-For": _address(request)})
 
@@ -60,7 +60,7 @@ def _title(answer: httpx.Response) -> str | None:
     return None
 
 
-def _forget(response: Response, settings: Settings) -> None:
+def _forget(response: Response, settings: StatusSettings) -> None:
     for name in (TRANSACTION_COOKIE, NEXT_COOKIE):
         response.delete_cookie(name, path=PATH, secure=settings.env == "production", httponly=True,
                                samesite="lax")
@@ -117,7 +117,7 @@ def _refused(request: Request, status: int, target: str, error: str, headers: di
     return _login_page(request, status, next=target, error=error, headers=headers, switch_to=LOGIN_PATH)
 
 
-async def _finish(request: Request, settings: Settings, target: str, body: dict) -> Response:
+async def _finish(request: Request, settings: StatusSettings, target: str, body: dict) -> Response:
     try:
         answer = await _identity(settings, request, "/v1/sessions/oidc", body)
     except httpx.HTTPError:

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from shared.events.envelope import utc_now_text
 from shared.ledger import checkpoint as cp
-from shared.settings import Settings
+from services.status.settings import StatusSettings
 
 DEV_KEY_FILE = "dev-ledger-ed25519.pem"
 
@@ -36,7 +36,7 @@ def _signer(log_id: str, key_id: str, pem: str) -> Signer:
     return Signer(log_id, key_id, cp.load_private_key(pem))
 
 
-def signer_from_settings(settings: Settings) -> Signer:
+def signer_from_settings(settings: StatusSettings) -> Signer:
     if settings.ledger_private_key:
         pem = settings.ledger_private_key
     elif settings.env == "production":
@@ -46,5 +46,5 @@ def signer_from_settings(settings: Settings) -> Signer:
     return _signer(settings.ledger_log_id, settings.ledger_key_id, pem)
 
 
-def witness_keys(settings: Settings) -> dict:
+def witness_keys(settings: StatusSettings) -> dict:
     return {key_id: cp.load_public_key(pem) for key_id, pem in settings.ledger_witness_keys.items()}

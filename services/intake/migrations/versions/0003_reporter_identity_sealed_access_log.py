@@ -57,7 +57,7 @@ def upgrade() -> None:
 def _seal_existing_identities() -> None:
     """Identities stored in clear before this revision are sealed under the configured master key."""
     from services.intake.reporter_identity import keyring, seal_identity
-    from shared.settings import get_settings
+    from services.intake.settings import get_settings
 
     bind = op.get_bind()
     rows = bind.execute(sa.text("SELECT id, reporter_identity FROM reports WHERE reporter_identity IS NOT NULL"))

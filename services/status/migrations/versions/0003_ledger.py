@@ -79,7 +79,7 @@ def _backfill() -> None:
     import json
     import logging
 
-    from shared.settings import get_settings
+    from services.status.settings import get_settings
 
     bind = op.get_bind()
     rows = bind.execute(sa.text(
