@@ -83,7 +83,7 @@ async def test_pilkada_2020_books_imported_then_reconciled(make_system, tmp_path
     bad[5][5] = 44136                                   # line 7: a number, not a date
     bad[7][2] = "PEMPROV-ATLANTIS"                      # line 9: unknown agency
     bad[9][6] = bad[9][5] - dt.timedelta(days=1)        # line 11: recommendation before the report
-    bad[12][6], bad[12][10] = None, None                # line 14: no recommendation and no outcome
+    bad[12][6:11] = [None] * 5                          # line 14: no recommendation and no outcome
     refused = await asyncio.to_thread(sbt, env, "import", "history", str(write_xlsx(tmp_path / "bad.xlsx", bad)))
     assert refused.returncode == 1, refused.stderr
     for line, reason in ((4, "serial must be 001 to 999"), (7, "is a number, not a date"),
@@ -176,8 +176,9 @@ async def test_pilkada_2020_books_imported_then_reconciled(make_system, tmp_path
     ours = [row for row in rows if row[2] == agency]
     changed = [list(row) for row in ours]
     changed[0][7] = changed[0][7] + dt.timedelta(days=1)       # another decree date
-    unrecommended = next(i for i, row in enumerate(changed) if row[10] == "tidak_terbukti")
-    changed[unrecommended][10] = "ditolak"                      # another outcome
+    unrecommended = next(i for i, row in enumerate(changed) if row[10] == "ditolak")
+    changed[unrecommended][10] = "tidak_terbukti"               # another outcome
+    reopened = changed[unrecommended][0]
     gone = changed.pop(3)                                       # a case the books lost
     extra = [nip(5000), "ASN baru", agency, "PILKADA-2020", "ETIK-ATRIBUT", dt.date(2020, 10, 1), None, None, None, None,
              "dalam_proses", None]
@@ -188,7 +189,7 @@ async def test_pilkada_2020_books_imported_then_reconciled(make_system, tmp_path
     assert differed.returncode == 1, differed.stderr
     found = {(d["nip"], d["kind"], d["field"]) for d in json.loads(differed.stdout)["differences"]}
     assert found == {(ours[0][0], "date_differs", "decree_date"), (gone[0], "missing_in_spreadsheet", "case"),
-                     (extra[0], "missing_in_sbt", "case"), (changed[unrecommended][0], "outcome_differs", "outcome")}
+                     (extra[0], "missing_in_sbt", "case"), (reopened, "outcome_differs", "outcome")}
     workbook = load_workbook(out)
     assert workbook.sheetnames == ["differences", "totals"]
     assert workbook["differences"].max_row == 5
