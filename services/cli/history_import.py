@@ -205,6 +205,7 @@ class Planner:
         ]
         events: dict[str, list[Envelope]] = {"intake": intake, "recommendation": [], "sanction": [], "blocking": []}
         if row.recommendation_date is None:
+            events["recommendation"] = self._unrecommended(row)
             return events
         category, level, legal_basis = self.references.violations[row.violations[0]]
         day, at = row.recommendation_date, moment(row.recommendation_date)
@@ -245,6 +246,28 @@ class Planner:
                     reason=f"Dibuka {lift} (riwayat diimpor).", unblocked_at=moment(lift), **mark),
                     kind="unblocked", row=row, day=lift))
             events["blocking"] = blocking
+        return events
+
+
+    def _unrecommended(self, row: HistoryRow) -> list[Envelope]:
+        """A case the books closed without a recommendation: rejected at verification, or verified and
+        examined not proven (no clarification: that rule is for proven findings), on its decision date. A
+        case in progress has no event: it waits in the live worklists as a new report does."""
+        day = row.decided_on
+        if day is None:
+            return []
+        mark, case_id, at = self._mark(row), case_id_of(row), moment(day)
+        rejected = row.outcome == "rejected"
+        reason = "Ditolak (riwayat diimpor)." if rejected else "Diverifikasi (riwayat diimpor)."
+        events = [self._envelope(VerificationDecided(case_id=case_id, nip=row.nip,
+                                                     outcome="rejected" if rejected else "accepted", reason=reason,
+                                                     decided_by_agency="BAWASLU", decided_at=at, **mark),
+                                 kind="verification", row=row, day=day)]
+        if row.outcome == "not_proven":
+            events.append(self._envelope(CaseExamined(
+                case_id=case_id, nip=row.nip, outcome="not_proven", violation_codes=list(row.violations),
+                reason="Tidak terbukti (riwayat diimpor).", examining_authority=examining_authority_on(day),
+                examined_at=at, **mark), kind="examination", row=row, day=day))
         return events
 
 
@@ -327,8 +350,9 @@ async def _write_recommendation(session: AsyncSession, models: Any, rows: list[H
                                 now: dt.datetime, **_: Any) -> None:
     catalogue = {v.code: v for v in (await session.scalars(select(models.Violation))).all()}
     for row in rows:
-        assert row.recommendation_date is not None
-        at = moment(row.recommendation_date)
+        decided = row.recommendation_date or row.decided_on
+        assert decided is not None
+        at = moment(decided)
         case = await session.get(models.Case, case_id_of(row))
         if case is None:  # before the service's consumer saw intake's events: the consumer completes it
             case = models.Case(case_id=case_id_of(row), nip=row.nip, election_code=row.election,
@@ -336,10 +360,21 @@ async def _write_recommendation(session: AsyncSession, models: Any, rows: list[H
                                report_count=0, opened_at=moment(row.report_date),
                                verification_due=row.report_date)
             session.add(case)
+        case.verification_outcome = "rejected" if row.outcome == "rejected" else "accepted"
+        case.verification_reason = "Riwayat diimpor."
+        case.verified_by_agency, case.verified_by_client, case.verified_at = "BAWASLU", f"import:{by}"[:100], at
+        case.updated_at = now
+        if row.outcome in ("rejected", "not_proven"):
+            # Closed in the books: out of the verifiers' and examiners' worklists (they list by stage).
+            case.stage = row.outcome
+            if row.outcome == "not_proven":
+                case.examination_outcome, case.examination_reason = "not_proven", "Riwayat diimpor."
+                case.examining_authority, case.examined_by_client, case.examined_at = (
+                    examining_authority_on(decided), f"import:{by}"[:100], at)
+            continue
+        assert row.recommendation_date is not None
         entry = catalogue.get(row.violations[0])
         case.stage = "recommended"
-        case.verification_outcome, case.verification_reason = "accepted", "Riwayat diimpor."
-        case.verified_by_agency, case.verified_by_client, case.verified_at = "BAWASLU", f"import:{by}"[:100], at
         case.examination_outcome, case.examination_reason = "proven", "Riwayat diimpor."
         case.examining_authority, case.examined_by_client, case.examined_at = (
             examining_authority_on(row.recommendation_date), f"import:{by}"[:100], at)

@@ -15,6 +15,8 @@ Columns (header names, case and spaces ignored; either name of each pair):
     block_date | tanggal_blokir
     unblock_date | tanggal_buka_blokir
     decree_number | nomor_sk       optional
+    outcome | hasil                how a case without a recommendation ended (OUTCOMES below)
+    decision_date | tanggal_putusan  the day that outcome was decided (rejected, not proven)
 
 Dates are ISO text (``2020-11-02``) or real spreadsheet dates; a number is refused (a date typed as a
 number, or a cell that lost its format, must not turn into another day).
@@ -48,9 +50,21 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "block_date": ("block_date", "tanggal_blokir"),
     "unblock_date": ("unblock_date", "lift_date", "tanggal_buka_blokir"),
     "decree_number": ("decree_number", "nomor_sk"),
+    "outcome": ("outcome", "hasil"),
+    "decision_date": ("decision_date", "tanggal_putusan"),
 }
+# The books' outcome of a case, in either language. A row with a recommendation date is proven; one without
+# must say how it ended, so that a 2020 case does not land in today's verifiers' worklist: rejected at
+# verification, examined and not proven, or (the only one left in the live worklists) still in progress.
+OUTCOMES: dict[str, str] = {
+    "proven": "proven", "terbukti": "proven",
+    "rejected": "rejected", "ditolak": "rejected",
+    "not_proven": "not_proven", "tidak_terbukti": "not_proven",
+    "in_progress": "in_progress", "dalam_proses": "in_progress",
+}
+_UNRECOMMENDED = "rejected | ditolak, not_proven | tidak_terbukti, in_progress | dalam_proses"
 REQUIRED = ("nip", "agency", "election", "violation", "report_date")
-DATES = ("report_date", "recommendation_date", "decree_date", "block_date", "unblock_date")
+DATES = ("report_date", "recommendation_date", "decree_date", "block_date", "unblock_date", "decision_date")
 _ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
@@ -78,6 +92,13 @@ class HistoryRow:
     block_date: dt.date | None = None
     unblock_date: dt.date | None = None
     decree_number: str | None = None
+    outcome: str = "proven"  # proven, rejected, not_proven or in_progress (OUTCOMES)
+    decision_date: dt.date | None = None
+
+    @property
+    def decided_on(self) -> dt.date | None:
+        """The day the verification (rejected) or examination (not proven) was decided."""
+        return self.decision_date if self.outcome in ("rejected", "not_proven") else None
 
     @property
     def key(self) -> str:
@@ -180,7 +201,7 @@ def _row(line: int, cells: list[Any], columns: dict[str, int]) -> HistoryRow:
         return cells[index] if index is not None and index < len(cells) else None
 
     values: dict[str, Any] = {}
-    for name in ("nip", "name", "agency", "election", "violation", "decree_number"):
+    for name in ("nip", "name", "agency", "election", "violation", "decree_number", "outcome"):
         values[name] = _text(cell(name), name)
     for name in REQUIRED:
         if name not in DATES and not values[name]:
@@ -193,11 +214,43 @@ def _row(line: int, cells: list[Any], columns: dict[str, int]) -> HistoryRow:
     if dates["report_date"] is None:
         raise ValueError("report_date: required")
     _check_order(dates)
+    outcome = _outcome(values["outcome"], dates)
     violations = tuple(sorted({code.strip().upper() for code in re.split(r"[;,]", values["violation"]) if code.strip()}))
     return HistoryRow(
         line=line, nip=nip, name=values["name"], agency=values["agency"].upper(), election=values["election"].upper(),
-        violations=violations, decree_number=values["decree_number"], **dates,
+        violations=violations, decree_number=values["decree_number"], outcome=outcome, **dates,
     )
+
+
+def _outcome(text: str | None, dates: dict[str, dt.date | None]) -> str:
+    """The row's outcome, checked against its dates: proven with a recommendation date, otherwise one of
+    rejected, not proven (each with the day it was decided) or in progress. An empty outcome without a
+    recommendation is refused: the books must say how the case ended."""
+    label = re.sub(r"[\s\-]+", "_", text.strip().lower()) if text else None
+    if label is not None and label not in OUTCOMES:
+        raise ValueError(f"outcome: {text!r} is not one of proven | terbukti, {_UNRECOMMENDED}")
+    outcome = OUTCOMES[label] if label else None
+    decided, report = dates["decision_date"], dates["report_date"]
+    assert report is not None
+    if dates["recommendation_date"] is not None:
+        if outcome not in (None, "proven"):
+            raise ValueError(f"outcome: {text} with a recommendation_date (a recommended case is proven)")
+        if decided is not None:
+            raise ValueError("decision_date: given with a recommendation_date (the recommendation is the decision)")
+        return "proven"
+    if outcome is None:
+        raise ValueError(f"outcome: required without a recommendation_date (one of {_UNRECOMMENDED})")
+    if outcome == "proven":
+        raise ValueError("outcome: proven without a recommendation_date")
+    if outcome == "in_progress":
+        if decided is not None:
+            raise ValueError("decision_date: given for a case in progress (nothing is decided yet)")
+        return outcome
+    if decided is None:
+        raise ValueError(f"decision_date: required for the outcome {outcome}")
+    if decided < report:
+        raise ValueError(f"decision_date: {decided} is before the report_date {report}")
+    return outcome
 
 
 def _check_order(dates: dict[str, dt.date | None]) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from services.cli.history_rows import HistoryRow, jakarta_day
 from shared.db import create_engine, sessionmaker
 
-STAGE_DATES = ("report_date", "recommendation_date", "decree_date", "block_date", "unblock_date")
+STAGE_DATES = ("report_date", "recommendation_date", "decree_date", "block_date", "unblock_date", "decision_date")
 TOTALS = ("reported", "recommended", "followed_up", "not_followed_up", "ever_blocked", "blocked_now")
 
 # The event whose data holds each date in the log, and the field it is in.
@@ -32,13 +32,15 @@ _DATE_OF_EVENT = {
     "sbt.personnel.blocked.v1": ("block_date", "blocked_at"),
     "sbt.personnel.unblocked.v1": ("unblock_date", "unblocked_at"),
 }
+# The events that close a case without a recommendation: (the outcome they mean, the field of their day).
+_VERIFIED, _EXAMINED = "sbt.case.verification_decided.v1", "sbt.case.examined.v1"
 
 
 @dataclass(frozen=True)
 class Difference:
     nip: str
     election: str
-    kind: str  # missing_in_sbt | missing_in_spreadsheet | date_differs
+    kind: str  # missing_in_sbt | missing_in_spreadsheet | date_differs | outcome_differs
     field: str
     spreadsheet: str
     sbt: str
@@ -76,11 +78,23 @@ def totals(dates: Sequence[dict[str, dt.date | None]]) -> dict[str, int]:
 
 
 def _row_dates(row: HistoryRow) -> dict[str, dt.date | None]:
-    return {name: getattr(row, name) for name in STAGE_DATES}
+    dates: dict[str, dt.date | None] = {name: getattr(row, name) for name in STAGE_DATES}
+    dates["decision_date"] = row.decided_on
+    return dates
 
 
-async def sbt_cases(url: str, agency: str, elections: set[str]) -> dict[str, dict[str, dt.date | None]]:
-    """"<nip>:<election>" -> each stage's day, for the agency's cases in the log (of these elections)."""
+def _outcome_of(case: dict[str, dt.date | None], ended: str | None) -> str:
+    """The case's stage in the log, in the books' terms: proven (recommended), rejected, not proven, or
+    still in progress."""
+    if case.get("recommendation_date"):
+        return "proven"
+    return ended or "in_progress"
+
+
+async def sbt_cases(url: str, agency: str, elections: set[str],
+                    outcomes: dict[str, str] | None = None) -> dict[str, dict[str, dt.date | None]]:
+    """"<nip>:<election>" -> each stage's day, for the agency's cases in the log (of these elections);
+    ``outcomes`` gets the key of each case closed without a recommendation (rejected, not_proven)."""
     from services.status.models import CaseRow, LoggedEvent
 
     engine = create_engine(url)
@@ -93,15 +107,25 @@ async def sbt_cases(url: str, agency: str, elections: set[str]) -> dict[str, dic
             keys = {case_id: f"{nip}:{election}" for case_id, nip, election in (await session.execute(query)).all()}
             for key in keys.values():
                 cases[key] = dict.fromkeys(STAGE_DATES)
+            if outcomes is None:
+                outcomes = {}
             ids = list(keys)
             for start in range(0, len(ids), 500):
                 logged = await session.execute(
                     select(LoggedEvent.subject, LoggedEvent.event_type, LoggedEvent.envelope)
                     .where(LoggedEvent.subject.in_(ids[start:start + 500]),
-                           LoggedEvent.event_type.in_(list(_DATE_OF_EVENT)))
+                           LoggedEvent.event_type.in_([*_DATE_OF_EVENT, _VERIFIED, _EXAMINED]))
                     .order_by(LoggedEvent.stream_seq)
                 )
                 for subject, event_type, envelope in logged.all():
+                    if event_type in (_VERIFIED, _EXAMINED):
+                        data = json.loads(envelope)["data"]
+                        ended = {"rejected": "rejected", "not_proven": "not_proven"}.get(data.get("outcome"))
+                        if ended:  # the last decision holds (a verification decided again, say)
+                            outcomes[keys[subject]] = ended
+                            cases[keys[subject]]["decision_date"] = jakarta_day(
+                                data.get("decided_at") or data.get("examined_at"))
+                        continue
                     name, data_field = _DATE_OF_EVENT[event_type]
                     case = cases[keys[subject]]
                     day = jakarta_day(json.loads(envelope)["data"].get(data_field))
@@ -127,7 +151,8 @@ def _comparable(dates: dict[str, dt.date | None]) -> dict[str, dt.date | None]:
 
 async def compare(url: str, agency: str, rows: Sequence[HistoryRow]) -> Result:
     theirs = {row.key: row for row in rows}
-    ours = await sbt_cases(url, agency, {row.election for row in rows})
+    ended: dict[str, str] = {}
+    ours = await sbt_cases(url, agency, {row.election for row in rows}, ended)
     result = Result(spreadsheet_totals=totals([_row_dates(row) for row in rows]), sbt_totals=totals(list(ours.values())))
     for key, row in theirs.items():
         case = ours.get(key)
@@ -135,6 +160,10 @@ async def compare(url: str, agency: str, rows: Sequence[HistoryRow]) -> Result:
             result.differences.append(Difference(row.nip, row.election, "missing_in_sbt", "case", "present", "", row.line))
             continue
         mine, yours = _comparable(_row_dates(row)), _comparable(case)
+        theirs_outcome = _outcome_of(case, ended.get(key))
+        if row.outcome != theirs_outcome:
+            result.differences.append(Difference(
+                row.nip, row.election, "outcome_differs", "outcome", row.outcome, theirs_outcome, row.line))
         for name in STAGE_DATES:
             if mine[name] != yours[name]:
                 result.differences.append(Difference(

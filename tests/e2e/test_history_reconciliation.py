@@ -1,6 +1,6 @@
 """The Pilkada 2020 reconciliation, through the real system: BKN's books of 26 Nov 2020 (1,005 reported,
-727 recommended, 580 followed up, 147 not, 26 blocked of whom 8 were lifted after a late follow-up)
-imported with ``sbt import history``, then the funnel, the block query and ``sbt reconcile`` agree with
+727 recommended, 580 followed up, 147 not, 26 blocked of whom 8 were lifted after a late follow-up; of the
+278 not recommended, 55 rejected at verification and 223 examined not proven) imported with ``sbt import history``, then the funnel, the block query and ``sbt reconcile`` agree with
 them; a refused file writes nothing, and a second run doubles nothing."""
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 AGENCIES = ["PEMPROV-SUMBAR", "PEMPROV-JAMBI", "PEMPROV-BENGKULU", "PEMPROV-KEPRI", "KEMENAG"]
 VIOLATIONS = ["ETIK-MEDSOS", "ETIK-MEDSOS-INTERAKSI", "ETIK-ATRIBUT", "ETIK-FOTO-CALON"]
 HEADER = ["nip", "nama", "instansi", "pemilihan", "pelanggaran", "tanggal_laporan", "tanggal_rekomendasi",
-          "tanggal_sk", "tanggal_blokir", "tanggal_buka_blokir"]
+          "tanggal_sk", "tanggal_blokir", "tanggal_buka_blokir", "hasil", "tanggal_putusan"]
+REJECTED, NOT_PROVEN = 55, 223
 
 
 def sbt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -39,7 +40,8 @@ def nip(number: int) -> str:
 def books(total: int = 1005, recommended: int = 727, followed: int = 580, blocked: int = 26,
           lifted: int = 8) -> list[list[object]]:
     """The rows: the first ``recommended`` recommended; of those the first ``followed`` followed up, the last
-    ``lifted`` of them after a block; the last ``blocked - lifted`` recommended ones blocked still."""
+    ``lifted`` of them after a block; the last ``blocked - lifted`` recommended ones blocked still. The books
+    say how each unrecommended case ended: every fifth rejected, the others not proven, a week after the report."""
     rows: list[list[object]] = []
     for i in range(total):
         report = dt.date(2020, 9, 1) + dt.timedelta(days=i % 80)
@@ -51,8 +53,11 @@ def books(total: int = 1005, recommended: int = 727, followed: int = 580, blocke
                 block, decree = rec + dt.timedelta(days=20), rec + dt.timedelta(days=30)
         elif rec is not None and i >= recommended - (blocked - lifted):
             block = rec + dt.timedelta(days=20)
+        outcome = decided = None
+        if rec is None:
+            outcome, decided = ("ditolak" if i % 5 == 0 else "tidak_terbukti"), report + dt.timedelta(days=7)
         rows.append([nip(i), f"ASN {i}", AGENCIES[i % len(AGENCIES)], "PILKADA-2020", VIOLATIONS[i % len(VIOLATIONS)],
-                     report, rec, decree, block, None])
+                     report, rec, decree, block, None, outcome, decided])
     return rows
 
 
@@ -78,10 +83,12 @@ async def test_pilkada_2020_books_imported_then_reconciled(make_system, tmp_path
     bad[5][5] = 44136                                   # line 7: a number, not a date
     bad[7][2] = "PEMPROV-ATLANTIS"                      # line 9: unknown agency
     bad[9][6] = bad[9][5] - dt.timedelta(days=1)        # line 11: recommendation before the report
+    bad[12][6:11] = [None] * 5                          # line 14: no recommendation and no outcome
     refused = await asyncio.to_thread(sbt, env, "import", "history", str(write_xlsx(tmp_path / "bad.xlsx", bad)))
     assert refused.returncode == 1, refused.stderr
     for line, reason in ((4, "serial must be 001 to 999"), (7, "is a number, not a date"),
-                         (9, "unknown agency code PEMPROV-ATLANTIS"), (11, "is before the report_date")):
+                         (9, "unknown agency code PEMPROV-ATLANTIS"), (11, "is before the report_date"),
+                         (14, "outcome: required without a recommendation_date")):
         assert f"line {line}: " in refused.stderr and reason in refused.stderr, refused.stderr
     assert "nothing imported" in refused.stderr
     for service in ("intake", "recommendation", "sanction", "blocking"):
@@ -109,6 +116,23 @@ async def test_pilkada_2020_books_imported_then_reconciled(make_system, tmp_path
     assert figures["recommended"] - figures["followed_up"] == 147 == figures["awaiting_ppk"]
     assert (figures["ever_blocked"], figures["blocked"], figures["unblocked_after_followup"]) == (26, 18, 8)
     assert figures["unblocked_by_hand"] == 0 and figures["overdue"] == 0
+    assert sum(1 for row in rows if row[10] == "ditolak") == REJECTED and REJECTED + NOT_PROVEN == 1005 - 727
+    assert (figures["rejected"], figures["not_proven"]) == (REJECTED, NOT_PROVEN)
+
+    # None of the imported cases is in today's verifiers' or examiners' worklist; each is closed in its stage.
+    for agency, role, stage, closed in (("BAWASLU", "verifier", "awaiting_verification", ("rejected", REJECTED)),
+                                        ("BKN", "examiner", "awaiting_examination", ("not_proven", NOT_PROVEN))):
+        async with system.client("recommendation", system.token(agency, role)) as client:
+            waiting = await client.get("/v1/cases", params={"stage": stage, "election_code": "PILKADA-2020"})
+            assert waiting.status_code == 200 and waiting.json()["items"] == [], waiting.text
+            listed, after = 0, None
+            while True:
+                page = (await client.get("/v1/cases", params={"stage": closed[0], "limit": 200,
+                                                              **({"after": after} if after else {})})).json()
+                listed += len(page["items"])
+                if not (after := page["next_cursor"]):
+                    break
+            assert listed == closed[1], (stage, listed)
 
     # The block query answers a block still in force as blocked, a lifted one as not.
     siasn = system.token("SIASN", "personnel")
@@ -135,7 +159,7 @@ async def test_pilkada_2020_books_imported_then_reconciled(make_system, tmp_path
     assert again.returncode == 0, again.stderr
     summary = json.loads(again.stdout)
     assert summary["cases"] == 1005 and set(summary["events_staged"].values()) == {0}, summary
-    assert summary["events_already_there"] == 2 * 1005 + 3 * 727 + 580 + 26 + 8
+    assert summary["events_already_there"] == 2 * 1005 + 3 * 727 + 580 + 26 + 8 + REJECTED + 2 * NOT_PROVEN
     await asyncio.sleep(1.5)
     assert await system.scalar("status", "SELECT count(*) FROM events") == logged
     assert await funnel() == figures
@@ -152,8 +176,12 @@ async def test_pilkada_2020_books_imported_then_reconciled(make_system, tmp_path
     ours = [row for row in rows if row[2] == agency]
     changed = [list(row) for row in ours]
     changed[0][7] = changed[0][7] + dt.timedelta(days=1)       # another decree date
+    unrecommended = next(i for i, row in enumerate(changed) if row[10] == "ditolak")
+    changed[unrecommended][10] = "tidak_terbukti"               # another outcome
+    reopened = changed[unrecommended][0]
     gone = changed.pop(3)                                       # a case the books lost
-    extra = [nip(5000), "ASN baru", agency, "PILKADA-2020", "ETIK-ATRIBUT", dt.date(2020, 10, 1), None, None, None, None]
+    extra = [nip(5000), "ASN baru", agency, "PILKADA-2020", "ETIK-ATRIBUT", dt.date(2020, 10, 1), None, None, None, None,
+             "dalam_proses", None]
     changed.append(extra)                                       # a case SBT never had
     copy = write_xlsx(tmp_path / "copy.xlsx", changed)
     out = tmp_path / "selisih.xlsx"
@@ -161,12 +189,12 @@ async def test_pilkada_2020_books_imported_then_reconciled(make_system, tmp_path
     assert differed.returncode == 1, differed.stderr
     found = {(d["nip"], d["kind"], d["field"]) for d in json.loads(differed.stdout)["differences"]}
     assert found == {(ours[0][0], "date_differs", "decree_date"), (gone[0], "missing_in_spreadsheet", "case"),
-                     (extra[0], "missing_in_sbt", "case")}
+                     (extra[0], "missing_in_sbt", "case"), (reopened, "outcome_differs", "outcome")}
     workbook = load_workbook(out)
     assert workbook.sheetnames == ["differences", "totals"]
-    assert workbook["differences"].max_row == 4
+    assert workbook["differences"].max_row == 5
     table = await asyncio.to_thread(sbt, env, "reconcile", "--agency", agency, str(copy))
-    assert table.returncode == 1 and "3 difference(s)" in table.stdout
+    assert table.returncode == 1 and "4 difference(s)" in table.stdout
 
     # The books corrected: a blocked civil servant's PPK did act. The decree is imported (its stage was
     # missing), the block is lifted once, after the follow-up; nothing already there is written again.

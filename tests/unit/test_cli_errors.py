@@ -63,13 +63,17 @@ def test_an_import_whose_rows_are_all_refused_exits_1_naming_each_row(tmp_path):
 
 def test_a_history_import_is_refused_whole_naming_each_line(tmp_path):
     books = tmp_path / "buku.csv"
-    books.write_text("nip,instansi,pemilihan,pelanggaran,tanggal_laporan\n"
-                     "19860926 201505 1 001,PEMPROV-ATLANTIS,PILKADA-2020,ETIK-MEDSOS,2020-09-01\n"
-                     "19860926 201505 1 002,BKN,PILKADA-2020,ETIK-MEDSOS,01/09/2020\n")
+    books.write_text("nip,instansi,pemilihan,pelanggaran,tanggal_laporan,hasil\n"
+                     "19860926 201505 1 001,PEMPROV-ATLANTIS,PILKADA-2020,ETIK-MEDSOS,2020-09-01,dalam_proses\n"
+                     "19860926 201505 1 002,BKN,PILKADA-2020,ETIK-MEDSOS,01/09/2020,dalam_proses\n"
+                     "19860926 201505 1 003,BKN,PILKADA-2020,ETIK-MEDSOS,2020-09-01,\n")
     refused = sbt(tmp_path, "import", "history", str(books))
     assert refused.returncode == 1, refused.stderr
     assert "line 3: report_date: '01/09/2020' is not a date in YYYY-MM-DD form" in refused.stderr
     assert "line 2: agency: unknown agency code PEMPROV-ATLANTIS" in refused.stderr
+    # (rich wraps the long line: compared with the whitespace folded)
+    assert "line 4: outcome: required without a recommendation_date (one of rejected | ditolak" in " ".join(
+        refused.stderr.split())
     assert one_line(refused.stderr) == "nothing imported: fix the rows above and run again"
 
     headless = tmp_path / "tanpa-kolom.csv"

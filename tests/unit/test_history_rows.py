@@ -47,14 +47,52 @@ def test_refusals_name_the_line_and_the_reason(tmp_path, cells, reason):
 
 
 def test_a_case_given_twice_and_a_bad_nip(tmp_path):
-    sheet = _csv(tmp_path, "nip,agency,election,violation,report_date\n"
-                           f"{NIP},KEMENAG,PILKADA-2020,ETIK-MEDSOS,2020-09-01\n"
-                           "19860926 201505 1 000,KEMENAG,PILKADA-2020,ETIK-MEDSOS,2020-09-01\n"
-                           f"{NIP},KEMENAG,PILKADA-2020,ETIK-ATRIBUT,2020-09-02\n")
+    sheet = _csv(tmp_path, "nip,agency,election,violation,report_date,outcome\n"
+                           f"{NIP},KEMENAG,PILKADA-2020,ETIK-MEDSOS,2020-09-01,in_progress\n"
+                           "19860926 201505 1 000,KEMENAG,PILKADA-2020,ETIK-MEDSOS,2020-09-01,in_progress\n"
+                           f"{NIP},KEMENAG,PILKADA-2020,ETIK-ATRIBUT,2020-09-02,in_progress\n")
     assert [(r.line, r.reason) for r in sheet.refusals] == [
         (3, "nip: serial must be 001 to 999, got 000"),
         (4, "nip: this civil servant's PILKADA-2020 case is on line 2 already"),
     ]
+
+
+@pytest.mark.parametrize(("cells", "reason"), [
+    (",,", "outcome: required without a recommendation_date (one of rejected | ditolak, not_proven | tidak_terbukti, "
+           "in_progress | dalam_proses)"),
+    (",selesai,", "outcome: 'selesai' is not one of proven | terbukti, rejected | ditolak, not_proven | tidak_terbukti, "
+                  "in_progress | dalam_proses"),
+    (",terbukti,", "outcome: proven without a recommendation_date"),
+    ("2020-09-10,ditolak,", "outcome: ditolak with a recommendation_date (a recommended case is proven)"),
+    ("2020-09-10,,2020-09-10", "decision_date: given with a recommendation_date (the recommendation is the decision)"),
+    (",rejected,", "decision_date: required for the outcome rejected"),
+    (",tidak terbukti,", "decision_date: required for the outcome not_proven"),
+    (",not_proven,2020-08-30", "decision_date: 2020-08-30 is before the report_date 2020-09-01"),
+    (",dalam_proses,2020-09-05", "decision_date: given for a case in progress (nothing is decided yet)"),
+])
+def test_outcome_refusals_name_the_column_and_the_allowed_values(tmp_path, cells, reason):
+    sheet = _csv(tmp_path, "nip,agency,election,violation,report_date,recommendation_date,hasil,tanggal_putusan\n"
+                           f"{NIP},KEMENAG,PILKADA-2020,ETIK-MEDSOS,2020-09-01,{cells}\n")
+    assert [(r.line, r.reason) for r in sheet.refusals] == [(2, reason)]
+    assert sheet.rows == []
+
+
+def test_outcomes_in_either_language(tmp_path):
+    serials = iter(range(1, 10))
+
+    def nip() -> str:
+        return NIP[:-3] + f"{next(serials):03d}"
+
+    sheet = _csv(tmp_path, "nip,agency,election,violation,report_date,recommendation_date,outcome,decision_date\n"
+                           f"{nip()},KEMENAG,PILKADA-2020,ETIK-MEDSOS,2020-09-01,2020-09-10,,\n"
+                           f"{nip()},KEMENAG,PILKADA-2020,ETIK-MEDSOS,2020-09-01,2020-09-10,Terbukti,\n"
+                           f"{nip()},KEMENAG,PILKADA-2020,ETIK-MEDSOS,2020-09-01,,Ditolak,2020-09-04\n"
+                           f"{nip()},KEMENAG,PILKADA-2020,ETIK-MEDSOS,2020-09-01,,tidak terbukti,2020-09-20\n"
+                           f"{nip()},KEMENAG,PILKADA-2020,ETIK-MEDSOS,2020-09-01,,in-progress,\n")
+    assert sheet.refusals == []
+    assert [(r.outcome, r.decided_on) for r in sheet.rows] == [
+        ("proven", None), ("proven", None), ("rejected", dt.date(2020, 9, 4)), ("not_proven", dt.date(2020, 9, 20)),
+        ("in_progress", None)]
 
 
 def test_a_missing_column_is_named(tmp_path):
