@@ -170,7 +170,7 @@ class ArchiveIn(BaseModel):
 
     election_code: Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[A-Z0-9][A-Z0-9_\-]*$")]
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
-    events: int = Field(ge=0)
+    events: int = Field(ge=0, le=2**31 - 1, description="how many events the archive holds")
     case_ids: list[_CaseId] = Field(max_length=1_000_000)
     verified: Literal[True] = Field(description="the archive passed `sbt verify` before it was recorded")
 
