@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 
 from services.cli.support import CliError, USAGE, fail, friendly, progress, service_url, usage
 from services.cli.settings import get_settings
+
+if TYPE_CHECKING:  # the audit module is heavy; `sbt --help` stays quick
+    from shared.ledger import audit
 
 StatusUrl = Annotated[str | None, typer.Option(
     help="the status service (default: SBT_STATUS_URL, else its port plus SBT_PORT_OFFSET on SBT_HOST)")]
@@ -119,14 +122,7 @@ def verify_command(
         raise
     except (ValueError, OSError) as error:  # a file or key that is not what it should be: the user's to fix
         raise CliError(f"cannot verify: {error}", USAGE) from None
-    typer.echo(", ".join(f"{name} {value}" for name, value in report.counts.items()))
-    for note in report.notes:
-        typer.echo(f"note: {note}")
-    for line in report.lines():
-        typer.echo(line)
-    if not report.ok:
-        raise fail(f"FAILED: {len(report.findings)} problem(s)")
-    typer.echo("OK: verified")
+    _say(", ".join(f"{name} {value}" for name, value in report.counts.items()), report)
 
 
 def _verify_archive(file: Path, keys: list[str]) -> None:
@@ -137,7 +133,13 @@ def _verify_archive(file: Path, keys: list[str]) -> None:
         report, summary = verify_archive_file(file, keys)
     except (ValueError, OSError) as error:
         raise CliError(f"cannot verify: {error}", USAGE) from None
-    typer.echo(f"archive of {summary['election_code']}: " + ", ".join(f"{n} {k}" for k, n in report.counts.items()))
+    _say(f"archive of {summary['election_code']}: " + ", ".join(f"{n} {k}" for k, n in report.counts.items()),
+         report)
+
+
+def _say(counts: str, report: audit.Report) -> None:
+    """What a verification found, the same for a ledger export and an archive; exit 1 on any finding."""
+    typer.echo(counts)
     for note in report.notes:
         typer.echo(f"note: {note}")
     for line in report.lines():
