@@ -24,7 +24,35 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9_\-]{0,39}$")]
 
 
-class ClientIn(BaseModel):
+class _ScopedRoles(BaseModel):
+    """The scope a role needs, checked against the roles given (a client's and a person's alike): a PPK's
+    agency with the ppk role and only then, a BKN regional office with the bkn_regional role and only then.
+    The subclasses declare ``roles`` before ``ppk_agency`` and ``bkn_office``, so the roles are known here."""
+
+    @field_validator("ppk_agency", check_fields=False)
+    @classmethod
+    def _ppk_agency_iff_ppk(cls, ppk_agency: str | None, info: ValidationInfo) -> str | None:
+        roles = info.data.get("roles")
+        if roles is not None:  # roles invalid: that error is reported on its own
+            try:
+                domain.check_ppk_agency(roles, ppk_agency)
+            except domain.RuleBroken as broken:
+                raise ValueError(broken.reason) from None
+        return ppk_agency
+
+    @field_validator("bkn_office", check_fields=False)
+    @classmethod
+    def _bkn_office_iff_regional(cls, bkn_office: str | None, info: ValidationInfo) -> str | None:
+        roles = info.data.get("roles")
+        if roles is not None:
+            try:
+                domain.check_bkn_office(roles, bkn_office)
+            except domain.RuleBroken as broken:
+                raise ValueError(broken.reason) from None
+        return bkn_office
+
+
+class ClientIn(_ScopedRoles):
     model_config = ConfigDict(extra="forbid")
 
     name: Name = Field(description="Who the client is, for people: e.g. 'Bawaslu case system'.",
@@ -49,28 +77,6 @@ class ClientIn(BaseModel):
             return domain.check_roles(roles)
         except domain.RuleBroken as broken:
             raise ValueError(broken.reason) from None
-
-    @field_validator("ppk_agency")
-    @classmethod
-    def _ppk_agency_iff_ppk(cls, ppk_agency: str | None, info: ValidationInfo) -> str | None:
-        roles = info.data.get("roles")
-        if roles is not None:  # roles invalid: that error is reported on its own
-            try:
-                domain.check_ppk_agency(roles, ppk_agency)
-            except domain.RuleBroken as broken:
-                raise ValueError(broken.reason) from None
-        return ppk_agency
-
-    @field_validator("bkn_office")
-    @classmethod
-    def _bkn_office_iff_regional(cls, bkn_office: str | None, info: ValidationInfo) -> str | None:
-        roles = info.data.get("roles")
-        if roles is not None:
-            try:
-                domain.check_bkn_office(roles, bkn_office)
-            except domain.RuleBroken as broken:
-                raise ValueError(broken.reason) from None
-        return bkn_office
 
 
 class ClientOut(BaseModel):
@@ -145,7 +151,7 @@ def _username(value: str) -> str:
 Username = Annotated[str, AfterValidator(_username)]
 
 
-class UserIn(BaseModel):
+class UserIn(_ScopedRoles):
     model_config = ConfigDict(extra="forbid")
 
     username: Username = Field(description="3 to 64 of a-z 0-9 . _ @ -; unique whatever its case (kept lower-case).",
@@ -172,28 +178,6 @@ class UserIn(BaseModel):
             return domain.check_person_roles(roles)
         except domain.RuleBroken as broken:
             raise ValueError(broken.reason) from None
-
-    @field_validator("ppk_agency")
-    @classmethod
-    def _ppk_agency_iff_ppk(cls, ppk_agency: str | None, info: ValidationInfo) -> str | None:
-        roles = info.data.get("roles")
-        if roles is not None:
-            try:
-                domain.check_ppk_agency(roles, ppk_agency)
-            except domain.RuleBroken as broken:
-                raise ValueError(broken.reason) from None
-        return ppk_agency
-
-    @field_validator("bkn_office")
-    @classmethod
-    def _bkn_office_iff_regional(cls, bkn_office: str | None, info: ValidationInfo) -> str | None:
-        roles = info.data.get("roles")
-        if roles is not None:
-            try:
-                domain.check_bkn_office(roles, bkn_office)
-            except domain.RuleBroken as broken:
-                raise ValueError(broken.reason) from None
-        return bkn_office
 
     @field_validator("password")
     @classmethod
