@@ -7,7 +7,7 @@ import dataclasses
 
 from fastapi import FastAPI
 
-from services.status import api, handlers, public_api, stats_api, worklists_api
+from services.status import agency_regions, api, handlers, public_api, stats_api, worklists_api
 from services.status.dashboard import export_routes, oidc_routes, public_routes
 from services.status.dashboard import routes as dashboard
 from services.status.hot_path import StatusHotPath
@@ -17,6 +17,12 @@ from services.status.models import Base, messaging
 from services.status.read_index import StatusIndex, keep_current
 from shared.service import ServiceSpec, create_service_app
 from services.status.settings import StatusSettings, get_settings
+
+
+
+async def _background(runtime) -> None:  # noqa: ANN001 - the status Runtime
+    await asyncio.gather(publish_periodically(runtime), agency_regions.follow(runtime))
+
 
 SPEC = ServiceSpec(
     name="status",
@@ -30,7 +36,7 @@ SPEC = ServiceSpec(
     # A batch of events at a time: each appended to the ledger and folded into the read model, in one
     # transaction (services/status/applying.py).
     handlers=lambda runtime: handlers.handlers(ledger_of(runtime).ledger),
-    background=publish_periodically,
+    background=_background,
 )
 
 
@@ -39,7 +45,7 @@ def create_app(settings: StatusSettings | None = None) -> FastAPI:
     poll = settings.status_index_poll_seconds
     if poll <= 0:
         return create_service_app(SPEC, settings)
-    index = StatusIndex()
+    index = StatusIndex(kept=settings.status_index_kept)
 
     def with_index(runtime):  # noqa: ANN001, ANN202 - told of every append before the consumer starts
         ledger = ledger_of(runtime).ledger
@@ -48,7 +54,7 @@ def create_app(settings: StatusSettings | None = None) -> FastAPI:
         return SPEC.handlers(runtime)
 
     async def background(runtime) -> None:  # noqa: ANN001
-        await asyncio.gather(publish_periodically(runtime), keep_current(runtime, index, poll))
+        await asyncio.gather(_background(runtime), keep_current(runtime, index, poll))
 
     app = create_service_app(dataclasses.replace(SPEC, handlers=with_index, background=background), settings)
     # In front of the whole app: the hot status read skips the middleware stack (see hot_path.py).

@@ -1,10 +1,12 @@
 """The hot read path in front of the status service's FastAPI app: ``GET /v1/asn/{nip}/status`` answered
 from the in-memory StatusIndex (see read_index.py), as plain ASGI like the blocking service's hot path.
 
-Only a successful plain read is answered here, and only while the index is current; everything else (no
-or a bad token, a refused permission, an invalid NIP, ``?proofs=true``, an index still loading or behind
-this process's own writes) goes on to the FastAPI route, which documents the contract in the OpenAPI and
-answers from the database. A request answered here is still counted in the metrics and the access log.
+Only a successful plain read is answered here, and only once the index is current (a read that arrives
+while this process commits its own append waits a moment for it) and holds the NIP's cases (a read of a
+civil servant whose cases are not kept waits a moment for them to be loaded); everything else (no or a bad token, a
+refused permission, an invalid NIP, ``?proofs=true``, an index still loading, or still behind this
+process's own writes after that moment) goes on to the FastAPI route, which documents the contract in the
+OpenAPI and answers from the database. A request answered here is still counted in the metrics and the access log.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ PERMISSION = "status:read"
 ROUTE = "/v1/asn/{nip}/status"
 _PREFIX, _SUFFIX = "/v1/asn/", "/status"
 _PLAIN_QUERIES = frozenset({b"", b"proofs=false"})
+# How long a read waits for the index to reach this process's own appends before the database answers it.
+CATCH_UP_SECONDS = 0.25
 
 
 class StatusHotPath:
@@ -35,7 +39,7 @@ class StatusHotPath:
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["method"] == "GET" and self.index.current
+        if (scope["type"] == "http" and scope["method"] == "GET" and self.index.loaded
                 and scope.get("query_string", b"") in _PLAIN_QUERIES):
             path = scope["path"]
             if path.startswith(_PREFIX) and path.endswith(_SUFFIX) and path.count("/") == 4:
@@ -55,6 +59,10 @@ class StatusHotPath:
             return False
         if not allowed(PERMISSION, actor.roles):
             return False
+        if not await self.index.until_current(CATCH_UP_SECONDS):
+            return False
+        if not await self.index.until_ready(nip, CATCH_UP_SECONDS):
+            return False  # its cases are not kept and were not loaded in time: the database answers
         traceparent = trace_for(scope)
         await send_body(send, 200, self.index.answer(nip, scope_of(actor, PERMISSION)),
                         # Said like a cache's hit: this answer came from the process's read index.

@@ -1,7 +1,11 @@
 """The shared status per civil servant, answered from memory.
 
-Every process keeps each NIP's case summaries and active blocks, loaded from its database at start and
-kept current by following the ledger: every change to the projection is made in the transaction that
+Every process knows which NIPs have a case and keeps every active block; the case summaries it keeps for
+the civil servants read or changed most recently, up to a bound (``kept``), so a national election's
+hundreds of thousands of cases cost memory in proportion to the bound, not to the log. A NIP with a case
+that is not kept is loaded, all its cases at once, by the next refresh (a read of it waits a moment for
+that), in the same snapshot as everything else that refresh reads. What is kept is kept current by
+following the ledger: every change to the projection is made in the transaction that
 appends the event's leaf, and leaves are appended under the head row's lock, so they become visible in
 leaf order. A refresh reads the leaves past the last one it saw, reloads the cases and blocks they touch,
 and reads the tree last, so the signed checkpoint an answer carries always covers what it shows. The
@@ -17,9 +21,13 @@ commits the index is woken to read it. Leaves appended by another replica are pi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 from sqlalchemy import case, func, select
@@ -47,11 +55,26 @@ _CHUNK = KEYS_PER_QUERY
 # change another replica commits still shows within it. This process's own appends wake it at once.
 IDLE_POLL_SECONDS = 0.1
 IDLE_AFTER_SECONDS = 1.0
+# Answers kept ready for the civil servants with a case or a block; the others' are built each time.
+ANSWERS_KEPT = 50_000
 
 
-def _case_entry(state: CaseStatus) -> tuple[str | None, bool, str, dict]:
-    # The route's own summary, so both answers are the same.
-    return state.agency_code, state.is_open, state.opened_at, summary_of(state).model_dump(mode="json")
+class _CaseEntry(NamedTuple):
+    """One case as an answer shows it. The summary is the route's own, so both answers are the same, kept
+    serialised: a national election's hundreds of thousands of cases fit in memory as JSON text, not as
+    dicts of dicts."""
+
+    agency_code: str | None
+    open: bool
+    opened_at: str
+    case_id: str
+    summary: orjson.Fragment
+
+
+def _case_entry(state: CaseStatus) -> _CaseEntry:
+    summary = summary_of(state)
+    return _CaseEntry(state.agency_code, state.is_open, state.opened_at, summary.case_id,
+                      orjson.Fragment(summary.model_dump_json().encode()))
 
 
 def _block_entry(row: PersonnelBlock) -> dict:
@@ -60,9 +83,12 @@ def _block_entry(row: PersonnelBlock) -> dict:
 
 
 class StatusIndex:
-    def __init__(self) -> None:
-        self._cases: dict[str, dict[str, tuple]] = {}  # nip -> case_id -> (agency, open, opened_at, summary)
-        self._case_nip: dict[str, str] = {}
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self._with_cases: set[str] = set()  # every NIP with a case (one retired since may linger: harmless)
+        self._cases: OrderedDict[str, dict[str, _CaseEntry]] = OrderedDict()  # kept: nip -> case_id -> entry
+        self._case_nip: dict[str, str] = {}  # the kept cases' NIPs
+        self._wanted: set[str] = set()  # NIPs read while not kept: the next refresh loads them
         self._blocks: dict[str, dict[str, tuple[dict, str | None]]] = {}  # nip -> block_id -> (block, blocked_at)
         self._block_nip: dict[str, str] = {}
         self._answers: dict[str, bytes] = {}
@@ -75,6 +101,7 @@ class StatusIndex:
         self._marks: tuple | None = None  # see _marks: what the last refresh saw
         self._marks_query = None
         self.wake = asyncio.Event()
+        self._refreshed = asyncio.Event()
 
     # --- freshness ------------------------------------------------------------------------------------------
 
@@ -96,15 +123,55 @@ class StatusIndex:
             return True
         return time.monotonic() - self._expected_at > EXPECTATION_SECONDS
 
+    async def until_current(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` for a refresh to reach this process's own appends; whether it did. A read
+        waiting here is answered from memory a moment later rather than queueing for the database behind the
+        transaction that appends (on SQLite its connection is the process's only one)."""
+        if not self.loaded:
+            return False
+        return await self._until(lambda: self.current, timeout)
+
+    def ready(self, nip: str) -> bool:
+        """Whether ``answer(nip)`` can be given now: the NIP has no case, or its cases are kept."""
+        return nip not in self._with_cases or nip in self._cases
+
+    async def until_ready(self, nip: str, timeout: float) -> bool:
+        """Have the next refresh load ``nip``'s cases if they are not kept, and wait up to ``timeout`` for it;
+        whether they are there (and the index still current)."""
+        if not self.ready(nip):
+            self._wanted.add(nip)
+            self.wake.set()
+        return await self._until(lambda: self.ready(nip) and self.current, timeout)
+
+    async def _until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._refreshed.wait(), left)
+        return True
+
+    def _refresh_done(self) -> None:
+        # Wakes every read waiting now; later waits wait for a later refresh.
+        self._refreshed.set()
+        self._refreshed = asyncio.Event()
+
     # --- answers --------------------------------------------------------------------------------------------
 
     def answer(self, nip: str, scope: AgencyScope = EVERY_AGENCY) -> bytes:
-        """The body of ``GET /v1/asn/{nip}/status`` (AsnStatus), of what ``scope`` lets the caller see."""
+        """The body of ``GET /v1/asn/{nip}/status`` (AsnStatus), of what ``scope`` lets the caller see; only
+        for a NIP that is ``ready``."""
+        if nip in self._cases:
+            self._cases.move_to_end(nip)  # read most recently: kept longest
         if scope == EVERY_AGENCY:
             cached = self._answers.get(nip)
             if cached is None:
                 cached = self._head(nip, scope)
                 if nip in self._cases or nip in self._blocks:
+                    if len(self._answers) >= ANSWERS_KEPT:  # bounded: start again rather than grow
+                        self._answers.clear()
                     self._answers[nip] = cached
             return cached + self._tail
         return self._head(nip, scope) + self._tail
@@ -112,26 +179,43 @@ class StatusIndex:
     def _head(self, nip: str, scope: AgencyScope) -> bytes:
         entries, blocks = scope.civil_servant(
             self._cases.get(nip, {}).values(), self._blocks.get(nip, {}).values(),
-            agency_of=lambda e: e[0], case_id_of=lambda e: e[3]["case_id"], block_case_of=lambda b: b[0]["case_id"],
+            block_case_of=lambda b: b[0]["case_id"],
         )
-        entries.sort(key=lambda e: e[2], reverse=True)
-        entries.sort(key=lambda e: not e[1])  # stable: open first, newest first within each
+        entries.sort(key=lambda e: e.opened_at, reverse=True)
+        entries.sort(key=lambda e: not e.open)  # stable: open first, newest first within each
         blocks.sort(key=lambda b: (b[1] is not None, b[1] or ""))  # as the database orders blocked_at
         body = orjson.dumps({"nip": nip, "blocked": bool(blocks), "blocks": [b[0] for b in blocks],
-                             "open_cases": sum(1 for e in entries if e[1]), "cases": [e[3] for e in entries]})
+                             "open_cases": sum(1 for e in entries if e.open), "cases": [e.summary for e in entries]})
         return body[:-1] + b","
 
     # --- keeping current ------------------------------------------------------------------------------------
 
     def _put_case(self, row: CaseRow) -> None:
-        state = CaseStatus.model_validate_json(row.state)
+        self._with_cases.add(row.nip)
         old = self._case_nip.get(row.case_id)
         if old is not None and old != row.nip:
             self._cases.get(old, {}).pop(row.case_id, None)
             self._answers.pop(old, None)
-        self._cases.setdefault(row.nip, {})[row.case_id] = _case_entry(state)
+            del self._case_nip[row.case_id]
+        entries = self._cases.get(row.nip)
+        if entries is None:
+            return  # not kept: loaded with all its cases when it is read
+        entries[row.case_id] = _case_entry(CaseStatus.model_validate_json(row.state))
         self._case_nip[row.case_id] = row.nip
         self._answers.pop(row.nip, None)
+
+    def _keep(self, nip: str, rows: list[CaseRow]) -> None:
+        """Keep ``rows``, every case of ``nip``, making room by dropping the least recently read."""
+        if not rows:
+            self._with_cases.discard(nip)  # its cases were retired
+            return
+        self._cases[nip] = {row.case_id: _case_entry(CaseStatus.model_validate_json(row.state)) for row in rows}
+        self._case_nip.update((row.case_id, nip) for row in rows)
+        while len(self._cases) > self.kept:
+            dropped, entries = self._cases.popitem(last=False)
+            for case_id in entries:
+                self._case_nip.pop(case_id, None)
+            self._answers.pop(dropped, None)
 
     def _drop_case(self, case_id: str) -> None:
         nip = self._case_nip.pop(case_id, None)
@@ -169,14 +253,17 @@ class StatusIndex:
             if self._marks_query is None:
                 self._marks_query = _marks(runtime)  # built once: a poll then skips building and keying it
             marks = (await session.execute(self._marks_query)).one()
-            if self.loaded and marks == self._marks:
+            wanted, self._wanted = {nip for nip in self._wanted if not self.ready(nip)}, set()
+            if self.loaded and marks == self._marks and not wanted:
+                self._refresh_done()
                 return False  # nothing an answer shows has changed: a poll costs one statement
             # The order of reads is what makes the answer honest: position first, the tree last.
             position = int(await session.scalar(select(position_table.c.stream_seq).where(
                 position_table.c.consumer == runtime.name)) or 0)
             if not self.loaded:
                 self.next_leaf = int(await session.scalar(select(ledger_tables.head.c.tree_size)) or 0)
-                cases = (await session.scalars(select(CaseRow))).all()
+                self._with_cases = set((await session.scalars(select(CaseRow.nip).distinct())).all())
+                cases = []
                 blocks = (await session.scalars(select(PersonnelBlock).where(PersonnelBlock.lifted_at.is_(None)))).all()
             else:
                 changed = await _changed_since(session, self.next_leaf)
@@ -189,10 +276,12 @@ class StatusIndex:
                           (await session.scalars(select(PersonnelBlock).where(PersonnelBlock.block_id.in_(chunk)))).all()]
                 if changed:
                     self.next_leaf = changed[-1].leaf_index + 1
+            loaded: dict[str, list[CaseRow]] = {nip: [] for nip in wanted}
+            for chunk in key_chunks(wanted):
+                for row in (await session.scalars(select(CaseRow).where(CaseRow.nip.in_(chunk)))).all():
+                    loaded[row.nip].append(row)
             checkpoint = await current_checkpoint(runtime, session)
         if not self.loaded:
-            for row in cases:
-                self._put_case(row)
             for row in blocks:
                 self._put_block(row, row.block_id)
         else:
@@ -203,6 +292,8 @@ class StatusIndex:
             found = {row.block_id: row for row in blocks}
             for block_id in block_ids:
                 self._put_block(found.get(block_id), block_id)
+            for nip, rows in loaded.items():  # after the changes: read in the same snapshot, complete
+                self._keep(nip, rows)
         self._tail = (b'"stream_position":' + str(position).encode() + b',"checkpoint":'
                       + orjson.dumps(checkpoint.model_dump(mode="json")) + b',"proofs":null}')
         self.tree_size = checkpoint.tree_size
@@ -210,6 +301,7 @@ class StatusIndex:
         if not self.loaded:
             set_aside_for_collector()
         self.loaded = True
+        self._refresh_done()
         return True
 
 

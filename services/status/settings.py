@@ -39,6 +39,9 @@ class StatusSettings(ServiceSettings, BusSettings, SignInLimitSettings, OidcSett
     # How often the in-memory read index looks for leaves another replica appended (its own are picked up at
     # once); 0 turns the index off and every status read goes to the database.
     status_index_poll_seconds: float = Field(default=0.025, ge=0)
+    # How many civil servants' case summaries the index keeps in memory (the most recently read; about 1.2 KB
+    # each, so 60 MB at the default); the others' are loaded when read.
+    status_index_kept: int = Field(default=50_000, ge=1)
 
     # Where the dashboard asks the identity service to sign a person in; unset, the identity service of
     # this machine (its port plus SBT_PORT_OFFSET).

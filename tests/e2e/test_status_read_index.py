@@ -8,8 +8,10 @@ import httpx
 import pytest
 
 from shared.events.blocking import PersonnelBlocked
+from shared.events.intake import CaseOpened, ReportReceived
 from tests.e2e.test_ledger import more_intake, publish, wait_for_size
 from tests.harness.ports import eventually
+from tests.e2e.reports import random_nip
 from tests.unit.ledger_fixtures import case_log, chain
 
 pytestmark = pytest.mark.e2e
@@ -95,3 +97,43 @@ async def test_the_status_from_memory_equals_the_database_route_and_is_never_beh
                 return _from_memory(response) and len(response.json()["cases"]) == 6
 
             await eventually(shows_the_new_case, 20, f"{url} shows the case applied by either process")
+
+
+async def test_a_civil_servant_whose_cases_are_not_kept_is_loaded_when_read_and_says_the_same(make_system):
+    # Room for two civil servants' cases: the other NIPs' are loaded when read, dropping the least recently read.
+    system = await make_system("status", extra_env={"SBT_LEDGER_CHECKPOINT_SECONDS": "0",
+                                                     "SBT_STATUS_INDEX_KEPT": "2"})
+    nips = [random_nip() for _ in range(4)]
+    payloads = []
+    for number, nip in enumerate([*nips, nips[0]]):  # the first civil servant has two cases
+        case_id = f"01KEPT{number:020d}"
+        payloads += [(CaseOpened.event_type, case_id, {**CaseOpened.examples[0], "case_id": case_id, "nip": nip}),
+                     (ReportReceived.event_type, case_id, {**ReportReceived.examples[0], "case_id": case_id,
+                                                           "report_id": f"01KREP{number:020d}"})]
+    events = chain("intake", payloads)
+    await publish(system, events)
+    await wait_for_size(system, len(events))
+
+    async with system.client("status", system.token("BKN", "observer")) as client:
+        async def agrees(nip: str, cases: int) -> bool:
+            plain, database = await _both(client, nip)
+            assert plain.json() == database
+            return _from_memory(plain) and len(database["cases"]) == cases
+
+        # Every one read twice round, so each read of the first round's NIPs finds them dropped again.
+        for _ in range(2):
+            for nip in nips:
+                await eventually(lambda nip=nip: agrees(nip, 2 if nip == nips[0] else 1), 10, f"{nip} from memory")
+
+        # A change to a civil servant not kept shows when it is next read, from memory.
+        another = {**ReportReceived.examples[0], "case_id": events[0].subject, "report_id": "01KREP99999999999999999999"}
+        await publish(system, chain("intake", [(ReportReceived.event_type, events[0].subject, another)],
+                                    start_seq=len(events) + 1, prev=events[-1].hash))
+        await wait_for_size(system, len(events) + 1)
+
+        async def shows_the_second_report() -> bool:
+            plain, database = await _both(client, nips[0])
+            return _from_memory(plain) and plain.json() == database and sorted(
+                case["report_count"] for case in database["cases"]) == [1, 2]
+
+        await eventually(shows_the_second_report, 10, "the new report from memory")
