@@ -20,14 +20,14 @@ import hashlib
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import orjson
 from nats.aio.msg import Msg
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -44,10 +44,10 @@ VOLATILE_COLUMNS = frozenset({"updated_at", "created_at", "applied_at", "receive
 STREAM_SILENCE_SECONDS = 10.0
 # Events folded between two turns of the event loop, in which the batch before is written.
 YIELD_EVERY = 32
-# Case statuses a replay keeps in memory between batches (a few KiB each); beyond it they are read back from the
-# fresh tables. A stream's later events mostly concern recent cases: more would buy little and cost the memory
-# goal (400 MiB a process).
-CASES_KEPT = 20_000
+# Case statuses a replay keeps in memory between batches (about 4.5 KiB each); beyond it they are read back from
+# the fresh tables. A stream's later events mostly concern recent cases: more would buy little and cost the
+# memory goal (400 MiB a process); at 20,000 the replay was slower, too (more for the collector to walk).
+CASES_KEPT = 5_000
 # Batches read and being checked ahead of the one being folded.
 CHECKS_IN_FLIGHT = 3
 # Processes that check hashes and signatures beside the one that folds: all the other cores, a few at most.
@@ -79,7 +79,7 @@ def _state_hashes(session: Session) -> dict[str, str]:
         columns = [c for c in table.columns if c.name not in VOLATILE_COLUMNS]
         digest = hashlib.sha256()
         result = session.execute(select(*columns).order_by(*table.primary_key.columns),
-                                 execution_options={"yield_per": 10_000})
+                                 execution_options={"yield_per": 2_000})
         for rows in result.partitions():
             digest.update(b"".join([orjson.dumps(list(row), default=str) + b"\n" for row in rows]))
         hashes[str(table.name)] = digest.hexdigest()
@@ -384,6 +384,40 @@ class _Writer:
                 await write(session)
 
 
+class _SeenIds:
+    """The ids of the events a replay has taken (applied, parked or found forked), as the live consumer's inbox
+    holds them, in a third of the memory of the ids themselves (a million events): a 64-bit digest of each.
+    A digest seen before is confirmed against the rows written (events, parked, forks) before an event is
+    called a repeat, so a collision of digests never drops an event."""
+
+    def __init__(self, sessions, ledger, writer: _Writer) -> None:  # noqa: ANN001
+        self.sessions, self.writer = sessions, writer
+        self._digests: set[int] = set()
+        events = _events_table()
+        self._written = [select(events.c.event_id).where(events.c.event_id == bindparam("event_id"))] + [
+            select(table.c.event_id).where(table.c.event_id == bindparam("event_id"))
+            for table in (ledger.tables.parked, ledger.tables.forks)]
+
+    def update(self, event_ids: Iterable[str]) -> None:
+        self._digests.update(map(hash, event_ids))  # str hashes are SipHash, stable within this process
+
+    async def contains(self, event_id: str) -> bool:
+        if hash(event_id) not in self._digests:
+            return False
+        await self.writer.wait()  # what was taken before is committed
+        async with self.sessions() as session:
+            for statement in self._written:
+                if await session.scalar(statement, {"event_id": event_id}) is not None:
+                    return True
+        return False
+
+
+def _events_table() -> Table:
+    from services.status.models import LoggedEvent
+
+    return LoggedEvent.__table__  # type: ignore[return-value]
+
+
 class _Run:
     """One replay's applier over the fresh tables, kept in memory from batch to batch, and what it decided."""
 
@@ -396,7 +430,7 @@ class _Run:
         self.applier = Applier.fresh(ledger, max_cases_kept=cases_kept, before_read=self.writer.wait)
         self.in_memory = True  # until a fall-back: then the applier reads the database like the live one
         # Event ids applied, as the live consumer's inbox holds them: an id seen again is skipped, as there.
-        self.seen: set[str] = set()
+        self.seen = _SeenIds(sessions, ledger, self.writer)
         # Cases retired (sbt.case.retired.v1) -> the retiring event: removed once everything is folded, as the
         # live consumer removed them (services/status/retirement.py); nothing comes after a case's retirement.
         self.retired: dict[str, str] = {}
@@ -414,7 +448,7 @@ class _Run:
         fresh: list[tuple[int, Envelope]] = []
         ids: set[str] = set()
         for seq, envelope in batch:
-            if envelope.id in self.seen or envelope.id in ids:
+            if envelope.id in ids or await self.seen.contains(envelope.id):
                 self.result.skipped.append(f"stream {seq}: {envelope.type} {envelope.id}: already applied (its id "
                                            "came before), as the live consumer's inbox says")
                 continue
@@ -438,7 +472,7 @@ class _Run:
             await self._one_by_one(fresh)
             return
         await self.writer.submit(writes)
-        self.seen |= ids
+        self.seen.update(ids)
         self.result.applied += len(fresh)
 
     async def _one_by_one(self, batch: list[tuple[int, Envelope]]) -> None:
@@ -454,7 +488,7 @@ class _Run:
                     applier = await Applier.begin(session, self.ledger, [envelope])
                     await applier.apply(session, envelope, seq, hash_checked=True)
                     await applier.flush(session)
-                self.seen.add(envelope.id)
+                self.seen.update([envelope.id])
                 self.result.applied += 1
             except Exception as error:  # noqa: BLE001
                 self.result.skipped.append(f"stream {seq}: {envelope.type} {envelope.id}: {type(error).__name__}: {error}")
