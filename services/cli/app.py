@@ -16,6 +16,19 @@ from services.cli.settings import get_settings as _load_settings
 app = typer.Typer(help="SBT: Sistem Berbagi Terintegrasi, ASN neutrality oversight.", no_args_is_help=True)
 
 
+@app.callback()
+def root(
+    lang: Annotated[str | None, typer.Option("--lang", help="id (default) | en; else LANGUAGE/LANG")] = None,
+) -> None:
+    """SBT: Sistem Berbagi Terintegrasi, ASN neutrality oversight."""
+    from services.cli.language import choose_language
+    from shared.i18n import LANGUAGES
+
+    if lang is not None and lang.lower() not in LANGUAGES:
+        raise typer.BadParameter(f"{lang!r} is not one of {' | '.join(LANGUAGES)}", param_hint="--lang")
+    choose_language(lang)
+
+
 def get_settings() -> SystemSettings:
     """The settings, or one clear line and exit 2 when they are invalid or contradict each other."""
     try:

@@ -1,5 +1,5 @@
 """``sbt archive``: fetch an election's signed archive from the status service into a file, verify it here
-(offline, as `sbt verify FILE` does) and record it at intake with its hash and the cases it holds; only
+(offline, as `sbt verify FILE` does) and record it at intake with its hash, the cases it holds and its seal (intake checks the seal's signature); only
 then may the retention sweep retire those cases. Verifying an archive file: ``verify_archive_file``."""
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ async def record(intake_url: str, token: str, election: str, sha256: str, summar
                                  timeout=60) as client:
         response = await client.post("/v1/retention/archives", json={
             "election_code": election, "sha256": sha256, "events": summary["events"],
-            "case_ids": summary["case_ids"], "verified": True})
+            "case_ids": summary["case_ids"], "seal": summary["seal"]})
     if response.status_code != 201:
         raise ValueError(f"intake refused to record the archive: {response.status_code} {response.text[:300]}")
     return response.json()

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from services.cli.language import _, ngettext
 from services.cli.support import CliError, friendly
 from services.cli.settings import get_settings
 
@@ -24,9 +25,12 @@ err = Console(stderr=True)
 
 
 def _print_refusals(refusals) -> None:  # noqa: ANN001 - a list of Refusal
-    err.print(f"[yellow]{len(refusals):,} row(s) refused:[/yellow]")
+    count = len(refusals)
+    err.print("[yellow]" + ngettext("{count} row refused:", "{count} rows refused:", count).format(count=f"{count:,}")
+              + "[/yellow]")
     for refusal in sorted(refusals, key=lambda r: r.line):
-        err.print(f"  line {refusal.line}: {refusal.reason}", markup=False, highlight=False)
+        err.print("  " + _("line {line}: {reason}").format(line=refusal.line, reason=refusal.reason),
+                  markup=False, highlight=False)
 
 
 def _read(file: Path):  # noqa: ANN202 - a Sheet
@@ -34,13 +38,13 @@ def _read(file: Path):  # noqa: ANN202 - a Sheet
     from services.cli.support import USAGE
 
     if file.suffix.lower() not in (".csv", ".xlsx", ".xlsm"):
-        raise CliError(f"error: {file} must be a .csv or an .xlsx file", USAGE)
+        raise CliError(_("error: {file} must be a .csv or an .xlsx file").format(file=file), USAGE)
     try:
         return read_sheet(file)
     except SheetError as error:
         raise CliError(f"{file}: {error}") from None
     except UnicodeDecodeError:
-        raise CliError(f"{file}: not UTF-8 text (is it the right file?)") from None
+        raise CliError(_("{file}: not UTF-8 text (is it the right file?)").format(file=file)) from None
 
 
 def import_history(file: Path, *, by: str | None, wait: float, json_output: bool = False) -> None:
@@ -62,9 +66,10 @@ def import_history(file: Path, *, by: str | None, wait: float, json_output: bool
         upgrade(service, url)
     references = asyncio.run(history.load_references(urls["intake"], [row.key for row in sheet.rows]))
     refusals = [*sheet.refusals, *history.check_references(sheet, references, clock.today())]
+    refusals += asyncio.run(history.check_live(urls, sheet.rows))
     if refusals:
         _print_refusals(refusals)
-        err.print("[red]nothing imported: fix the rows above and run again[/red]")
+        err.print("[red]" + _("nothing imported: fix the rows above and run again") + "[/red]")
         raise typer.Exit(1)
     planner = history.Planner(references, by=operator, source_name=file.name)
     plans = planner.plan(sheet.rows)
@@ -76,9 +81,10 @@ def import_history(file: Path, *, by: str | None, wait: float, json_output: bool
 
         print_json({"file": file.name, "sha256": sheet.sha256, "cases": len(sheet.rows), "imported_by": operator,
                     "events_staged": report, "events_already_there": total - staged})
-    err.print(f"history: {len(sheet.rows):,} cases from {file.name}; "
-              + ", ".join(f"{service} {count:,} events" for service, count in report.items())
-              + f"; {total - staged:,} events were there already (not written twice)")
+    err.print(_("history: {cases} cases from {file}; {staged}; {already} events were there already (not written twice)")
+              .format(cases=f"{len(sheet.rows):,}", file=file.name, already=f"{total - staged:,}",
+                      staged=", ".join(_("{service} {count} events").format(service=service, count=f"{count:,}")
+                                       for service, count in report.items())))
 
 
 async def _write_all(plans, urls, operator, settings, now, references, wait) -> dict[str, int]:  # noqa: ANN001
@@ -88,7 +94,7 @@ async def _write_all(plans, urls, operator, settings, now, references, wait) -> 
 
     staged: dict[str, int] = {}
     with Progress(TextColumn("[bold]{task.description:>15}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("events published"), console=err) as progress:
+                  TextColumn(_("events published")), console=err) as progress:
         for service in history.STAGES:
             plan = plans[service]
             if not plan.envelopes:
@@ -121,10 +127,10 @@ def reconcile_command(
     code = agency.upper()
     if sheet.refusals:
         _print_refusals(sheet.refusals)
-        raise CliError("not reconciled: fix the rows above and run again")
+        raise CliError(_("not reconciled: fix the rows above and run again"))
     rows = [row for row in sheet.rows if row.agency == code]  # a shared workbook's other agencies stay out
     if len(rows) < len(sheet.rows):
-        err.print(f"{len(sheet.rows) - len(rows):,} row(s) of other agencies left out")
+        err.print(_("{count} row(s) of other agencies left out").format(count=f"{len(sheet.rows) - len(rows):,}"))
     url = get_settings().database_url_for("status")
     result = asyncio.run(reconcile.compare(url, code, rows))
     if json_output:
@@ -133,5 +139,5 @@ def reconcile_command(
         reconcile.print_result(Console(), result, code)
     if out is not None:
         reconcile.write_xlsx(out, result)
-        err.print(f"written: {out}")
+        err.print(_("written: {path}").format(path=out))
     raise typer.Exit(0 if result.matches else 1)

@@ -26,7 +26,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.cli.history_rows import HistoryRow, Refusal, Sheet, complaint_number, moment, short_hash, stable_id
+from services.cli.history_rows import (
+    HistoryRow, Refusal, Sheet, complaint_number, label, moment, short_hash, stable_id,
+)
+from services.cli.language import _
 from shared.db import create_engine, sessionmaker
 from shared.events import EVENT_MODELS, Envelope
 from shared.events.base import ImportableEventData
@@ -114,23 +117,90 @@ def check_references(sheet: Sheet, references: References, today: dt.date) -> li
 
 def _reference_problem(row: HistoryRow, references: References, today: dt.date) -> str | None:
     if row.agency not in references.agencies:
-        return f"agency: unknown agency code {row.agency}"
+        return _("agency: unknown agency code {row_agency}").format(row_agency=row.agency)
     if row.election not in references.elections:
-        return f"election: unknown election code {row.election}"
+        return _("election: unknown election code {row_election}").format(row_election=row.election)
     for code in row.violations:
         if code not in references.violations:
-            return f"violation: unknown violation code {code}"
+            return _("violation: unknown violation code {code}").format(code=code)
     for name in ("report_date", "recommendation_date", "decree_date", "block_date", "unblock_date"):
         day = getattr(row, name)
         if day is not None and day > today:
-            return f"{name}: {day} is in the future"
+            return _("{name}: {day} is in the future").format(name=label(name), day=day)
     start, end = references.elections[row.election]
     if (start and row.report_date < start) or (end and row.report_date > end):
-        return f"report_date: {row.report_date} is outside {row.election}'s oversight period ({start} to {end})"
+        return _("report_date: {row_report_date} is outside {row_election}'s oversight period ({start} to {end})").format(row_report_date=row.report_date, row_election=row.election, start=start, end=end)
     existing = references.open_cases.get(row.key)
     if existing is not None and existing != case_id_of(row):
-        return f"nip: a case of this civil servant in {row.election} is in SBT already (case {existing}), not imported"
+        return _("nip: a case of this civil servant in {row_election} is in SBT already (case {existing}), not imported").format(row_election=row.election, existing=existing)
     return None
+
+
+# --- what the live services hold ------------------------------------------------------------------------
+
+
+def _imported(client: str | None) -> bool:
+    return (client or "").startswith("import:")
+
+
+def _day(moment_: dt.datetime | None) -> str:
+    return moment_.date().isoformat() if moment_ is not None else "?"
+
+
+async def check_live(urls: dict[str, str], rows: Sequence[HistoryRow]) -> list[Refusal]:
+    """A row refused when a stage it carries was decided live in SBT for its case (through the API, after an
+    earlier run): the live verification, examination or recommendation, the PPK's decree, a block. The
+    import adds what is missing and never writes its stage over one a service holds from its own door."""
+    from services.cli.language import _
+
+    by_case = {case_id_of(row): row for row in rows}
+    ids = list(by_case)
+    refusals: dict[int, str] = {}
+
+    def refuse(row: HistoryRow, reason: str) -> None:
+        refusals.setdefault(row.line, reason)
+
+    async def each(url: str, model: Any, column: Any) -> list[Any]:
+        engine = create_engine(url)
+        try:
+            async with sessionmaker(engine)() as session:
+                found: list[Any] = []
+                for start in range(0, len(ids), 500):
+                    found.extend((await session.scalars(select(model).where(column.in_(ids[start:start + 500])))).all())
+                return found
+        finally:
+            await engine.dispose()
+
+    from services.blocking.models import Block
+    from services.recommendation.models import Case as Examined
+    from services.sanction.models import Followup
+
+    for case in await each(urls["recommendation"], Examined, Examined.case_id):
+        row = by_case[case.case_id]
+        decided = row.recommendation_date is not None or row.decided_on is not None
+        if not decided:
+            continue
+        if case.recommendation_number and not _imported(case.examined_by_client):
+            refuse(row, _("recommendation_date: recommendation {number} was already issued through SBT on {day}")
+                   .format(number=case.recommendation_number, day=_day(case.examined_at)))
+        elif case.examination_outcome and not _imported(case.examined_by_client):
+            refuse(row, _("outcome: the case was already examined through SBT on {day}")
+                   .format(day=_day(case.examined_at)))
+        elif case.verification_outcome and not _imported(case.verified_by_client):
+            refuse(row, _("outcome: the case was already verified through SBT on {day}")
+                   .format(day=_day(case.verified_at)))
+    for followup in await each(urls["sanction"], Followup, Followup.case_id):
+        row = by_case[followup.case_id]
+        if row.decree_date is not None and followup.recorded_at is not None \
+                and not _imported(followup.recorded_by_client):
+            refuse(row, _("decree_date: decree {number} was already recorded through SBT on {day}")
+                   .format(number=followup.decree_number, day=_day(followup.recorded_at)))
+    for block in await each(urls["blocking"], Block, Block.case_id):
+        row = by_case[block.case_id]
+        if row.block_date is not None and not _imported(block.blocked_by):
+            refuse(row, _("block_date: the personnel data was already blocked through SBT on {day}")
+                   .format(day=_day(block.blocked_at)))
+    return [Refusal(line, reason) for line, reason in sorted(refusals.items())]
 
 
 # --- the plan: each service's events ---------------------------------------------------------------------
@@ -484,5 +554,6 @@ async def wait_published(url: str, service: str, ids: list[str], *, timeout: flo
             await engine.dispose()
 
 
-__all__ = ["EVENT_MODELS", "ImportRefused", "ImportReport", "NotPublished", "Planner", "STAGES", "check_references",
+__all__ = ["EVENT_MODELS", "ImportRefused", "ImportReport", "NotPublished", "Planner", "STAGES", "check_live",
+           "check_references",
            "load_references", "wait_published", "write_stage"]

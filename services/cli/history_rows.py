@@ -35,6 +35,7 @@ from typing import Any
 
 from ulid import ULID
 
+from services.cli.language import _, current
 from shared.clock import JAKARTA
 from shared.nip import InvalidNip, parse
 
@@ -53,6 +54,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "outcome": ("outcome", "hasil"),
     "decision_date": ("decision_date", "tanggal_putusan"),
 }
+
+
+def label(name: str) -> str:
+    """A column as the reader calls it: its Indonesian name in Indonesian, else the English one."""
+    return COLUMNS[name][-1] if current() == "id" and name in COLUMNS else name
+
+
 # The books' outcome of a case, in either language. A row with a recommendation date is proven; one without
 # must say how it ended, so that a 2020 case does not land in today's verifiers' worklist: rejected at
 # verification, examined and not proven, or (the only one left in the live worklists) still in progress.
@@ -167,10 +175,10 @@ def _text(value: Any, name: str) -> str | None:
         return None
     if isinstance(value, bool) or isinstance(value, int | float):
         if name == "nip":
-            raise ValueError("nip: a number, not text (18 digits lose precision as a number: format the column as text)")
+            raise ValueError(_("nip: a number, not text (18 digits lose precision as a number: format the column as text)"))
         value = str(value)
     if isinstance(value, dt.date):
-        raise ValueError(f"{name}: a date, not text")
+        raise ValueError(_("{name}: a date, not text").format(name=label(name)))
     text = str(value).strip()
     return text or None
 
@@ -180,19 +188,19 @@ def _date(value: Any, name: str) -> dt.date | None:
         return None
     if isinstance(value, dt.datetime):
         if value.time() != dt.time(0):
-            raise ValueError(f"{name}: {value.isoformat()} has a time of day; a date is expected")
+            raise ValueError(_("{name}: {value_isoformat} has a time of day; a date is expected").format(name=label(name), value_isoformat=value.isoformat()))
         return value.date()
     if isinstance(value, dt.date):
         return value
     if isinstance(value, bool) or isinstance(value, int | float):
-        raise ValueError(f"{name}: {value!r} is a number, not a date (write YYYY-MM-DD or format the cell as a date)")
+        raise ValueError(_("{name}: {value} is a number, not a date (write YYYY-MM-DD or format the cell as a date)").format(name=label(name), value=repr(value)))
     text = str(value).strip()
     if not _ISO.match(text):
-        raise ValueError(f"{name}: {text!r} is not a date in YYYY-MM-DD form")
+        raise ValueError(_("{name}: {text} is not a date in YYYY-MM-DD form").format(name=label(name), text=repr(text)))
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{name}: {text} is not a real date") from None
+        raise ValueError(_("{name}: {text} is not a real date").format(name=label(name), text=text)) from None
 
 
 def _row(line: int, cells: list[Any], columns: dict[str, int]) -> HistoryRow:
@@ -205,14 +213,14 @@ def _row(line: int, cells: list[Any], columns: dict[str, int]) -> HistoryRow:
         values[name] = _text(cell(name), name)
     for name in REQUIRED:
         if name not in DATES and not values[name]:
-            raise ValueError(f"{name}: required")
+            raise ValueError(_("{name}: required").format(name=label(name)))
     try:
         nip = parse(values["nip"]).value
     except InvalidNip as invalid:
-        raise ValueError(f"nip: {invalid.reason}") from None
+        raise ValueError(_("nip: {invalid_reason}").format(invalid_reason=invalid.reason)) from None
     dates = {name: _date(cell(name), name) for name in DATES}
     if dates["report_date"] is None:
-        raise ValueError("report_date: required")
+        raise ValueError(_("report_date: required"))
     _check_order(dates)
     outcome = _outcome(values["outcome"], dates)
     violations = tuple(sorted({code.strip().upper() for code in re.split(r"[;,]", values["violation"]) if code.strip()}))
@@ -228,28 +236,28 @@ def _outcome(text: str | None, dates: dict[str, dt.date | None]) -> str:
     recommendation is refused: the books must say how the case ended."""
     label = re.sub(r"[\s\-]+", "_", text.strip().lower()) if text else None
     if label is not None and label not in OUTCOMES:
-        raise ValueError(f"outcome: {text!r} is not one of proven | terbukti, {_UNRECOMMENDED}")
+        raise ValueError(_("outcome: {text} is not one of proven | terbukti, {UNRECOMMENDED}").format(text=repr(text), UNRECOMMENDED=_UNRECOMMENDED))
     outcome = OUTCOMES[label] if label else None
     decided, report = dates["decision_date"], dates["report_date"]
     assert report is not None
     if dates["recommendation_date"] is not None:
         if outcome not in (None, "proven"):
-            raise ValueError(f"outcome: {text} with a recommendation_date (a recommended case is proven)")
+            raise ValueError(_("outcome: {text} with a recommendation_date (a recommended case is proven)").format(text=text))
         if decided is not None:
-            raise ValueError("decision_date: given with a recommendation_date (the recommendation is the decision)")
+            raise ValueError(_("decision_date: given with a recommendation_date (the recommendation is the decision)"))
         return "proven"
     if outcome is None:
-        raise ValueError(f"outcome: required without a recommendation_date (one of {_UNRECOMMENDED})")
+        raise ValueError(_("outcome: required without a recommendation_date (one of {UNRECOMMENDED})").format(UNRECOMMENDED=_UNRECOMMENDED))
     if outcome == "proven":
-        raise ValueError("outcome: proven without a recommendation_date")
+        raise ValueError(_("outcome: proven without a recommendation_date"))
     if outcome == "in_progress":
         if decided is not None:
-            raise ValueError("decision_date: given for a case in progress (nothing is decided yet)")
+            raise ValueError(_("decision_date: given for a case in progress (nothing is decided yet)"))
         return outcome
     if decided is None:
-        raise ValueError(f"decision_date: required for the outcome {outcome}")
+        raise ValueError(_("decision_date: required for the outcome {outcome}").format(outcome=outcome))
     if decided < report:
-        raise ValueError(f"decision_date: {decided} is before the report_date {report}")
+        raise ValueError(_("decision_date: {decided} is before the report_date {report}").format(decided=decided, report=report))
     return outcome
 
 
@@ -259,19 +267,19 @@ def _check_order(dates: dict[str, dt.date | None]) -> None:
     decree, block, unblock = dates["decree_date"], dates["block_date"], dates["unblock_date"]
     assert report is not None
     if recommendation is not None and recommendation < report:
-        raise ValueError(f"recommendation_date: {recommendation} is before the report_date {report}")
+        raise ValueError(_("recommendation_date: {recommendation} is before the report_date {report}").format(recommendation=recommendation, report=report))
     for name, day in (("decree_date", decree), ("block_date", block)):
         if day is not None and recommendation is None:
-            raise ValueError(f"{name}: given without a recommendation_date")
+            raise ValueError(_("{name}: given without a recommendation_date").format(name=label(name)))
         if day is not None and recommendation is not None and day < recommendation:
-            raise ValueError(f"{name}: {day} is before the recommendation_date {recommendation}")
+            raise ValueError(_("{name}: {day} is before the recommendation_date {recommendation}").format(name=label(name), day=day, recommendation=recommendation))
     if block is not None and decree is not None and decree < block:
-        raise ValueError(f"block_date: {block} is after the decree_date {decree} (a followed-up case is not blocked)")
+        raise ValueError(_("block_date: {block} is after the decree_date {decree} (a followed-up case is not blocked)").format(block=block, decree=decree))
     if unblock is not None:
         if block is None:
-            raise ValueError("unblock_date: given without a block_date")
+            raise ValueError(_("unblock_date: given without a block_date"))
         if unblock < block:
-            raise ValueError(f"unblock_date: {unblock} is before the block_date {block}")
+            raise ValueError(_("unblock_date: {unblock} is before the block_date {block}").format(unblock=unblock, block=block))
 
 
 def read_sheet(path: Path) -> Sheet:
@@ -295,8 +303,8 @@ def read_sheet(path: Path) -> Sheet:
             sheet.refusals.append(Refusal(line, str(error)))
             continue
         if row.key in seen:
-            sheet.refusals.append(Refusal(line, f"nip: this civil servant's {row.election} case is on line "
-                                                f"{seen[row.key]} already"))
+            sheet.refusals.append(Refusal(line, _("nip: this civil servant's {election} case is on line {line} already")
+                                          .format(election=row.election, line=seen[row.key])))
             continue
         seen[row.key] = line
         sheet.rows.append(row)

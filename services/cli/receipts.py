@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from services.cli.language import _
 from services.cli.support import CliError, fail, friendly, usage
 
 
@@ -58,23 +59,25 @@ def verify_receipt_command(
     try:
         document = orjson.loads(file.read_bytes())
     except orjson.JSONDecodeError as error:
-        raise usage(f"{file}: not JSON ({error})") from None
+        raise usage(_("{file}: not JSON ({error})").format(file=file, error=error)) from None
     if isinstance(document, dict) and isinstance(document.get("receipt"), dict):
         document = document["receipt"]
     try:
         receipt = receipts.Receipt.model_validate(document)
     except ValidationError as error:
-        raise fail(f"{file}: not a receipt ({error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']})") from None
+        raise fail(_("{file}: not a receipt ({field}: {reason})").format(
+            file=file, field=error.errors()[0]["loc"][0], reason=error.errors()[0]["msg"])) from None
     try:
         receipts.check(receipt, _keys(key))
     except receipts.InvalidReceipt as error:
-        raise fail(f"FAILED: {error}") from None
+        raise fail(_("FAILED: {reason}").format(reason=error)) from None
     if body is not None:
         if receipts.filed_sha256(_as_filed(body)) != receipt.filed_sha256:
-            raise fail(f"FAILED: {body} is not what this receipt says was filed (its hash differs)")
-    typer.echo(f"OK: {receipt.complaint_number}, received {receipt.received_at}, signed by {receipt.issuer} "
-               f"(key {receipt.keyid}); filed content SHA-256 {receipt.filed_sha256}"
-               + ("; the given report matches it" if body is not None else ""))
+            raise fail(_("FAILED: {file} is not what this receipt says was filed (its hash differs)").format(file=body))
+    typer.echo(_("OK: {number}, received {received}, signed by {issuer} (key {key}); filed content SHA-256 {sha}")
+               .format(number=receipt.complaint_number, received=receipt.received_at, issuer=receipt.issuer,
+                       key=receipt.keyid, sha=receipt.filed_sha256)
+               + (_("; the given report matches it") if body is not None else ""))
     if token:
         typer.echo(receipts.encode(receipt))
 
@@ -89,10 +92,11 @@ def _as_filed(path: Path) -> dict:
     try:
         raw = orjson.loads(path.read_bytes())
     except orjson.JSONDecodeError as error:
-        raise CliError(f"{path}: not JSON ({error})", 2) from None
+        raise CliError(_("{file}: not JSON ({error})").format(file=path, error=error), 2) from None
     model = ReportIn if isinstance(raw, dict) and "reporter" in raw and raw["reporter"].get("category") != "public" \
         else PublicReportIn
     try:
         return model.model_validate(raw).model_dump(mode="json")
     except ValidationError as error:
-        raise CliError(f"{path}: not a valid report ({error.errors()[0]['msg']})", 2) from None
+        raise CliError(_("{file}: not a valid report ({reason})").format(file=path, reason=error.errors()[0]["msg"]),
+                       2) from None

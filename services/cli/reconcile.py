@@ -19,10 +19,21 @@ from typing import Any
 from sqlalchemy import select
 
 from services.cli.history_rows import HistoryRow, jakarta_day
+from services.cli.language import _
+from shared.i18n import N_
 from shared.db import create_engine, sessionmaker
 
 STAGE_DATES = ("report_date", "recommendation_date", "decree_date", "block_date", "unblock_date", "decision_date")
 TOTALS = ("reported", "recommended", "followed_up", "not_followed_up", "ever_blocked", "blocked_now")
+# What each total is called where people read it (its key stays the same in --json).
+TOTAL_NAMES = {"reported": N_("reported"), "recommended": N_("recommended"), "followed_up": N_("followed up"),
+               "not_followed_up": N_("not followed up"), "ever_blocked": N_("ever blocked"),
+               "blocked_now": N_("blocked now")}
+
+
+def _columns() -> list[str]:
+    """The differences' column headings, on screen and in the XLSX."""
+    return [_("line"), "nip", _("election"), _("difference"), _("field"), _("spreadsheet"), "SBT"]
 
 # The event whose data holds each date in the log, and the field it is in.
 _DATE_OF_EVENT = {
@@ -182,21 +193,22 @@ def print_result(console, result: Result, agency: str) -> None:  # noqa: ANN001 
     from rich.table import Table
 
     if result.differences:
-        table = Table(title=f"{agency}: {len(result.differences):,} difference(s)")
-        for column in ("line", "nip", "election", "difference", "field", "spreadsheet", "SBT"):
+        table = Table(title=_("{agency}: {count} difference(s)").format(agency=agency, count=f"{len(result.differences):,}"))
+        for column in _columns():
             table.add_column(column)
         for d in result.differences:
             table.add_row(str(d.line or ""), d.nip, d.election, d.kind, d.field, d.spreadsheet, d.sbt)
         console.print(table)
-    totals_table = Table(title=f"{agency}: totals")
-    for column in ("figure", "spreadsheet", "SBT"):
-        totals_table.add_column(column, justify="right" if column != "figure" else "left")
+    totals_table = Table(title=_("{agency}: totals").format(agency=agency))
+    for index, column in enumerate((_("figure"), _("spreadsheet"), "SBT")):
+        totals_table.add_column(column, justify="right" if index else "left")
     for name in TOTALS:
         mark = "" if result.spreadsheet_totals[name] == result.sbt_totals[name] else " *"
-        totals_table.add_row(name + mark, f"{result.spreadsheet_totals[name]:,}", f"{result.sbt_totals[name]:,}")
+        totals_table.add_row(_(TOTAL_NAMES[name]) + mark, f"{result.spreadsheet_totals[name]:,}", f"{result.sbt_totals[name]:,}")
     console.print(totals_table)
-    console.print("the books match the shared log" if result.matches
-                  else f"the books differ from the shared log: {len(result.differences):,} difference(s)")
+    console.print(_("the books match the shared log") if result.matches
+                  else _("the books differ from the shared log: {count} difference(s)")
+                  .format(count=f"{len(result.differences):,}"))
 
 
 def write_xlsx(path: Path, result: Result) -> None:
@@ -204,13 +216,13 @@ def write_xlsx(path: Path, result: Result) -> None:
 
     book = Workbook()
     sheet = book.active
-    sheet.title = "differences"
-    sheet.append(["line", "nip", "election", "difference", "field", "spreadsheet", "sbt"])
+    sheet.title = _("differences")
+    sheet.append(_columns())
     for d in result.differences:
         sheet.append([d.line, d.nip, d.election, d.kind, d.field, d.spreadsheet, d.sbt])
-    figures = book.create_sheet("totals")
-    figures.append(["figure", "spreadsheet", "sbt"])
+    figures = book.create_sheet(_("totals"))
+    figures.append([_("figure"), _("spreadsheet"), "SBT"])
     for name in TOTALS:
-        figures.append([name, result.spreadsheet_totals[name], result.sbt_totals[name]])
+        figures.append([_(TOTAL_NAMES[name]), result.spreadsheet_totals[name], result.sbt_totals[name]])
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)

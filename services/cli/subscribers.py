@@ -66,8 +66,10 @@ def _show_login(document: dict, as_json: bool, managed: bool) -> None:
 @subscriber_app.command("add")
 def add(
     agency: Annotated[str, typer.Option(help="the agency code of the subscribing system, e.g. PEMPROV-JABAR")],
-    scope: Annotated[str, typer.Option(help="the role it reads as: ppk (its own agency's civil servants) or a "
-                                            "national role (observer, blocker, ...: every agency's)")] = "ppk",
+    scope: Annotated[str, typer.Option(help="the role it reads as: ppk (its own agency's civil servants), "
+                                            "bkn_regional (its office's region's, with --office) or a national "
+                                            "role (observer, blocker, ...: every agency's)")] = "ppk",
+    office: Annotated[str | None, typer.Option(help="for bkn_regional: the regional office's code, e.g. III")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object, for scripts")] = False,
 ) -> None:
     """Make a feed login: a NATS user that reads only its feed, through a durable consumer of its own."""
@@ -75,7 +77,8 @@ def add(
 
     async def work(settings, sessions, now):  # noqa: ANN001, ANN202
         async with sessions.begin() as session:
-            subscriber, password = await subscribers.add(session, agency=agency, role=scope, now=now)
+            subscriber, password = await subscribers.add(session, agency=agency, role=scope, now=now,
+                                                         office=office)
         await subscribers.make_consumer(settings, subscriber)
         managed = await _sync_server(settings, sessions)
         if managed and not await subscribers.wait_until_login_works(settings, subscriber.user, password):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import orjson
 import typer
 
+from services.cli.language import _
 from services.cli.support import CliError, USAGE, fail, friendly, progress, service_url, usage
 from services.cli.settings import get_settings
 
@@ -121,7 +122,7 @@ def verify_command(
     except CliError:
         raise
     except (ValueError, OSError) as error:  # a file or key that is not what it should be: the user's to fix
-        raise CliError(f"cannot verify: {error}", USAGE) from None
+        raise CliError(_("cannot verify: {reason}").format(reason=error), USAGE) from None
     _say(", ".join(f"{name} {value}" for name, value in report.counts.items()), report)
 
 
@@ -132,8 +133,8 @@ def _verify_archive(file: Path, keys: list[str]) -> None:
     try:
         report, summary = verify_archive_file(file, keys)
     except (ValueError, OSError) as error:
-        raise CliError(f"cannot verify: {error}", USAGE) from None
-    _say(f"archive of {summary['election_code']}: " + ", ".join(f"{n} {k}" for k, n in report.counts.items()),
+        raise CliError(_("cannot verify: {reason}").format(reason=error), USAGE) from None
+    _say(_("archive of {election}: ").format(election=summary["election_code"]) + ", ".join(f"{n} {k}" for k, n in report.counts.items()),
          report)
 
 
@@ -141,12 +142,12 @@ def _say(counts: str, report: audit.Report) -> None:
     """What a verification found, the same for a ledger export and an archive; exit 1 on any finding."""
     typer.echo(counts)
     for note in report.notes:
-        typer.echo(f"note: {note}")
+        typer.echo(_("note: {note}").format(note=note))
     for line in report.lines():
         typer.echo(line)
     if not report.ok:
-        raise fail(f"FAILED: {len(report.findings)} problem(s)")
-    typer.echo("OK: verified")
+        raise fail(_("FAILED: {count} problem(s)").format(count=len(report.findings)))
+    typer.echo(_("OK: verified"))
 
 
 @friendly
@@ -175,24 +176,26 @@ def archive_command(
         try:
             asyncio.run(archive.fetch(service_url("status", url), bearer, election, out))
         except (ValueError, OSError) as error:
-            raise fail(f"cannot archive: {error}") from None
+            raise fail(_("cannot archive: {reason}").format(reason=error)) from None
         shown("verifying", 0, None)
         try:
             report, summary = archive.verify_archive_file(out, key or [])
         except (ValueError, OSError) as error:
-            raise CliError(f"cannot verify: {error}", USAGE) from None
+            raise CliError(_("cannot verify: {reason}").format(reason=error), USAGE) from None
     if not report.ok:
         for line in report.lines():
             typer.echo(line)
-        raise fail(f"FAILED: the archive does not verify ({len(report.findings)} problem(s)); nothing recorded")
+        raise fail(_("FAILED: the archive does not verify ({count} problem(s)); nothing recorded")
+                   .format(count=len(report.findings)))
     digest = archive.sha256_of(out)
     try:
         recorded = asyncio.run(archive.record(service_url("intake", intake_url), bearer, election, digest, summary))
     except (ValueError, OSError) as error:
         raise fail(str(error)) from None
-    typer.echo(f"archived {election} to {out}: {summary['events']} events, {len(summary['case_ids'])} cases; "
-               f"sha256 {digest}; recorded at intake: {recorded['closed_cases']} closed cases may now be retired "
-               f"in time, {recorded['open_cases']} open ones wait for a later archive")
+    typer.echo(_("archived {election} to {out}: {events} events, {cases} cases; sha256 {digest}; recorded at intake: "
+                 "{closed} closed cases may now be retired in time, {open} open ones wait for a later archive")
+               .format(election=election, out=out, events=summary["events"], cases=len(summary["case_ids"]),
+                       digest=digest, closed=recorded["closed_cases"], open=recorded["open_cases"]))
 
 
 @friendly

@@ -67,7 +67,7 @@ def test_a_history_import_is_refused_whole_naming_each_line(tmp_path):
                      "19860926 201505 1 001,PEMPROV-ATLANTIS,PILKADA-2020,ETIK-MEDSOS,2020-09-01,dalam_proses\n"
                      "19860926 201505 1 002,BKN,PILKADA-2020,ETIK-MEDSOS,01/09/2020,dalam_proses\n"
                      "19860926 201505 1 003,BKN,PILKADA-2020,ETIK-MEDSOS,2020-09-01,\n")
-    refused = sbt(tmp_path, "import", "history", str(books))
+    refused = sbt(tmp_path, "--lang", "en", "import", "history", str(books))
     assert refused.returncode == 1, refused.stderr
     assert "line 3: report_date: '01/09/2020' is not a date in YYYY-MM-DD form" in refused.stderr
     assert "line 2: agency: unknown agency code PEMPROV-ATLANTIS" in refused.stderr
@@ -78,7 +78,7 @@ def test_a_history_import_is_refused_whole_naming_each_line(tmp_path):
 
     headless = tmp_path / "tanpa-kolom.csv"
     headless.write_text("nip,instansi\n19860926 201505 1 001,BKN\n")
-    missing = sbt(tmp_path, "import", "history", str(headless))
+    missing = sbt(tmp_path, "--lang", "en", "import", "history", str(headless))
     assert missing.returncode == 1 and "missing column(s): election, violation, report_date" in one_line(missing.stderr)
 
     other = tmp_path / "buku.txt"
