@@ -51,6 +51,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ppk_worklist:read": frozenset({"ppk", "blocker", "observer", "admin", "bkn_regional"}),
     "followup:record": frozenset({"ppk"}),
     "followup:read": frozenset({"ppk", "examiner", "blocker", "observer", "admin", "bkn_regional"}),
+    # Reminding a PPK of a sanction it still owes: BKN's follow-up of the PPKs, a regional office for its
+    # region's agencies (scope_of), the blocking desk for any. It moves no deadline and records no decree.
+    "followup:remind": frozenset({"bkn_regional", "blocker"}),
     "deadline:manage": frozenset({"examiner", "admin"}),
     # The ledger's checkpoints and proofs carry only hashes; the export carries every event.
     "ledger:read": frozenset({"reporter", "verifier", "examiner", "ppk", "blocker", "observer", "admin",
@@ -77,11 +80,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "user:read": frozenset({"admin"}),
     "user:write": frozenset({"admin"}),
     # Event subscribers (the notify service): an agency system's webhooks, and the NATS feed an operator
-    # makes for it. A PPK's cover only its own agency's civil servants (scope_of), every other role's every
-    # agency's; what a subscription or feed carries is decided by the same rule, per event.
-    "subscription:read": frozenset({"ppk", "verifier", "examiner", "blocker", "observer", "admin"}),
-    "subscription:write": frozenset({"ppk", "verifier", "examiner", "blocker", "observer", "admin"}),
-    "feed:read": frozenset({"ppk", "verifier", "examiner", "blocker", "observer", "admin"}),
+    # makes for it. A PPK's cover only its own agency's civil servants (scope_of), a regional office's its
+    # region's agencies', every other role's every agency's; what a subscription or feed carries is decided by the same rule, per event.
+    "subscription:read": frozenset({"ppk", "verifier", "examiner", "blocker", "observer", "admin", "bkn_regional"}),
+    "subscription:write": frozenset({"ppk", "verifier", "examiner", "blocker", "observer", "admin", "bkn_regional"}),
+    "feed:read": frozenset({"ppk", "verifier", "examiner", "blocker", "observer", "admin", "bkn_regional"}),
     "ops:read": frozenset({"admin"}),
     "ops:write": frozenset({"admin"}),
 }

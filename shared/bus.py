@@ -103,13 +103,17 @@ class Bus:
 
         ``Nats-Msg-Id`` is the event id, so JetStream drops a re-send within the duplicate window.
         """
+        return [seq is not None for seq in await self.publish_many_at(messages)]
+
+    async def publish_many_at(self, messages: Sequence[tuple[Any, ...]]) -> list[int | None]:
+        """As ``publish_many``, with the stream sequence each message was stored at (None where not acked)."""
         assert self.js is not None
         tasks = [
             self.js.publish(subject, payload, headers={**(extra[0] if extra else {}), "Nats-Msg-Id": msg_id})
             for subject, payload, msg_id, *extra in messages
         ]
         results = await asyncio.gather(*tasks, return_exceptions=True)
-        return [not isinstance(result, BaseException) for result in results]
+        return [None if isinstance(result, BaseException) else int(result.seq) for result in results]
 
     async def close(self) -> None:
         if self._retry is not None:

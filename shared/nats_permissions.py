@@ -59,7 +59,8 @@ EXTRA_CONSUMERS: dict[str, list[str]] = {}
 OWN_EVENT_FEEDS: dict[str, list[str]] = {"blocking": [f"{SUBJECT_PREFIX}.blocking.personnel.>"]}
 
 # The agencies' feeds (services/notify/feeds.py): a stream of their own, which only notify writes to. Notify
-# republishes each event there unchanged; it may look at and create that stream, and publish its subjects.
+# republishes each event there unchanged; it may look at and create that stream, publish its subjects, and
+# delete a message of a retired case from it.
 FEED_STREAM = "SBT_FEEDS"
 FEED_SUBJECTS = "sbt.feeds.>"
 FEED_WRITER = "notify"
@@ -102,7 +103,9 @@ def service_permissions(service: str, stream: str) -> dict[str, dict[str, list[s
             f"$JS.ACK.{stream}.{consumer}.>",
         ]
     if service == FEED_WRITER:
-        publish += [FEED_SUBJECTS, f"{api}.STREAM.INFO.{FEED_STREAM}", f"{api}.STREAM.CREATE.{FEED_STREAM}"]
+        # MSG.DELETE: a retired case's messages leave the feeds (services/notify/feeds.py erase_retired).
+        publish += [FEED_SUBJECTS, f"{api}.STREAM.INFO.{FEED_STREAM}", f"{api}.STREAM.CREATE.{FEED_STREAM}",
+                    f"{api}.STREAM.MSG.DELETE.{FEED_STREAM}"]
     subscribe = [f"{inbox_prefix(service)}.>"]
     for feed in OWN_EVENT_FEEDS.get(service, []):
         if not feed.startswith(f"{SUBJECT_PREFIX}.{service}."):

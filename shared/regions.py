@@ -1,15 +1,19 @@
 """BKN's regional offices (Kantor Regional, Kanreg) and the agencies each one oversees.
 
 Which provinces an office covers is data (deploy/seed/bkn_regional_offices.csv); which province an agency
-belongs to is the agencies seed's ``province`` column (deploy/seed/agencies.csv). An office's agencies are
-those whose province it covers: central agencies (no province) belong to no office. Read once per process,
-because ``shared.authz.scope_of`` asks on every request, hot paths included.
+belongs to is the agencies seed's ``province`` column (deploy/seed/agencies.csv), and after it the agency
+registry: an agency registered later (``sbt.agency.registered.v1``, e.g. by ``sbt import agencies``) is
+told to this module by the service that folds those events (``learn_provinces``), and its province there
+wins over the seed's. An office's agencies are those whose province it covers: central agencies (no
+province) belong to no office. Answered from memory, because ``shared.authz.scope_of`` asks on every
+request, hot paths included: the office's set is recomputed only when a province learned changes it.
 """
 
 from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -49,10 +53,40 @@ def offices() -> dict[str, RegionalOffice]:
 
 
 @cache
+def _seeded_provinces() -> dict[str, str]:
+    return read_agency_provinces(SEED / AGENCIES_FILE)
+
+
+# Agency code -> province (None: central, in no province) as the registry said, over the seed.
+_registered: dict[str, str | None] = {}
+
+
+def learn_provinces(provinces: Mapping[str, str | None]) -> bool:
+    """The agency registry's provinces (code -> province, None for a central agency); whether any changed
+    which province an agency is in (then the offices' sets are recomputed on their next use)."""
+    before = agency_provinces()
+    _registered.update({code: province or None for code, province in provinces.items()})
+    if all(before.get(code) == (province or None) for code, province in provinces.items()):
+        return False
+    agencies_of_office.cache_clear()
+    return True
+
+
+def agency_provinces() -> dict[str, str]:
+    """Agency code -> province: the seed's, overridden by the registry's."""
+    merged: dict[str, str | None] = {**_seeded_provinces(), **_registered}
+    return {code: province for code, province in merged.items() if province}
+
+
+def offices_of_agency(agency_code: str) -> frozenset[str]:
+    """The regional offices overseeing ``agency_code`` (none for a central agency or an unknown one)."""
+    return frozenset(code for code in offices() if agency_code in agencies_of_office(code))
+
+
+@cache
 def agencies_of_office(code: str) -> frozenset[str]:
     """The agencies regional office ``code`` oversees; none for an unknown office (deny by default)."""
     office = offices().get(code)
     if office is None:
         return frozenset()
-    provinces = read_agency_provinces(SEED / AGENCIES_FILE)
-    return frozenset(agency for agency, province in provinces.items() if province in office.provinces)
+    return frozenset(agency for agency, province in agency_provinces().items() if province in office.provinces)

@@ -236,6 +236,9 @@ class OidcSettings(CoreSettings):
     oidc_agency: str | None = None
     # The agency a PPK acts for: from this claim, else the person's own agency.
     oidc_ppk_agency_claim: str | None = None
+    # The BKN regional office (Kanreg) a bkn_regional person reads for: its code ("III",
+    # deploy/seed/bkn_regional_offices.csv) from this claim. Unset, or a code not in that file: refused.
+    oidc_bkn_office_claim: str | None = None
     oidc_name_claim: str = "name"
     oidc_username_claim: str = "preferred_username"
     # Roles that need a second factor (admin, blocker, as for local accounts) are granted only when the ID

@@ -7,14 +7,19 @@ Early warnings and escalation are the same under both."""
 
 from __future__ import annotations
 
+import logging
 
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.blocking import blocks, domain
-from services.blocking.models import WatchedCase
+from services.blocking.models import Block, Escalation, WatchedCase
+from shared.events.retention import CaseRetired
 from shared.events.sanction import DeadlineExtended, DeadlineResumed, FollowupOverdue, FollowupRecorded
 from shared.messaging.consumer import HandlerTable, Incoming
 from shared.service import Runtime
+
+log = logging.getLogger("sbt.blocking")
 
 # Who placed or lifted a block the service decided on its own, in the audit columns.
 AUTOMATIC = "sbt-blocking"
@@ -80,7 +85,31 @@ def handlers(runtime: Runtime) -> HandlerTable:
         if watch is not None:
             await blocks.review_escalation(session, runtime, watch)
 
+    async def on_case_retired(session: AsyncSession, event: Incoming[CaseRetired]) -> None:
+        """A closed case at the end of its retention period (intake's sweep) leaves this service's books: its
+        worklist entry and last decision, its lifted blocks, and its id in the agency's past escalations.
+        Idempotent: what is gone stays gone. The hot path's index holds active blocks only, so removing
+        lifted ones changes no answer."""
+        case_id = event.data.case_id
+        case = await session.get(WatchedCase, case_id)
+        if case is not None and case.agency_code:
+            for escalation in (await session.scalars(select(Escalation).where(
+                    Escalation.agency_code == case.agency_code))).all():
+                if case_id in escalation.overdue_case_ids:
+                    escalation.overdue_case_ids = [other for other in escalation.overdue_case_ids if other != case_id]
+        await session.execute(delete(WatchedCase).where(WatchedCase.case_id == case_id))
+        await session.execute(delete(Block).where(Block.case_id == case_id, Block.lifted_at.is_not(None)))
+        in_force = (await session.scalars(select(Block.block_id).where(
+            Block.case_id == case_id, Block.lifted_at.is_(None)))).all()
+        if in_force:
+            # A retired case is closed, so its block should have been lifted long ago. Lifting it here would
+            # change a civil servant's standing on the strength of a housekeeping event, with no one's
+            # decision behind it: the block stays, answered as before, until BKN lifts it by hand.
+            log.warning("case %s retired while its block %s is still in force; the block is kept for BKN to "
+                        "review and lift", case_id, ", ".join(in_force))
+
     return {
+        CaseRetired: on_case_retired,
         FollowupOverdue: on_overdue,
         FollowupRecorded: on_followup,
         DeadlineExtended: on_deadline_moved,

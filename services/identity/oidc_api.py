@@ -24,7 +24,7 @@ from shared.service import RuntimeDep
 router = APIRouter(prefix="/v1/sessions/oidc", tags=["sessions"])
 
 # Why a person the provider vouched for is not let in, as the status of the answer.
-_REFUSAL_STATUS = {"no role": 403, "no agency": 403, "second factor required": 403}
+_REFUSAL_STATUS = {"no role": 403, "no agency": 403, "no regional office": 403, "second factor required": 403}
 
 
 def _party(request: Request) -> oidc.RelyingParty:
@@ -80,6 +80,8 @@ async def finish(body: OidcSessionIn, request: Request, address: Annotated[str, 
         raise Problem(status, refused.title, refused.detail) from None
     await signing_in.audit_oidc(runtime=runtime, action="oidc sign-in", subject=person.subject,
                  detail=f"roles {' '.join(person.roles)}; agency {person.agency}"
-                        + (f"; ppk_agency {person.ppk_agency}" if person.ppk_agency else ""))
+                        + (f"; ppk_agency {person.ppk_agency}" if person.ppk_agency else "")
+                        + (f"; bkn_office {person.bkn_office}" if person.bkn_office else ""))
     return issue(request, runtime.settings, subject=person.subject, agency=person.agency, roles=person.roles,
-                 ppk_agency=person.ppk_agency, username=person.username, display_name=person.display_name)
+                 ppk_agency=person.ppk_agency, username=person.username, display_name=person.display_name,
+                 bkn_office=person.bkn_office)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.identity.domain import PERSON_ROLES, TOTP_ROLES
+from shared.regions import offices
 from shared.settings import OidcSettings
 
 _CODE = re.compile(r"^[A-Z0-9][A-Z0-9_\-]{0,39}$")
@@ -39,6 +40,7 @@ class ClaimRules:
     agency_claim: str | None
     agency: str | None
     ppk_agency_claim: str | None
+    bkn_office_claim: str | None
     name_claim: str
     username_claim: str
     second_factor_amr: frozenset[str]
@@ -58,6 +60,7 @@ class ClaimRules:
             raise ValueError(f"SBT_OIDC_AGENCY: {settings.oidc_agency!r} is not an agency code (e.g. PEMPROV-JABAR)")
         return cls(role_claim=settings.oidc_role_claim, role_map=role_map, agency_claim=settings.oidc_agency_claim,
                    agency=settings.oidc_agency, ppk_agency_claim=settings.oidc_ppk_agency_claim,
+                   bkn_office_claim=settings.oidc_bkn_office_claim,
                    name_claim=settings.oidc_name_claim, username_claim=settings.oidc_username_claim,
                    second_factor_amr=frozenset(settings.oidc_second_factor_amr))
 
@@ -70,6 +73,7 @@ class Person:
     agency: str
     roles: list[str]
     ppk_agency: str | None
+    bkn_office: str | None = None
 
 
 def claim(claims: Mapping[str, Any], path: str | None) -> Any:
@@ -139,7 +143,24 @@ def _person(claims: Mapping[str, Any], rules: ClaimRules, subject: str) -> Perso
     ppk_agency = None
     if "ppk" in granted:
         ppk_agency = _code(claim(claims, rules.ppk_agency_claim), "PPK agency") or agency
+    bkn_office = _bkn_office(claims, rules) if "bkn_regional" in granted else None
     username = (values(claim(claims, rules.username_claim)) or [str(claims["sub"])])[0][:64]
     name = (values(claim(claims, rules.name_claim)) or [username])[0].strip()[:200] or username
     return Person(subject=subject, username=username, display_name=name, agency=agency, roles=granted,
-                  ppk_agency=ppk_agency)
+                  ppk_agency=ppk_agency, bkn_office=bkn_office)
+
+
+def _bkn_office(claims: Mapping[str, Any], rules: ClaimRules) -> str:
+    """The regional office a bkn_regional person reads for. Without a known one the person is refused, not
+    let in with a session that sees nothing (or, worse, everything)."""
+    if not rules.bkn_office_claim:
+        raise Refused("no regional office", "the role bkn_regional needs a BKN regional office and "
+                                            "SBT_OIDC_BKN_OFFICE_CLAIM is unset")
+    found = values(claim(claims, rules.bkn_office_claim))
+    if not found or not found[0].strip():
+        raise Refused("no regional office", f"the claim {rules.bkn_office_claim!r} names no BKN regional office")
+    code = found[0].strip().upper()
+    if code not in offices():
+        raise Refused("no regional office", f"the claim {rules.bkn_office_claim!r} names {found[0][:20]!r}, not a "
+                                            f"BKN regional office (one of {', '.join(offices())})")
+    return code

@@ -8,7 +8,7 @@ on demand for any day (``POST /v1/retention/sweeps``), which is how tests and dr
 idempotent, because what it removed is no longer there to remove.
 
 Retiring a case waits for a verified archive of its election holding it (``archived_cases``, recorded by
-``sbt archive``): a case is records management's to destroy only once archived. Erasing a reporter's identity
+``sbt archive`` under the archive's seal, which intake checks against the ledger's key): a case is records management's to destroy only once archived. Erasing a reporter's identity
 or the evidence links does not wait: privacy first, and the archive never holds either (no event carries the
 identity, and the archive is made from the events).
 """
@@ -22,7 +22,7 @@ import logging
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake import erasure
+from services.intake import archive_seal, erasure
 from services.intake.models import ArchivedCase, Case, ElectionArchive, PublicCaseStage, Report, ReporterIdentityKey
 from services.intake.schemas import ArchiveIn, ArchiveRecorded, RetentionItem, RetentionSweep
 from shared import retention
@@ -140,7 +140,9 @@ async def _sweep_case(session: AsyncSession, runtime: Runtime, rules: retention.
 
 
 async def record_archive(*, runtime: Runtime, body: ArchiveIn, recorded_by: str) -> ArchiveRecorded:
-    """Record that a verified archive of an election holds these cases; only those may then be retired."""
+    """Record that a sealed archive of an election holds these cases; only those may then be retired. The seal
+    is checked first (``archive_seal``): a refusal writes nothing."""
+    sealed_closed = set(archive_seal.check(body, runtime.settings))  # type: ignore[arg-type]
     now = runtime.clock.now()
     async with runtime.transaction() as session:
         stages = {row.case_id: row for row in (await session.scalars(
@@ -150,10 +152,10 @@ async def record_archive(*, runtime: Runtime, body: ArchiveIn, recorded_by: str)
             if found is not None and CaseStatus.model_validate_json(found.state).election_code != body.election_code:
                 raise Problem(422, "invalid archive", f"case {case_id} is not of election {body.election_code}",
                               errors=[{"field": f"case_ids.{number}", "reason": "not a case of this election"}])
-        # Only a closed case counts as archived: an open one may still gain events this archive lacks, so it
-        # waits for an archive made after it closed.
+        # Only a case closed both in the archive and here counts as archived: an open one may still gain
+        # events this archive lacks, so it waits for an archive made after it closed.
         closed = [case_id for case_id in body.case_ids
-                  if case_id in stages and stages[case_id].stage in _CLOSED]
+                  if case_id in sealed_closed and case_id in stages and stages[case_id].stage in _CLOSED]
         existing = await session.get(ElectionArchive, body.sha256)
         if existing is None:
             session.add(ElectionArchive(sha256=body.sha256, election_code=body.election_code,

@@ -165,6 +165,22 @@ class RetentionSweep(BaseModel):
 _CaseId = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z_\-]+$")]
 
 
+class ArchiveSeal(BaseModel):
+    """The archive's last line as the status service signed it: the sealed lines' hash and the manifest."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    kind: Literal["seal"]
+    lines: int = Field(ge=0)
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    election_code: str = Field(max_length=40)
+    events: int = Field(ge=0)
+    case_ids: list[str] = Field(max_length=1_000_000)
+    closed_case_ids: list[str] = Field(max_length=1_000_000)
+    key_id: str = Field(min_length=1, max_length=200)
+    signature: str = Field(min_length=1, max_length=200)
+
+
 class ArchiveIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -172,7 +188,9 @@ class ArchiveIn(BaseModel):
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     events: int = Field(ge=0, le=2**31 - 1, description="how many events the archive holds")
     case_ids: list[_CaseId] = Field(max_length=1_000_000)
-    verified: Literal[True] = Field(description="the archive passed `sbt verify` before it was recorded")
+    seal: ArchiveSeal = Field(description="the archive's seal line: intake checks its signature against the "
+                                          "ledger's pinned key and that it names this election, these cases "
+                                          "and this many events")
 
 
 class ArchiveRecorded(BaseModel):

@@ -41,7 +41,8 @@ def _out(subscription: Subscription, model: type[SubscriptionOut] = Subscription
         subscription_id=subscription.subscription_id, url=subscription.url, description=subscription.description,
         state=subscription.state, event_types=subscription.event_types, election_codes=subscription.election_codes,
         provinces=subscription.provinces, agency_codes=subscription.agency_codes,
-        scope_agency=subscription.scope_agency, owner_client_id=subscription.owner_client_id,
+        scope_agency=subscription.scope_agency, scope_office=subscription.scope_office,
+        owner_client_id=subscription.owner_client_id,
         owner_agency=subscription.owner_agency, failing_since=subscription.failing_since,
         disabled_reason=subscription.disabled_reason,
         previous_secret_valid_until=subscription.previous_valid_until if subscription.previous_secret_sealed else None,
@@ -56,8 +57,9 @@ def _out(subscription: Subscription, model: type[SubscriptionOut] = Subscription
                                              "the caller's scope"}})
 async def create(body: SubscriptionIn, actor: CanWrite, runtime: RuntimeDep) -> SubscriptionCreated:
     scope = scope_of(actor, "subscription:write")
-    if not scope.every_agency and scope.agency is None:
-        raise Problem(403, "forbidden", "a PPK token must name the agency it acts for (ppk_agency)")
+    if scope.nobody:
+        raise Problem(403, "forbidden", "a PPK token must name the agency it acts for (ppk_agency), a regional "
+                                        "office's token a known office (bkn_office)")
     for position, event_type in enumerate(body.event_types):
         if event_type not in EVENT_MODELS:
             raise Problem.field(f"event_types.{position}", f"unknown event type {event_type}")
@@ -66,7 +68,7 @@ async def create(body: SubscriptionIn, actor: CanWrite, runtime: RuntimeDep) -> 
                                 f"(it needs '{domain.event_permission(event_type)}')")
     for position, code in enumerate(body.agency_codes):
         if not scope.admits(code):
-            raise Problem.field(f"agency_codes.{position}", f"{code} is outside the caller's scope ({scope.agency})")
+            raise Problem.field(f"agency_codes.{position}", f"{code} is outside the caller's agencies")
     settings = runtime.settings
     try:
         await targets.check(body.url, production=settings.env == "production",

@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from services.notify import api, handlers
 from services.notify.dispatch import Dispatcher
 from services.notify.feeds import FeedRelay
-from services.notify.models import Base, messaging
+from services.notify.models import Base, StoredEvent, messaging
+from shared import agency_regions
 from shared.service import Runtime, ServiceSpec, create_service_app
 from services.notify.settings import NotifySettings, get_settings
 
@@ -30,8 +31,11 @@ async def background(runtime: Runtime) -> None:
             feeds.wake()
 
         runtime.consumer.after_commit = after_commit
+    # A regional office's webhooks and feed follow the agencies registered in its provinces after the seed,
+    # read from notify's own log of events (shared.agency_regions), as the status and sanction services do.
+    regions = agency_regions.follow(agency_regions.log_reader(runtime.sessions, StoredEvent))
     try:
-        await asyncio.gather(dispatcher.run(), feeds.run())
+        await asyncio.gather(dispatcher.run(), feeds.run(), regions)
     finally:
         dispatcher.stop()
 

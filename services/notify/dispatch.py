@@ -134,8 +134,12 @@ class Dispatcher:
         try:
             async with self.runtime.sessions() as session:
                 delivery = await session.get(Delivery, delivery_id)
+                if delivery is None:
+                    return  # removed meanwhile (its case was retired): nothing is left to send
                 subscription = await session.get(Subscription, delivery.subscription_id)
                 event = await session.get(StoredEvent, delivery.event_id)
+            if subscription is None or event is None:
+                return
             at = self.runtime.clock.now()
             outcome = await self.send(subscription, event, at)
             await self.record(delivery_id, outcome, at)

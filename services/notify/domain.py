@@ -10,9 +10,12 @@ from dataclasses import dataclass
 
 from shared.authz import AGENCY_SCOPED_ROLES, AgencyScope, allowed
 from shared.events import Envelope, EventData
+from shared.regions import offices_of_agency
 
-# The feed of national subscribers (every agency's civil servants); every other feed is an agency's code.
+# The feed of national subscribers (every agency's civil servants); a regional office's is KANREG-<its code>
+# (its region's agencies' events); every other feed is an agency's code.
 NATIONAL_FEED = "NATIONAL"
+OFFICE_FEED_PREFIX = "KANREG-"
 FEED_PREFIX = "sbt.feeds"
 EVENT_PREFIX = "sbt.events."
 
@@ -113,12 +116,18 @@ def matches(scope: AgencyScope, roles: Sequence[str], filters: Filters, event_ty
     return not (filters.agency_codes and where.agency_code not in filters.agency_codes)
 
 
+def office_feed(office: str) -> str:
+    return f"{OFFICE_FEED_PREFIX}{office}"
+
+
 def feeds_for(where: Route, event_type: str) -> list[str]:
     """The NATS feeds an event is republished on: the national one (read only by roles that may read every
-    event type: subscribers.feed_of), and its agency's when the agency-scoped roles (a PPK) may read it."""
+    event type: subscribers.feed_of), and, when the agency-scoped roles (a PPK, a regional office) may read
+    it, its agency's and that of each regional office overseeing the agency (shared.regions)."""
     feeds = [NATIONAL_FEED]
     if where.agency_code and may_receive(sorted(AGENCY_SCOPED_ROLES), event_type):
-        feeds.insert(0, where.agency_code)
+        offices = sorted(offices_of_agency(where.agency_code))
+        feeds[:0] = [where.agency_code, *(office_feed(office) for office in offices)]
     return feeds
 
 

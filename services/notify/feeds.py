@@ -17,7 +17,7 @@ import logging
 import nats.errors
 from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from services.notify import domain
 from services.notify.models import FeedOutbox, StoredEvent
@@ -77,6 +77,7 @@ class FeedRelay:
         if not self._stream_ready:
             await ensure_feed_stream(bus.js, self.runtime.settings)
             self._stream_ready = True
+        erased = await self.erase_retired(bus)
         async with self.runtime.sessions() as session:
             rows = (await session.execute(
                 select(FeedOutbox.id, FeedOutbox.feed, FeedOutbox.event_id, FeedOutbox.nats_subject,
@@ -85,16 +86,43 @@ class FeedRelay:
                 .where(FeedOutbox.sent_at.is_(None)).order_by(FeedOutbox.id).limit(BATCH)
             )).all()
         if not rows:
-            return 0
-        acked = await bus.publish_many([(row.nats_subject, row.envelope.encode(), f"{row.feed}:{row.event_id}")
-                                        for row in rows])
+            return erased
+        landed = await bus.publish_many_at([(row.nats_subject, row.envelope.encode(), f"{row.feed}:{row.event_id}")
+                                            for row in rows])
         # Only the acknowledged prefix is marked sent, so the order on each feed holds after a failure.
         done = []
-        for row, ok in zip(rows, acked, strict=True):
-            if not ok:
+        for row, seq in zip(rows, landed, strict=True):
+            if seq is None:
                 break
-            done.append(row.id)
+            done.append({"row_id": row.id, "seq": seq})
         if done:
+            table = FeedOutbox.__table__
             async with self.runtime.sessions.begin() as session:
-                await session.execute(update(FeedOutbox).where(FeedOutbox.id.in_(done)).values(sent_at=utcnow()))
-        return len(done)
+                await session.execute(
+                    update(table).where(table.c.id == bindparam("row_id"))
+                    .values(sent_at=utcnow(), feed_seq=bindparam("seq")).execution_options(synchronize_session=False),
+                    done,
+                )
+        return erased + len(done)
+
+    async def erase_retired(self, bus) -> int:  # noqa: ANN001 - shared.bus.Bus
+        """Delete from the feed stream every message of a retired case (services/notify/retirement.py), so
+        that a subscriber who pulls its feed later does not receive it; then forget the message. A message
+        already gone (erased before a crash, or aged out of the stream) is gone all the same."""
+        async with self.runtime.sessions() as session:
+            rows = (await session.execute(
+                select(FeedOutbox.id, FeedOutbox.feed_seq).where(FeedOutbox.erase_requested_at.is_not(None))
+                .order_by(FeedOutbox.id).limit(BATCH)
+            )).all()
+        erased = []
+        for row in rows:
+            if row.feed_seq is not None:
+                try:
+                    await bus.js.delete_msg(FEED_STREAM, row.feed_seq)
+                except nats.js.errors.NotFoundError:
+                    pass
+            erased.append(row.id)
+        if erased:
+            async with self.runtime.sessions.begin() as session:
+                await session.execute(delete(FeedOutbox).where(FeedOutbox.id.in_(erased)))
+        return len(erased)

@@ -8,11 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify import domain
+from services.notify.retirement import retire_case
 from services.notify.models import CaseFacts, Delivery, FeedOutbox, StoredEvent, Subscription
 from shared.authz import EVERY_AGENCY, AgencyScope
 from shared.events import EVENT_MODELS, EventData, nats_subject
 from shared.events.intake import CaseOpened, ReportReceived
+from shared.events.retention import CaseRetired
 from shared.ids import new_id
+from shared.regions import agencies_of_office
 from shared.messaging.consumer import HandlerTable, Incoming
 from shared.service import Runtime
 
@@ -23,7 +26,14 @@ QUEUEING = (domain.ACTIVE, domain.PAUSED)
 
 
 def scope_of_subscription(subscription: Subscription) -> AgencyScope:
-    return AgencyScope.of(subscription.scope_agency) if subscription.scope_agency else EVERY_AGENCY
+    """The scope fixed at subscribe time (subscriptions.create), read with the one rule's own pieces: a PPK's
+    agency, a regional office's region (shared.regions, as scope_of reads it), or every agency."""
+    if not subscription.scope_agency and not subscription.scope_office:
+        return EVERY_AGENCY
+    agencies = {subscription.scope_agency} if subscription.scope_agency else set()
+    if subscription.scope_office:
+        agencies |= agencies_of_office(subscription.scope_office)
+    return AgencyScope(agencies=frozenset(agencies))
 
 
 def filters_of(subscription: Subscription) -> domain.Filters:
@@ -71,4 +81,10 @@ def handlers(runtime: Runtime) -> HandlerTable:
         for feed in domain.feeds_for(where, envelope.type):
             session.add(FeedOutbox(feed=feed, event_id=envelope.id, nats_subject=domain.feed_subject(feed, subject)))
 
-    return {model: fan_out for model in EVENT_MODELS.values()}
+    async def on_case_retired(session: AsyncSession, event: Incoming[CaseRetired]) -> None:
+        # Routed and queued first, while the case's facts still say whose it is; then the case goes.
+        await fan_out(session, event)
+        await retire_case(session, event.data.case_id, retirement_event_id=event.envelope.id,
+                          now=runtime.clock.now())
+
+    return {**{model: fan_out for model in EVENT_MODELS.values()}, CaseRetired: on_case_retired}

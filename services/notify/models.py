@@ -31,8 +31,10 @@ class Subscription(Base):
     owner_client_id: Mapped[str] = mapped_column(String(100), index=True)
     owner_agency: Mapped[str] = mapped_column(String(40))
     # Whose civil servants it covers, fixed at subscribe time from the caller's scope: one agency (a PPK),
-    # or None for every agency.
+    # the agencies of a BKN regional office's region (its code), both for a token holding both roles, or
+    # neither for every agency (handlers.scope_of_subscription).
     scope_agency: Mapped[str | None] = mapped_column(String(40))
+    scope_office: Mapped[str | None] = mapped_column(String(8))
     # The owner's roles when it subscribed: which event types it may receive (domain.may_receive).
     roles: Mapped[list[str]] = mapped_column(JSON)
     url: Mapped[str] = mapped_column(Text)
@@ -158,6 +160,11 @@ class FeedOutbox(Base):
     event_id: Mapped[str] = mapped_column(String(40))
     nats_subject: Mapped[str] = mapped_column(String(240))
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Where the message landed in SBT_FEEDS (its acknowledgement's sequence), so that it can be erased.
+    feed_seq: Mapped[int | None] = mapped_column(BigInteger)
+    # Set when the event's case was retired after the message went out: the relay deletes the message from
+    # the feed stream, then this row (services/notify/retirement.py).
+    erase_requested_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)
 
     __table_args__ = (
         UniqueConstraint("feed", "event_id", name="uq_feed_outbox_feed_event"),

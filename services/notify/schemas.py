@@ -40,7 +40,10 @@ class SubscriptionOut(BaseModel):
     election_codes: list[str]
     provinces: list[str]
     agency_codes: list[str]
-    scope_agency: str | None = Field(description="The one agency whose civil servants it covers; null: every agency.")
+    scope_agency: str | None = Field(description="The one agency whose civil servants it covers (a PPK's); null "
+                                     "with a null scope_office: every agency.")
+    scope_office: str | None = Field(default=None, description="The BKN regional office whose region's agencies "
+                                                               "it covers (a Kanreg's).")
     owner_client_id: str
     owner_agency: str
     failing_since: dt.datetime | None

@@ -53,13 +53,16 @@ class _Caller:
     bkn_office: str | None = None
 
 
-def feed_of(agency: str, role: str) -> str:
-    """The feed a login of ``agency`` reading as ``role`` may have (shared/authz.py decides)."""
+def feed_of(agency: str, role: str, office: str | None = None) -> str:
+    """The feed a login of ``agency`` reading as ``role`` (for a regional office: of ``office``) may have
+    (shared/authz.py decides)."""
     if role not in ROLES or role == "public":
         raise SubscriberError(f"unknown role {role!r}; one of {', '.join(r for r in ROLES if r != 'public')}")
     if not allowed("feed:read", [role]):
         raise SubscriberError(f"the role {role} may not read a feed")
-    scope = scope_of(_Caller(frozenset({role}), agency), "feed:read")
+    if office and role != "bkn_regional":
+        raise SubscriberError("an office is only for the role bkn_regional")
+    scope = scope_of(_Caller(frozenset({role}), agency, office), "feed:read")
     if scope.every_agency:
         # The national feed carries every event type: only for a role that may read each of them.
         missing = sorted({domain.event_permission(t) for t in EVENT_MODELS if not domain.may_receive([role], t)})
@@ -67,6 +70,11 @@ def feed_of(agency: str, role: str) -> str:
             raise SubscriberError(f"the role {role} may not read every event of the national feed (it lacks "
                                   f"{', '.join(missing)}); a webhook subscription takes only what it may read")
         return domain.NATIONAL_FEED
+    if role == "bkn_regional":
+        if scope.nobody or office is None:
+            raise SubscriberError(f"office: {office!r} is not a BKN regional office (see "
+                                  "deploy/seed/bkn_regional_offices.csv)")
+        return domain.office_feed(office)
     if scope.agency is None:
         raise SubscriberError("an agency-scoped feed needs an agency")
     return scope.agency
@@ -100,11 +108,13 @@ def hash_password(password: str) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
 
 
-async def add(session: AsyncSession, *, agency: str, role: str, now: dt.datetime) -> tuple[FeedSubscriber, str]:
+async def add(session: AsyncSession, *, agency: str, role: str, now: dt.datetime,
+              office: str | None = None) -> tuple[FeedSubscriber, str]:
     agency = agency.strip().upper()
-    if not domain.valid_feed_name(agency) or agency == domain.NATIONAL_FEED:
+    if (not domain.valid_feed_name(agency) or agency == domain.NATIONAL_FEED
+            or agency.startswith(domain.OFFICE_FEED_PREFIX)):
         raise SubscriberError(f"agency: {agency!r} is not an agency code (letters, digits, '-' and '_')")
-    feed = feed_of(agency, role)
+    feed = feed_of(agency, role, office.strip().upper() if office else None)
     user = f"{FEED_USER_PREFIX}{agency.lower().replace('-', '_')}_{secrets.token_hex(3)}"
     password = new_password()
     subscriber = FeedSubscriber(user=user, agency_code=agency, role=role, feed=feed, consumer=user,

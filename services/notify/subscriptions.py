@@ -68,7 +68,9 @@ async def create(*, runtime: Runtime, actor: Actor, scope: AgencyScope, body: Su
     subscription_id, secret, now = new_id(), signing.new_secret(), runtime.clock.now()
     subscription = Subscription(
         subscription_id=subscription_id, owner_client_id=actor.client_id, owner_agency=actor.agency,
-        scope_agency=None if scope.every_agency else scope.agency, roles=sorted(actor.roles), url=body.url,
+        scope_agency=None if scope.every_agency else actor.ppk_agency if "ppk" in actor.roles else None,
+        scope_office=None if scope.every_agency else actor.bkn_office if "bkn_regional" in actor.roles else None,
+        roles=sorted(actor.roles), url=body.url,
         description=body.description,
         event_types=sorted(set(body.event_types)), election_codes=sorted(set(body.election_codes)),
         provinces=sorted({p.upper() for p in body.provinces}), agency_codes=sorted(set(body.agency_codes)),

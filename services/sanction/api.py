@@ -6,13 +6,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, status
 
-from services.sanction import deadlines, followups, sweeps
+from services.sanction import deadlines, followups, reminders, sweeps
 from services.sanction.schemas import (
     DeadlineChangeIn,
     ExtensionIn,
     FollowupIn,
     FollowupPage,
     FollowupView,
+    ReminderIn,
+    ReminderView,
     SweepIn,
     SweepResult,
 )
@@ -23,6 +25,7 @@ router = APIRouter(prefix="/v1", tags=["follow-ups"])
 
 CanRecord = Annotated[Actor, Depends(require(followups.RECORD))]
 CanRead = Annotated[Actor, Depends(require(followups.READ))]
+CanRemind = Annotated[Actor, Depends(require(reminders.REMIND))]
 CanManageDeadlines = Annotated[Actor, Depends(require("deadline:manage"))]
 CanSweep = Annotated[Actor, Depends(require("ops:write"))]
 CaseId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z_\-]+$")]
@@ -42,6 +45,18 @@ async def record_followup(case_id: CaseId, body: FollowupIn, actor: CanRecord, r
     """Publishes ``followup.recorded``. A sanction lighter than recommended needs a `reason` and is flagged;
     a follow-up after the due date (or once overdue) is marked late; a second one is a 409."""
     return await followups.record(runtime=runtime, case_id=case_id, body=body, actor=actor)
+
+
+@router.post("/cases/{case_id}/reminders", status_code=status.HTTP_201_CREATED, response_model=ReminderView,
+             summary="BKN reminds the PPK of the sanction it still owes (deadline running or passed)",
+             responses={404: {"description": "no follow-up obligation for this case, or not one of the caller's "
+                                             "region (the same answer)"},
+                        409: _ERRORS[409], 422: _ERRORS[422]})
+async def remind_ppk(case_id: CaseId, body: ReminderIn, actor: CanRemind, runtime: RuntimeDep) -> ReminderView:
+    """Publishes ``followup.ppk_reminded`` with who reminded (the agency and, for a Kanreg, its office) and when.
+    A regional office reminds only for its region's agencies; a case whose follow-up is recorded or whose
+    deadline is suspended is a 409."""
+    return await reminders.remind(runtime=runtime, case_id=case_id, body=body, actor=actor)
 
 
 @router.post("/cases/{case_id}/deadline/suspend", response_model=FollowupView, responses=_ERRORS,

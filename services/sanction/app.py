@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
-from services.sanction import api, handlers, sweeps
+from services.sanction import agency_regions, api, handlers, sweeps
 from services.sanction.models import Base, messaging
 from shared.service import ServiceSpec, create_service_app
 from services.sanction.settings import SanctionSettings, get_settings
+
+async def _background(runtime) -> None:  # noqa: ANN001 - the sanction Runtime
+    await asyncio.gather(sweeps.sweep_periodically(runtime), agency_regions.follow(runtime))
+
 
 SPEC = ServiceSpec(
     name="sanction",
@@ -19,7 +25,7 @@ SPEC = ServiceSpec(
     messaging=messaging,
     routers=[api.router],
     handlers=handlers.handlers,
-    background=sweeps.sweep_periodically,
+    background=_background,
 )
 
 

@@ -35,6 +35,7 @@ class Action(StrEnum):
     RESUME = "resume"
     EXTEND = "extend"
     RECORD = "record"
+    REMIND = "remind"  # BKN reminds the PPK; the state stays
 
 
 class TransitionRefused(Exception):
@@ -52,6 +53,9 @@ _REFUSALS = {
     (State.SUSPENDED, Action.SUSPEND): "the deadline is already suspended",
     (State.PENDING, Action.RESUME): "the deadline is not suspended",
     (State.OVERDUE, Action.RESUME): "the deadline is not suspended",
+    (State.DONE, Action.REMIND): "the follow-up of this case is already recorded: no sanction awaits the PPK",
+    (State.SUSPENDED, Action.REMIND): "the deadline is suspended: no sanction is awaited from the PPK until it "
+                                      "resumes",
 }
 
 
@@ -72,6 +76,9 @@ def transition(state: State, action: Action) -> State:
             return State.PENDING
         case (State.PENDING | State.OVERDUE | State.SUSPENDED, Action.RECORD):
             return State.DONE
+        # A reminder is for a sanction still owed while the deadline runs or has passed.
+        case (State.PENDING | State.OVERDUE, Action.REMIND):
+            return state
     raise TransitionRefused(state, action)
 
 

@@ -69,9 +69,11 @@ def handlers(runtime) -> HandlerTable:  # noqa: ANN001 - the Runtime, typed loos
         data = event.data
         row = await session.get(Agency, data.code)
         if row is None:
-            session.add(Agency(code=data.code, name=data.name, ppk_title=data.ppk_title, ppk_name=data.ppk_name))
+            session.add(Agency(code=data.code, name=data.name, ppk_title=data.ppk_title, ppk_name=data.ppk_name,
+                               province=data.province))
         else:
             row.name, row.ppk_title, row.ppk_name = data.name, data.ppk_title, data.ppk_name
+            row.province = data.province
 
     async def on_more_time(session: AsyncSession, event: Incoming[MoreTimeGranted]) -> None:
         data = event.data

@@ -95,7 +95,8 @@ class DeadlineChange(Base):
 
 
 class Agency(Base):
-    """Projection of ``agency.registered``: the PPK's title and name, shown in follow-up lists."""
+    """Projection of ``agency.registered``: the PPK's title and name, shown in follow-up lists, and the
+    province, which places the agency under a BKN regional office (services/sanction/agency_regions.py)."""
 
     __tablename__ = "agencies"
 
@@ -103,6 +104,7 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(String(200))
     ppk_title: Mapped[str] = mapped_column(String(200))
     ppk_name: Mapped[str | None] = mapped_column(String(200))
+    province: Mapped[str | None] = mapped_column(String(80))
 
 
 messaging = messaging_tables(Base.metadata)

@@ -45,6 +45,26 @@ class ExtensionIn(Strict):
     working_days: StrictInt = Field(ge=1, le=60, description="Working days added to the current due date.")
 
 
+class ReminderIn(Strict):
+    message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)] = Field(
+        description="A short message to the PPK; goes into the event and the case's timeline.",
+        examples=["Mohon segera menetapkan keputusan hukuman disiplin."],
+    )
+
+
+class ReminderView(BaseModel):
+    event_id: str
+    case_id: str
+    agency_code: str | None
+    message: str
+    state: Literal["pending", "overdue"]
+    due_date: dt.date
+    working_days_left: int
+    reminded_by_agency: str
+    reminded_by_office: str | None
+    reminded_at: dt.datetime
+
+
 class SweepIn(Strict):
     as_of: Day | None = Field(default=None, description="Sweep as if it were this day; default today in Jakarta.")
 

@@ -26,7 +26,8 @@ class LoggedEvent(Base):
     stream_seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True,
                                             autoincrement=False)
     event_id: Mapped[str] = mapped_column(String(40), unique=True)
-    event_type: Mapped[str] = mapped_column(String(80))
+    # Indexed: the agency registry is read from here by type (services/status/agency_regions.py).
+    event_type: Mapped[str] = mapped_column(String(80), index=True)
     producer: Mapped[str] = mapped_column(String(40))
     producerseq: Mapped[int] = mapped_column(BigInteger)
     subject: Mapped[str] = mapped_column(String(80), index=True)

@@ -27,6 +27,7 @@ _ALL: list[type[EventData]] = [
     sanction.FollowupWarning,
     sanction.FollowupOverdue,
     sanction.FollowupRecorded,
+    sanction.PpkReminded,
     blocking.PersonnelBlocked,
     blocking.PersonnelUnblocked,
     blocking.EscalationRaised,

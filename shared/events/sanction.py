@@ -109,6 +109,32 @@ class FollowupOverdue(EventData):
                  "overdue_on": "2024-11-05"}]
 
 
+class PpkReminded(EventData):
+    """BKN (a regional office for its region's agencies, or the blocking desk) reminded the PPK of a sanction
+    it still owes: the deadline is running or passed. Moves nothing; the PPK's and the case's record."""
+
+    event_type = "sbt.followup.ppk_reminded.v1"
+    producer = "sanction"
+
+    case_id: str
+    nip: str = Field(pattern=r"^[0-9]{18}$")
+    agency_code: str | None = None
+    message: str
+    state: str = Field(description="The obligation when reminded: pending or overdue.")
+    due_date: dt.date
+    working_days_left: int = Field(description="On the day of the reminder; negative once overdue.")
+    reminded_by_agency: str = Field(description="The reminding agency (BKN).")
+    reminded_by_office: str | None = Field(default=None, description="The regional office's code, for a Kanreg.")
+    reminded_at: dt.datetime
+
+    examples = [{
+        "case_id": _CASE, "nip": _NIP, "agency_code": "PEMPROV-JABAR",
+        "message": "Mohon segera menetapkan keputusan hukuman disiplin.", "state": "pending",
+        "due_date": "2024-11-04", "working_days_left": 2, "reminded_by_agency": "BKN", "reminded_by_office": "III",
+        "reminded_at": "2024-10-31T03:00:00Z",
+    }]
+
+
 class FollowupRecorded(ImportableEventData):
     """The PPK imposed the sanction by decree."""
 

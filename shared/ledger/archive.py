@@ -4,8 +4,10 @@ and every case's final status, sealed by the log's key. Made by the status servi
 any case of that election; checked offline by ``sbt verify FILE``.
 
 JSON lines: a header (format, election, the log's and the producers' public keys, the checkpoint), the
-events in ledger order, the statuses, and last a seal: the SHA-256 of every byte before it and the log's
-Ed25519 signature of that hash. Any change to any line, a line removed, added or moved, breaks the seal; the
+events in ledger order, the statuses, and last a seal: the SHA-256 of every byte before it, the manifest (the
+election, how many events, which cases and which of them closed) and the log's Ed25519 signature of both. The
+seal alone is what intake checks before it records an archive (``verify_seal``): the manifest is signed, so
+whoever records an archive cannot name cases it does not hold. Any change to any line, a line removed, added or moved, breaks the seal; the
 events are also checked one by one (hash, producer's signature, inclusion proof) and the statuses recomputed
 with the shared ``apply``, so a forger would need the log's key and every producer's.
 """
@@ -28,16 +30,35 @@ from shared.ledger import checkpoint as cp
 from shared.ledger import merkle
 from shared.ledger.audit import Keys, Report, fold_statuses
 from shared.ledger.chain import authenticate
+from shared.status_model import CLOSED_STAGES
 
 ARCHIVE_FORMAT = "sbt-archive/1"
+_CLOSED = frozenset(stage.value for stage in CLOSED_STAGES)
 
 
 def line(document: Mapping[str, Any]) -> bytes:
     return orjson.dumps(document) + b"\n"
 
 
-def _seal_message(digest: str) -> bytes:
-    return f"{ARCHIVE_FORMAT}\n{digest}".encode()
+MANIFEST_FIELDS = ("lines", "sha256", "election_code", "events", "case_ids", "closed_case_ids")
+
+
+def _seal_message(seal: Mapping[str, Any]) -> bytes:
+    """What the log signs: the sealed lines' hash and the manifest, in one canonical form."""
+    manifest = {name: seal.get(name) for name in MANIFEST_FIELDS}
+    return f"{ARCHIVE_FORMAT}\n".encode() + orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS)
+
+
+def verify_seal(seal: Mapping[str, Any], keys: Mapping[str, Ed25519PublicKey]) -> str | None:
+    """Why the seal's signature does not hold against these pinned keys (None: it is the log's)."""
+    key = keys.get(str(seal.get("key_id")))
+    if key is None:
+        return f"the seal is signed with key {seal.get('key_id')!r}, which is not pinned"
+    try:
+        key.verify(base64.b64decode(str(seal.get("signature")), validate=True), _seal_message(seal))
+    except (InvalidSignature, ValueError):
+        return "the seal's signature is not the log's"
+    return None
 
 
 class Sealer:
@@ -54,11 +75,13 @@ class Sealer:
         self.lines += 1
         return raw
 
-    def seal(self) -> bytes:
-        digest = self.digest.hexdigest()
-        signature = base64.b64encode(self.key.sign(_seal_message(digest))).decode()
-        return line({"kind": "seal", "lines": self.lines, "sha256": digest, "key_id": self.key_id,
-                     "signature": signature})
+    def seal(self, *, election_code: str, events: int, case_ids: Iterable[str],
+             closed_case_ids: Iterable[str]) -> bytes:
+        seal: dict[str, Any] = {"kind": "seal", "lines": self.lines, "sha256": self.digest.hexdigest(),
+                                "election_code": election_code, "events": events, "case_ids": sorted(case_ids),
+                                "closed_case_ids": sorted(closed_case_ids), "key_id": self.key_id}
+        seal["signature"] = base64.b64encode(self.key.sign(_seal_message(seal))).decode()
+        return line(seal)
 
 
 def is_archive(first: Mapping[str, Any]) -> bool:
@@ -113,8 +136,11 @@ def verify_archive(raw_lines: Iterator[bytes], keys: Keys) -> tuple[Report, dict
             statuses.append(record.get("status") or {})
         else:
             report.add("format", f"line {number}: unknown record kind {kind!r}")
-    summary: dict[str, Any] = {"election_code": (header or {}).get("election_code"), "events": len(events),
-                               "case_ids": sorted(str(s.get("case_id")) for s in statuses)}
+    summary: dict[str, Any] = {
+        "election_code": (header or {}).get("election_code"), "events": len(events),
+        "case_ids": sorted(str(s.get("case_id")) for s in statuses),
+        "closed_case_ids": sorted(str(s.get("case_id")) for s in statuses if s.get("stage") in _CLOSED),
+        "seal": seal}
     if header is None or header.get("format") != ARCHIVE_FORMAT:
         report.add("format", f"no {ARCHIVE_FORMAT} header")
         return report, summary
@@ -124,6 +150,7 @@ def verify_archive(raw_lines: Iterator[bytes], keys: Keys) -> tuple[Report, dict
     if keys.producers is None and header.get("producers"):
         keys.producers, keys.producers_from_file = ProducerKeys.from_document(header["producers"]), True
     _check_seal(seal, digest.hexdigest(), count, keys, report)
+    _check_manifest(seal, summary, report)
     _check_events(header, proofs, keys, report)
     election = header.get("election_code")
     if not isinstance(election, str) or not election:
@@ -148,15 +175,15 @@ def _check_seal(seal: Mapping[str, Any] | None, digest: str, count: int, keys: K
     if seal.get("sha256") != digest:
         report.add("seal", f"the archive's lines hash to {digest[:12]}… but the seal names "
                            f"{str(seal.get('sha256'))[:12]}…: a line was changed, added, removed or moved")
-    key: Ed25519PublicKey | None = keys.log.get(str(seal.get("key_id")))
-    if key is None:
-        report.add("signature", f"the seal is signed with key {seal.get('key_id')!r}, which is not pinned")
-        return
-    try:
-        key.verify(base64.b64decode(str(seal.get("signature")), validate=True),
-                   _seal_message(str(seal.get("sha256"))))
-    except (InvalidSignature, ValueError):
-        report.add("signature", "the seal's signature is not the log's")
+    if (refusal := verify_seal(seal, keys.log)) is not None:
+        report.add("signature", refusal)
+
+
+def _check_manifest(seal: Mapping[str, Any] | None, summary: Mapping[str, Any], report: Report) -> None:
+    """The seal's manifest names exactly what the archive holds."""
+    for name in ("election_code", "events", "case_ids", "closed_case_ids"):
+        if seal is not None and seal.get(name) != summary[name]:
+            report.add("seal", f"the seal's {name} is not what the archive holds")
 
 
 def _check_events(header: Mapping[str, Any], proofs: list[tuple[int, int, Envelope, list[str]]], keys: Keys,

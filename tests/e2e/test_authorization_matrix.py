@@ -295,8 +295,8 @@ DASHBOARD = [
     Page("/dashboard/examination?format=xlsx", "/dashboard/examination", 200),
     Page("/dashboard/blocking?overdue=1", "/dashboard/blocking", 200),
     *[Page(f"/dashboard/cases/{{case_id}}/{name}", f"/dashboard/cases/{{case_id}}/{name}", 404, marker="nip",
-           method="POST", seen=422) for name in ("verification", "clarification", "examination", "followup", "block",
-                                             "unblock")],
+           method="POST", seen=422) for name in ("verification", "clarification", "examination", "followup", "reminder",
+                                             "block", "unblock")],
     # The public figures: open to everyone, token or not, and never showing a case or a NIP.
     Page("/dashboard/public", "/dashboard/public", 200, marker="nip"),
 ]

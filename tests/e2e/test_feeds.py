@@ -8,6 +8,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 
 import nats
 import nats.errors
@@ -110,11 +111,26 @@ async def test_an_agency_feed_carries_exactly_its_own_signed_events_and_nothing_
     (folder / "login.json").write_text(json.dumps(reader_login))
     readme.write_keys(folder)
     reader = readme.start(readme.python_block_after("A reader of the feed in 20 lines"), folder, system.env)
+    printed: list[str] = []
+
+    def pump() -> None:  # its lines as they come: it starts slowly on a loaded machine
+        assert reader.stdout is not None
+        for line in reader.stdout:
+            printed.append(line)
+
+    pumping = threading.Thread(target=pump, daemon=True)
+    pumping.start()
     try:
-        await asyncio.sleep(6)
+        async def both_events() -> bool:
+            return len("".join(printed).split()) >= 4
+
+        await eventually(both_events, 60, "the README's feed reader printed both events")
+        await asyncio.sleep(1)  # and nothing more comes
     finally:
         reader.terminate()
-        output = reader.communicate(timeout=10)[0]
+        reader.wait(10)
+        pumping.join(10)
+    output = "".join(printed)
     assert sorted(output.split()) == sorted(["sbt.case.opened.v1", own["case_id"], "sbt.report.received.v1",
                                              own["case_id"]]), output
 
@@ -174,3 +190,29 @@ async def test_an_agency_feed_carries_exactly_its_own_signed_events_and_nothing_
     assert system.nats.process.poll() is None  # the same server process throughout: reloaded, never restarted
     bad = sbt(system, "subscriber", "add", "--agency", JABAR, "--scope", "reporter")
     assert bad.returncode == 1 and "may not read a feed" in bad.stderr
+
+
+async def test_a_regional_offices_feed_carries_its_regions_agencies_only_and_no_reporter(make_system, tmp_path):
+    system = await make_system("intake", "notify", nats_config=_managed_nats_config(tmp_path / "nats-managed"))
+    refused = sbt(system, "subscriber", "add", "--agency", "BKN", "--scope", "bkn_regional")
+    assert refused.returncode != 0 and "not a BKN regional office" in refused.stderr
+    added = sbt(system, "subscriber", "add", "--agency", "BKN", "--scope", "bkn_regional", "--office", "iii",
+                "--json")
+    assert added.returncode == 0, added.stderr
+    login = json.loads(added.stdout)
+    assert login["subjects"] == "sbt.feeds.KANREG-III.>" and login["role"] == "bkn_regional"
+
+    async with system.client("intake", system.token("BAWASLU", "reporter")) as client:
+        region = [(await client.post("/v1/reports", json=report_body(agency_code=code))).json()["case_id"]
+                  for code in (JABAR, BANDUNG)]  # both in Jawa Barat: Kanreg III
+        elsewhere = (await client.post("/v1/reports", json=report_body(agency_code="PEMPROV-JATENG"))).json()
+
+    messages = await _read_feed(login, 4)
+    await asyncio.sleep(1)
+    messages += await _read_feed(login, 0, timeout=2)  # nothing more: Jawa Tengah's case is Kanreg I's
+    envelopes = [Envelope.model_validate(orjson.loads(m.data)) for m in messages]
+    assert {e.data["case_id"] for e in envelopes} == set(region) and elsewhere["case_id"] not in region
+    assert {e.type for e in envelopes} == {"sbt.case.opened.v1", "sbt.report.received.v1"}
+    for message, envelope in zip(messages, envelopes, strict=True):
+        assert authenticate(envelope, fixed_producer_keys()) is None
+        assert b"Siti Rahmawati" not in message.data and b"siti@example.org" not in message.data

@@ -28,7 +28,8 @@ REJECTED, NOT_PROVEN = 55, 223
 
 
 def sbt(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], env=env, cwd=ROOT, capture_output=True,
+    """The command in English, the words these tests read (Indonesian is the default)."""
+    return subprocess.run([sys.executable, "-m", "services.cli", "--lang", "en", *args], env=env, cwd=ROOT, capture_output=True,
                           text=True, timeout=180)
 
 

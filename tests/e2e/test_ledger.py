@@ -60,7 +60,7 @@ async def in_process(*args: str) -> Result:
 
 
 def sbt(system, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], env=system.env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "services.cli", "--lang", "en", *args], env=system.env, cwd=ROOT,
                           capture_output=True, text=True, timeout=180)
 
 

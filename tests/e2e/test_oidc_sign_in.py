@@ -34,13 +34,15 @@ pytestmark = pytest.mark.e2e
 CLIENT_ID, CLIENT_SECRET = "sbt-dashboard", "a-client-secret-only-for-tests"
 PASSWORD = "sandi rahasia penyedia"
 PROVIDER_NAME = "SSO Instansi"
-ROLE_MAP = {"sbt-ppk": "ppk", "sbt-pengamat": ["observer"], "sbt-blokir": "blocker"}
+ROLE_MAP = {"sbt-ppk": "ppk", "sbt-pengamat": ["observer"], "sbt-blokir": "blocker", "sbt-kanreg": "bkn_regional"}
 
 
-def _account(name: str, groups: list[str], agency: str, mfa: bool = False) -> dict:
-    return {"password": PASSWORD, "mfa": mfa,
-            "claims": {"name": name, "preferred_username": name.lower().replace(" ", "."), "groups": groups,
-                       "instansi": agency}}
+def _account(name: str, groups: list[str], agency: str, mfa: bool = False, kanreg: str | None = None) -> dict:
+    claims = {"name": name, "preferred_username": name.lower().replace(" ", "."), "groups": groups,
+              "instansi": agency}
+    if kanreg is not None:
+        claims["kanreg"] = kanreg
+    return {"password": PASSWORD, "mfa": mfa, "claims": claims}
 
 
 ACCOUNTS = {
@@ -50,6 +52,10 @@ ACCOUNTS = {
     "tamu": _account("Tamu Instansi", ["pegawai"], OWN),  # a group that the map does not name
     "blokir.bkn": _account("Bima Blokir", ["sbt-blokir"], "BKN"),  # a blocker without a second factor
     "blokir.mfa": _account("Bunga Blokir", ["sbt-blokir"], "BKN", mfa=True),
+    # BKN regional office heads: Kanreg III (Bandung) in any case, one without an office, one with an unknown.
+    "kanreg.bandung": _account("Rina Kanreg", ["sbt-kanreg"], "BKN", kanreg="iii"),
+    "kanreg.tanpa": _account("Tono Kanreg", ["sbt-kanreg"], "BKN"),
+    "kanreg.asing": _account("Asep Kanreg", ["sbt-kanreg"], "BKN", kanreg="XV"),
 }
 
 
@@ -62,7 +68,8 @@ async def oidc_running(folder, provider_host: str = "127.0.0.1"):  # noqa: ANN00
     system = SbtSystem(folder / "system", ["intake", "status", "identity"], extra_env={
         "SBT_OIDC_ISSUER": provider.issuer, "SBT_OIDC_CLIENT_ID": CLIENT_ID, "SBT_OIDC_CLIENT_SECRET": CLIENT_SECRET,
         "SBT_OIDC_SCOPES": "openid profile sbt", "SBT_OIDC_ROLE_MAP": json.dumps(ROLE_MAP),
-        "SBT_OIDC_AGENCY_CLAIM": "instansi", "SBT_OIDC_DISPLAY_NAME": PROVIDER_NAME,
+        "SBT_OIDC_AGENCY_CLAIM": "instansi", "SBT_OIDC_BKN_OFFICE_CLAIM": "kanreg",
+        "SBT_OIDC_DISPLAY_NAME": PROVIDER_NAME,
         "SBT_TOKEN_FAILURE_BURST": "1000", "SBT_TOKEN_FAILURE_RATE_PER_MINUTE": "1000",
     })
     callback = f"{system['status'].url}/dashboard/login/oidc/callback"
@@ -270,6 +277,22 @@ async def test_claims_without_a_role_and_a_blocker_without_second_factor_are_ref
 
     turned_away = await system.scalar("identity", "select count(*) from user_audit where action = 'oidc refused'")
     assert turned_away == 3
+
+
+async def test_a_regional_office_head_gets_the_office_from_a_claim_or_is_refused(oidc_system):
+    system = oidc_system
+    async with tab() as client:
+        assert _landing(await sign_in(client, system, "kanreg.bandung")) == "/dashboard"
+        claims = _claims(client.cookies.get("sbt_session", path="/dashboard"))
+        assert claims["roles"] == ["bkn_regional"] and claims["bkn_office"] == "III"
+    for login in ("kanreg.tanpa", "kanreg.asing"):
+        async with tab() as client:
+            refused = await sign_in(client, system, login)
+            assert refused.status_code == 403 and "sbt_session" not in client.cookies, login
+            assert f"Akun Anda di {PROVIDER_NAME} tidak menyebut kantor regional BKN yang dikenal" in refused.text
+    reasons = await system.scalar("identity", "select count(*) from user_audit where action = 'oidc refused' "
+                                              "and detail like 'no regional office:%'")
+    assert reasons == 2
 
 
 async def sign_in_english(client: httpx.AsyncClient, system, login: str) -> httpx.Response:

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _verify(system, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "services.cli", "verify-receipt", *args], env=system.env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "services.cli", "--lang", "en", "verify-receipt", *args], env=system.env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
 

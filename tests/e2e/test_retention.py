@@ -10,12 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import nats
 import orjson
 import pytest
 
 from shared.clock import JAKARTA
 from tests.e2e.reports import random_nip, report_body
+from tests.e2e.streams import stream_documents
 from tests.harness.ports import eventually
 
 pytestmark = pytest.mark.e2e
@@ -26,7 +26,7 @@ IDENTITY = {"category": "bawaslu", "name": "Kuskusnawati Lupa", "contact": "kusk
 
 
 def sbt(system, *args: str) -> subprocess.CompletedProcess:  # noqa: ANN001
-    return subprocess.run([sys.executable, "-m", "services.cli", *args], env=system.env, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "services.cli", "--lang", "en", *args], env=system.env, cwd=ROOT,
                           capture_output=True, text=True, timeout=180)
 
 
@@ -72,19 +72,7 @@ async def _status_cases(system, nip: str) -> list[dict]:  # noqa: ANN001
 
 async def _on_bus(system, event_type: str) -> list[dict]:  # noqa: ANN001
     """The data of every message of this type in the stream, read as an operator would."""
-    connection = await nats.connect(system.nats.url)
-    try:
-        js = connection.jetstream()
-        info = await js.stream_info("SBT_EVENTS")
-        found = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            message = await js.get_msg("SBT_EVENTS", seq)
-            document = orjson.loads(message.data)
-            if document["type"] == event_type:
-                found.append(document)
-        return found
-    finally:
-        await connection.close()
+    return [document for document in await stream_documents(system, "SBT_EVENTS") if document["type"] == event_type]
 
 
 async def test_rules_expire_identity_then_retire_the_case_only_after_a_verified_archive(make_system, tmp_path):

@@ -72,7 +72,7 @@ def test_every_page_but_login_and_static_files_names_a_permission():
     assert {path.rsplit("/", 1)[1]: permissions for path, permissions in pages.items()
             if path.startswith("/dashboard/cases/{case_id}/")} == {
         "verification": ["case:verify"], "clarification": ["case:examine"], "examination": ["case:examine"],
-        "followup": ["followup:record"],
+        "followup": ["followup:record"], "reminder": ["followup:remind"],
         "block": ["block:write"], "unblock": ["block:write"]}
 
 

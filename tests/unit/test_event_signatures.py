@@ -109,7 +109,7 @@ def test_development_keys_are_made_once_per_producer_and_production_demands_conf
     pinned = producer_keys_from_settings(settings)
     assert authenticate(_event(key=intake), pinned) is None
     production = SystemSettings(env="production", data_dir=tmp_path, jwt_public_keys={"k": "x"}, master_key="x" * 43,
-                          ledger_private_key="x")
+                          ledger_private_key="x", ledger_public_keys={"ledger": "x"})
     with pytest.raises(KeyConfigError, match="SBT_SIGNING_KEY"):
         signing_key_from_settings(production, "intake")
     with pytest.raises(KeyConfigError, match="SBT_PRODUCER_KEYS"):

@@ -14,6 +14,30 @@ from services.cli.reconcile import totals
 NIP = "19860926 201505 1 001"
 
 
+@pytest.fixture(autouse=True)
+def english():  # noqa: ANN201 - the reasons below are asserted in English (Indonesian is the default)
+    from services.cli.language import choose_language
+
+    choose_language("en")
+    yield
+    choose_language(None)
+
+
+def test_a_reason_is_indonesian_by_default(tmp_path, monkeypatch):
+    from services.cli.language import choose_language
+
+    choose_language(None)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.delenv("LANGUAGE", raising=False)
+    sheet = _csv(tmp_path, "nip,instansi,pemilihan,pelanggaran,tanggal_laporan,hasil\n"
+                           f"{NIP},BKN,PILKADA-2020,ETIK-MEDSOS,01/09/2020,dalam_proses\n")
+    assert [r.reason for r in sheet.refusals] == ["tanggal_laporan: '01/09/2020' bukan tanggal dalam bentuk TTTT-BB-HH"]
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    sheet = _csv(tmp_path, "nip,instansi,pemilihan,pelanggaran,tanggal_laporan,hasil\n"
+                           f"{NIP},BKN,PILKADA-2020,ETIK-MEDSOS,01/09/2020,dalam_proses\n")
+    assert [r.reason for r in sheet.refusals] == ["report_date: '01/09/2020' is not a date in YYYY-MM-DD form"]
+
+
 def _csv(tmp_path, text: str):  # noqa: ANN001, ANN202
     path = tmp_path / "buku.csv"
     path.write_text(text, encoding="utf-8")

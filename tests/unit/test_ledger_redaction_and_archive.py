@@ -7,6 +7,7 @@ import orjson
 
 from shared.ledger import archive, audit, merkle
 from shared.ledger import checkpoint as cp
+from shared.status_model import CLOSED_STAGES
 from tests.unit.ledger_fixtures import case_log
 from tests.unit.test_ledger_chain_and_audit import KEY, KEYS, export, signed
 
@@ -46,9 +47,12 @@ def _archive(events) -> list[bytes]:  # noqa: ANN001
         path = [h.hex() for h in tree.inclusion_proof(index, len(events))]
         lines.append(sealer.add({"kind": "event", "leaf_index": index, "audit_path": path,
                                  "envelope": envelope.model_dump(exclude_none=True)}))
-    for status in audit.fold_statuses(events).values():
+    statuses = audit.fold_statuses(events)
+    for status in statuses.values():
         lines.append(sealer.add({"kind": "status", "status": status.model_dump(mode="json")}))
-    return [*lines, sealer.seal()]
+    closed = [case_id for case_id, status in statuses.items() if status.stage in CLOSED_STAGES]
+    return [*lines, sealer.seal(election_code="PILKADA-2024", events=len(events), case_ids=statuses,
+                                closed_case_ids=closed)]
 
 
 def test_an_archive_verifies_and_any_change_breaks_it():
@@ -72,3 +76,16 @@ def test_an_archive_verifies_and_any_change_breaks_it():
     pinned = audit.Keys(log={"log-1": other.public_key()})
     refused, _ = archive.verify_archive(iter(lines), pinned)
     assert not refused.ok and "signature" in {area for area, _ in refused.findings}
+
+    # A seal whose manifest names other cases than the archive holds is refused, even with the log's key.
+    seal = orjson.loads(lines[-1])
+    assert archive.verify_seal(seal, {"log-1": KEY.public_key()}) is None
+    wrong = archive.Sealer(KEY, "log-1")
+    for raw in lines[:-1]:
+        wrong.digest.update(raw)
+        wrong.lines += 1
+    resealed = wrong.seal(election_code="PILKADA-2024", events=len(events), case_ids=["SOMEONE-ELSE"],
+                          closed_case_ids=["SOMEONE-ELSE"])
+    refused, _ = archive.verify_archive(iter([*lines[:-1], resealed]), audit.Keys())
+    assert not refused.ok and any("case_ids" in finding for _, finding in refused.findings)
+    assert archive.verify_seal({**seal, "case_ids": ["SOMEONE-ELSE"]}, {"log-1": KEY.public_key()}) is not None

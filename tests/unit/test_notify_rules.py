@@ -38,7 +38,8 @@ def test_a_subscriber_receives_only_the_event_types_its_roles_may_read():
 
 
 def test_an_event_goes_on_its_agencys_feed_and_the_national_one_under_its_own_subject():
-    assert domain.feeds_for(JABAR, "sbt.case.opened.v1") == ["PEMPROV-JABAR", "NATIONAL"]
+    # Jawa Barat's agencies are overseen by Kanreg III: its feed carries their events too.
+    assert domain.feeds_for(JABAR, "sbt.case.opened.v1") == ["PEMPROV-JABAR", "KANREG-III", "NATIONAL"]
     assert domain.feeds_for(JABAR, "sbt.escalation.raised.v1") == ["NATIONAL"]  # a PPK may not read it
     assert domain.feeds_for(domain.Route(None, None, None, "x"), "sbt.agency.registered.v1") == ["NATIONAL"]
     assert domain.feed_subject("PEMPROV-JABAR", "sbt.events.intake.case.opened.v1") == \
@@ -69,6 +70,12 @@ def test_the_national_feed_is_only_for_roles_that_may_read_every_event_type():
 
     assert feed_of("PEMPROV-JABAR", "ppk") == "PEMPROV-JABAR"
     assert feed_of("BKN", "observer") == "NATIONAL"
+    assert feed_of("BKN", "bkn_regional", "III") == "KANREG-III"  # a regional office: its region's feed
+    for office in (None, "XV"):
+        with pytest.raises(SubscriberError, match="not a BKN regional office"):
+            feed_of("BKN", "bkn_regional", office)
+    with pytest.raises(SubscriberError, match="only for the role bkn_regional"):
+        feed_of("PEMPROV-JABAR", "ppk", "III")
     with pytest.raises(SubscriberError, match="escalation:read"):
         feed_of("BKN", "examiner")
     with pytest.raises(SubscriberError, match="may not read a feed"):

@@ -99,3 +99,24 @@ def test_the_transaction_is_sealed_and_expires(tmp_path):
     stale = party._seal_transaction({"state": "s", "exp": time.time() - 1})
     with pytest.raises(Refused, match="took too long"):
         party._open_transaction(stale)
+
+
+def test_a_regional_office_comes_from_its_claim_and_must_be_a_known_office():
+    kanreg = _regional(oidc_bkn_office_claim="kanreg")
+    found = person({"sub": "k", "groups": ["kanreg"], "instansi": "BKN", "kanreg": " iii "}, kanreg)
+    assert found.roles == ["bkn_regional"] and found.bkn_office == "III"
+    # Another role's office claim is ignored: only a regional office reads for one.
+    assert person({"sub": "o", "groups": ["pengamat"], "instansi": "BKN", "kanreg": "III"}, kanreg).bkn_office is None
+    for claims in ({}, {"kanreg": ""}, {"kanreg": "XV"}, {"kanreg": ["IIII"]}):
+        with pytest.raises(Refused) as refused:
+            person({"sub": "k", "groups": ["kanreg"], "instansi": "BKN", **claims}, kanreg)
+        assert refused.value.title == "no regional office", claims
+    with pytest.raises(Refused, match="SBT_OIDC_BKN_OFFICE_CLAIM is unset"):
+        person({"sub": "k", "groups": ["kanreg"], "instansi": "BKN", "kanreg": "III"},
+               _regional())
+
+
+def _regional(**overrides) -> ClaimRules:
+    return ClaimRules.from_settings(IdentitySettings(
+        env="test", oidc_role_map={"kanreg": "bkn_regional", "pengamat": "observer"}, oidc_agency_claim="instansi",
+        **overrides))

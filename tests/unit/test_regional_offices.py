@@ -44,8 +44,12 @@ def test_a_regional_token_sees_its_region_and_nothing_else():
     assert scope_of(KANREG_III, "ppk_worklist:read").agencies == agencies_of_office("III")
     # Read-only: none of the writes.
     for write in ("followup:record", "case:examine", "case:verify", "block:write", "deadline:manage",
-                  "report:create", "subscription:write"):
+                  "report:create"):
         assert scope_of(KANREG_III, write) == NO_AGENCY, write
+    # Its subscriptions (webhooks) cover its region, as its reads do.
+    assert scope_of(KANREG_III, "subscription:write").agencies == agencies_of_office("III")
+    # Its one action: reminding its region's PPKs.
+    assert scope_of(KANREG_III, "followup:remind").agencies == agencies_of_office("III")
 
 
 def test_a_regional_token_without_a_valid_office_gets_nothing():
@@ -69,3 +73,22 @@ def test_an_account_of_a_regional_office_must_name_a_known_office():
         assert refused.value.errors()[0]["loc"] == ("bkn_office",), office
         with pytest.raises(ValidationError):
             ClientIn(name="Kanreg system", agency_code="BKN", roles=roles, bkn_office=office)
+
+
+def test_the_registry_places_a_new_agency_moves_one_and_a_central_one_leaves_every_office():
+    from shared import regions
+
+    saved = dict(regions._registered)
+    try:
+        assert regions.learn_provinces({"KAB-BARU": "JAWA BARAT"}) is True
+        assert "KAB-BARU" in agencies_of_office("III")
+        assert may_see_case(KANREG_III, "status:read", "KAB-BARU")
+        assert regions.learn_provinces({"KAB-BARU": "JAWA BARAT"}) is False  # nothing changed
+        regions.learn_provinces({"KAB-BARU": "JAWA TENGAH"})
+        assert "KAB-BARU" not in agencies_of_office("III") and "KAB-BARU" in agencies_of_office("I")
+        regions.learn_provinces({"KOTA-BANDUNG": None})  # the registry says central: no office's any more
+        assert not any("KOTA-BANDUNG" in agencies_of_office(code) for code in offices())
+    finally:
+        regions._registered.clear()
+        regions._registered.update(saved)
+        agencies_of_office.cache_clear()

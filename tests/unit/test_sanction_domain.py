@@ -27,6 +27,9 @@ ALLOWED = {
     (State.OVERDUE, Action.RECORD): State.DONE,
     (State.SUSPENDED, Action.RESUME): State.PENDING,
     (State.SUSPENDED, Action.RECORD): State.DONE,
+    # BKN reminds the PPK of a sanction still owed; the state stays.
+    (State.PENDING, Action.REMIND): State.PENDING,
+    (State.OVERDUE, Action.REMIND): State.OVERDUE,
 }
 
 
@@ -42,6 +45,10 @@ def test_every_state_and_action_is_either_in_the_table_or_refused(state, action)
 
 
 def test_refusals_say_why():
+    with pytest.raises(domain.TransitionRefused, match="no sanction awaits the PPK"):
+        domain.transition(State.DONE, Action.REMIND)
+    with pytest.raises(domain.TransitionRefused, match="deadline is suspended"):
+        domain.transition(State.SUSPENDED, Action.REMIND)
     with pytest.raises(domain.TransitionRefused, match="already recorded"):
         domain.transition(State.DONE, Action.RECORD)
     with pytest.raises(domain.TransitionRefused, match="resume it before extending"):

@@ -53,6 +53,11 @@ ACTIONS: dict[str, Action] = {action.name: action for action in (
            lambda case: f"/v1/cases/{case.case_id}/followup",
            lambda case: case.stage == Stage.AWAITING_PPK,
            N_("The decree is recorded.")),
+    # BKN (a regional office for its region) reminds the PPK of a sanction still owed, while the deadline runs.
+    Action("reminder", "followup:remind", "sanction", ("message",),
+           lambda case: f"/v1/cases/{case.case_id}/reminders",
+           lambda case: case.stage == Stage.AWAITING_PPK and not case.deadline_suspended,
+           N_("The reminder is sent to the PPK.")),
     Action("block", "block:write", "blocking", ("reason",),
            lambda case: f"/v1/personnel/{case.nip}/block",
            lambda case: case.stage == Stage.AWAITING_PPK and not case.blocked,

@@ -28,7 +28,8 @@ PATH = "/dashboard/login/oidc"
 TRANSACTION_COOKIE = "sbt_oidc"
 NEXT_COOKIE = "sbt_oidc_next"
 # What the identity service's refusals mean for the page (the words are in login.html).
-_REFUSALS = {"no role": "oidc_no_role", "no agency": "oidc_no_role", "second factor required": "oidc_mfa"}
+_REFUSALS = {"no role": "oidc_no_role", "no agency": "oidc_no_role", "no regional office": "oidc_no_office",
+             "second factor required": "oidc_mfa"}
 
 router = APIRouter(prefix=PATH, include_in_schema=False)
 

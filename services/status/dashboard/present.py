@@ -43,6 +43,7 @@ EVENT_WORDS = {
     "sbt.followup.warning.v1": N_("early warning to the PPK"),
     "sbt.followup.overdue.v1": N_("follow-up overdue"),
     "sbt.followup.recorded.v1": N_("follow-up recorded"),
+    "sbt.followup.ppk_reminded.v1": N_("BKN reminded the PPK"),
     "sbt.escalation.raised.v1": N_("escalated"),
     "sbt.personnel.blocked.v1": N_("personnel data blocked"),
     "sbt.personnel.unblocked.v1": N_("personnel data unblocked"),

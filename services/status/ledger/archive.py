@@ -13,6 +13,9 @@ from services.status.ledger import service
 from services.status.models import CaseRow, LoggedEvent
 from services.status.retirement import is_redacted
 from shared.ledger.archive import ARCHIVE_FORMAT, Sealer
+from shared.status_model import CLOSED_STAGES
+
+CLOSED = frozenset(stage.value for stage in CLOSED_STAGES)
 
 
 async def archive_lines(runtime, election_code: str) -> AsyncIterator[bytes]:  # noqa: ANN001 - the status Runtime
@@ -40,6 +43,8 @@ async def archive_lines(runtime, election_code: str) -> AsyncIterator[bytes]:  #
                       "checkpoint": checkpoint.model_dump(mode="json")})
     for proof in proofs or []:
         yield sealer.add({"kind": "event", **proof})
-    for row in cases:
-        yield sealer.add({"kind": "status", "status": orjson.loads(row.state)})
-    yield sealer.seal()
+    states = [orjson.loads(row.state) for row in cases]
+    for state in states:
+        yield sealer.add({"kind": "status", "status": state})
+    yield sealer.seal(election_code=election_code, events=len(proofs or []), case_ids=case_ids,
+                      closed_case_ids=[state["case_id"] for state in states if state.get("stage") in CLOSED])
